@@ -1,0 +1,64 @@
+"""The ``hokusai`` command line: one Typer app; one module per command group; errors mapped here once."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from hokusai import __version__
+from hokusai.cli import up
+from hokusai.errors import HokusaiError
+
+app = typer.Typer(
+    name="hokusai",
+    help="Hokusai: prove, with evidence, that contributed data made a model better.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("up")(up.up)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    """Hokusai: prove, with evidence, that contributed data made a model better."""
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+def fail(message: str, exit_code: int) -> None:
+    """Print one readable line on stderr and exit; the one way commands fail."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(exit_code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script: every failure is one line on stderr and an exit code."""
+    try:
+        code = app(args=argv, prog_name="hokusai", standalone_mode=False)
+    except HokusaiError as exc:
+        fail(exc.message, exc.exit_code)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        fail("aborted", 130)
+    except typer.TyperException as exc:  # usage errors: unknown flag, missing argument, bad value
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            raise SystemExit(0) from None
+        ctx = getattr(exc, "ctx", None)
+        where = f"{ctx.command_path}: " if ctx is not None else ""
+        fail(f"{where}{exc.format_message()} (see --help)", getattr(exc, "exit_code", 2))
+    except Exception as exc:
+        if os.environ.get("HOKUSAI_DEBUG"):
+            raise
+        fail(f"unexpected {type(exc).__name__}: {exc} (set HOKUSAI_DEBUG=1 for the traceback)", 1)
+    if isinstance(code, int) and code:
+        raise SystemExit(code)

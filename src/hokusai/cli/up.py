@@ -1,0 +1,57 @@
+"""``hokusai up``: the whole platform on one machine (MLflow server + API)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from hokusai.config import load_settings
+from hokusai.log import configure_logging
+from hokusai.stack import ChildDied, run_stack
+
+
+def up(
+    postgres: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL URL for the platform and MLflow (else HOKUSAI_DATABASE_URL / SQLite)."),
+    ] = None,
+    artifacts: Annotated[
+        str | None,
+        typer.Option(help="Artifact root: a folder or s3://bucket/prefix (else HOKUSAI_ARTIFACT_ROOT)."),
+    ] = None,
+    s3_endpoint: Annotated[
+        str | None, typer.Option(help="S3-compatible endpoint URL (else HOKUSAI_S3_ENDPOINT_URL).")
+    ] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="State folder (else HOKUSAI_DATA_DIR).")] = None,
+    host: Annotated[str | None, typer.Option(help="API bind address (else HOKUSAI_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="API port (else HOKUSAI_API_PORT).")] = None,
+    mlflow_port: Annotated[int | None, typer.Option(help="MLflow port (else HOKUSAI_MLFLOW_PORT).")] = None,
+) -> None:
+    """Start MLflow and the API; Ctrl-C stops both."""
+    settings = load_settings(
+        database_url=postgres, mlflow_backend_store_uri=postgres, artifact_root=artifacts,
+        s3_endpoint_url=s3_endpoint, data_dir=data_dir, api_host=host, api_port=port,
+        mlflow_port=mlflow_port,
+    )  # fmt: skip
+    configure_logging(settings.log_level)
+    console = Console()
+    console.print(f"[bold]Hokusai[/] starting (data in {settings.data_dir}) …")
+
+    def announce(urls: dict[str, str]) -> None:
+        console.print(f"[green]ready[/]  API     {urls['api']}")
+        console.print(f"       docs    {urls['docs']}")
+        console.print(f"       MLflow  {urls['mlflow']}   (log: {urls['mlflow_log']})")
+        console.print("Press Ctrl-C to stop.")
+
+    try:
+        run_stack(settings, announce)
+    except ChildDied as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for line in exc.details or []:
+            print(f"  {line}", file=sys.stderr)
+        raise SystemExit(1) from None
+    console.print("stopped")

@@ -1,0 +1,145 @@
+"""One settings object for the whole platform (env prefix ``HOKUSAI_``, optional ``.env``).
+
+Every field is documented in ``docs/configuration.md``; a test keeps the two in step.
+Defaults are embedded: with no environment at all, everything lives under ``./.hokusai/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hokusai.errors import ConfigError
+
+ENV_PREFIX = "HOKUSAI_"
+Environment = Literal["development", "staging", "production", "test"]
+
+_SQL_SCHEMES = ("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")
+
+
+def normalize_sql_url(url: str) -> str:
+    """Map ``postgres://`` / ``postgresql://`` to the installed driver (psycopg 3); keep SQLite as is."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _check_sql_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.startswith(_SQL_SCHEMES):
+        raise ValueError("must be a sqlite:///PATH or postgresql://USER@HOST:PORT/DB URL")
+    return normalize_sql_url(value)
+
+
+class Settings(BaseSettings):
+    """Platform settings; read from ``HOKUSAI_*`` environment variables and ``.env``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", validate_default=True
+    )
+
+    environment: Environment = Field("development", description="Deployment environment name.")
+    data_dir: Path = Field(
+        Path(".hokusai"), description="Folder for local state (databases, artifacts, keys)."
+    )
+    database_url: str | None = Field(
+        None, description="Platform database (SQLAlchemy URL). Default: SQLite file in the data dir."
+    )
+    mlflow_backend_store_uri: str | None = Field(
+        None, description="MLflow backend store. Default: a separate SQLite file in the data dir."
+    )
+    artifact_root: str | None = Field(
+        None, description="Where MLflow stores artifacts: a local folder or s3://bucket/prefix."
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="Endpoint of an S3-compatible store (MinIO, moto); empty for AWS S3."
+    )
+    api_host: str = Field("127.0.0.1", description="Interface the API binds to.")
+    api_port: int = Field(8001, ge=1, le=65535, description="Port the API listens on.")
+    mlflow_host: str = Field("127.0.0.1", description="Interface the internal MLflow server binds to.")
+    mlflow_port: int = Field(5000, ge=1, le=65535, description="Port of the internal MLflow server.")
+    mlflow_url: str | None = Field(
+        None, description="URL the API uses to reach MLflow. Default: http://MLFLOW_HOST:MLFLOW_PORT."
+    )
+    mlflow_allowed_hosts: str | None = Field(
+        None, description="Host headers MLflow accepts (comma list). Default: loopback and the MLflow host."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    ready_timeout_seconds: float = Field(
+        2.0, gt=0, le=30, description="Timeout of each /ready probe (database, MLflow)."
+    )
+    startup_timeout_seconds: float = Field(
+        120.0, gt=0, description="How long `hokusai up` waits for MLflow's /health."
+    )
+
+    @field_validator("database_url", "mlflow_backend_store_uri")
+    @classmethod
+    def _sql_url(cls, value: str | None) -> str | None:
+        return _check_sql_url(value or None)
+
+    @field_validator("artifact_root")
+    @classmethod
+    def _artifact_root(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if "://" in value and not value.startswith(("s3://", "file://")):
+            raise ValueError("must be a local folder or an s3://bucket/prefix URI")
+        if value.startswith("s3://") and len(value) <= len("s3://"):
+            raise ValueError("s3:// URI needs a bucket name")
+        return value
+
+    @field_validator("s3_endpoint_url", "mlflow_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.data_dir / 'hokusai.db'}"
+        if self.mlflow_backend_store_uri is None:
+            self.mlflow_backend_store_uri = f"sqlite:///{self.data_dir / 'mlflow.db'}"
+        if self.artifact_root is None:
+            self.artifact_root = str(self.data_dir / "mlartifacts")
+        if self.mlflow_url is None:
+            host = "127.0.0.1" if self.mlflow_host in ("0.0.0.0", "::") else self.mlflow_host
+            self.mlflow_url = f"http://{host}:{self.mlflow_port}"
+        return self
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the API as a local user reaches it."""
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
+        return f"http://{host}:{self.api_port}"
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    return ENV_PREFIX + field.upper()
+
+
+def _one_line(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "settings"
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{env_name(field)}={err.get('input')!r} is invalid: {msg}")
+    return "; ".join(parts)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning a bad value into one readable ``ConfigError`` line."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None

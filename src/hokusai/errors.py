@@ -1,0 +1,125 @@
+"""One exception hierarchy for the whole platform.
+
+Each class carries the machine-readable ``code``, the HTTP status it maps to and
+the CLI exit code it maps to, so the API and the CLI translate errors in one place each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HokusaiError(Exception):
+    """Base of every error the platform raises on purpose."""
+
+    code: str = "hokusai_error"
+    status_code: int = 500
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON error shape: ``{"error": {"code", "message", "details"}}``."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class InvalidInput(HokusaiError):
+    """The caller gave something malformed (a flag, a field, a header, a file)."""
+
+    code = "invalid_input"
+    status_code = 400
+    exit_code = 2
+
+
+class ConfigError(InvalidInput):
+    """A setting (environment variable, `.env`, flag) has a value it cannot take."""
+
+    code = "invalid_config"
+
+
+class InvalidData(HokusaiError):
+    """Data was read but does not pass validation (schema, PII, quality)."""
+
+    code = "invalid_data"
+    status_code = 422
+    exit_code = 1
+
+
+class NotFound(HokusaiError):
+    """The thing named does not exist."""
+
+    code = "not_found"
+    status_code = 404
+    exit_code = 2
+
+
+class Unauthorized(HokusaiError):
+    """No valid credentials."""
+
+    code = "unauthorized"
+    status_code = 401
+    exit_code = 2
+
+
+class Forbidden(HokusaiError):
+    """Valid credentials without the needed scope or ownership."""
+
+    code = "forbidden"
+    status_code = 403
+    exit_code = 2
+
+
+class Conflict(HokusaiError):
+    """The request clashes with what is stored."""
+
+    code = "conflict"
+    status_code = 409
+    exit_code = 2
+
+
+class PayloadTooLarge(HokusaiError):
+    """A body or upload exceeds the configured limit."""
+
+    code = "payload_too_large"
+    status_code = 413
+    exit_code = 2
+
+
+class RateLimited(HokusaiError):
+    """Too many requests; ``retry_after`` seconds until the window frees up."""
+
+    code = "rate_limited"
+    status_code = 429
+    exit_code = 1
+
+    def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(HokusaiError):
+    """A dependency (database, MLflow, storage) is not reachable."""
+
+    code = "service_unavailable"
+    status_code = 503
+    exit_code = 1
+
+
+__all__ = [
+    "ConfigError",
+    "Conflict",
+    "Forbidden",
+    "HokusaiError",
+    "InvalidData",
+    "InvalidInput",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "ServiceUnavailable",
+    "Unauthorized",
+]

@@ -1,0 +1,1 @@
+"""The platform API (FastAPI). Business logic lives outside this package; routes stay thin."""

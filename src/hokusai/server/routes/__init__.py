@@ -1,0 +1,1 @@
+"""HTTP routes, one module per resource; thin: parse, authorise, call a service, shape the answer."""
