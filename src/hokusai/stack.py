@@ -16,14 +16,19 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import httpx
 
 from hokusai.config import Settings, env_name
 from hokusai.errors import ConfigError, HokusaiError, ServiceUnavailable
+
+if TYPE_CHECKING:  # heavy imports stay out of the CLI's start-up; loaded while MLflow boots
+    import uvicorn
+    from fastapi import FastAPI
 
 LOG_TAIL_LINES = 25
 
@@ -154,55 +159,94 @@ def _raise_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def run_stack(settings: Settings, announce: Callable[[dict[str, str]], None]) -> None:
-    """Run MLflow and the API until a signal or a child's death; raises ``ChildDied`` on the latter."""
-    ensure_ports_free(settings)
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, and both as a clean stop (uvicorn re-raises them after shutting down)."""
     previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    mlflow = Child(
-        "mlflow",
-        mlflow_server_command(settings),
-        mlflow_server_env(settings),
-        settings.data_dir / "logs" / "mlflow.log",
-    )
-    died = threading.Event()
     try:
-        # Imported after MLflow is spawned, so they load while it boots (and other commands stay fast).
-        import uvicorn
-
-        from hokusai.server.app import create_app
-        from hokusai.server.db import upgrade_database
-
-        upgrade_database(str(settings.database_url))
-        app = create_app(settings)
-        wait_for_health(f"{settings.mlflow_url}/health", mlflow, settings.startup_timeout_seconds)
-        config = uvicorn.Config(
-            app, host=settings.api_host, port=settings.api_port, log_config=None,
-            access_log=False, lifespan="on", timeout_graceful_shutdown=10,
-        )  # fmt: skip
-        server = uvicorn.Server(config)
-        listening = config.bind_socket()  # bound before the URLs are printed: no race for the user
-
-        def watch() -> None:
-            mlflow.process.wait()
-            if not server.should_exit:
-                died.set()
-                server.should_exit = True
-
-        threading.Thread(target=watch, name="watch-mlflow", daemon=True).start()
-        announce({
-            "api": settings.api_url,
-            "docs": f"{settings.api_url}/docs",
-            "mlflow": str(settings.mlflow_url),
-            "mlflow_log": str(mlflow.log_path),
-        })  # fmt: skip
-        server.run(sockets=[listening])
-        if died.is_set():
-            raise ChildDied(
-                f"mlflow exited with code {mlflow.process.returncode}; the API was stopped",
-                details=mlflow.tail(),
-            )
+        yield
     except KeyboardInterrupt:
         pass
     finally:
-        mlflow.stop()
         signal.signal(signal.SIGTERM, previous)
+
+
+def prepare_app(settings: Settings) -> FastAPI:
+    """Apply the platform's migrations and build the API app (no sockets yet)."""
+    from hokusai.server.app import create_app
+    from hokusai.server.db import upgrade_database
+
+    upgrade_database(str(settings.database_url))
+    return create_app(settings)
+
+
+def make_server(settings: Settings, app: FastAPI) -> tuple[uvicorn.Server, socket.socket]:
+    """A uvicorn server for ``app`` and its bound socket (bound before URLs are printed: no race)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, host=settings.api_host, port=settings.api_port, log_config=None,
+        access_log=False, lifespan="on", timeout_graceful_shutdown=10,
+    )  # fmt: skip
+    return uvicorn.Server(config), config.bind_socket()
+
+
+def serve_api(settings: Settings, announce: Callable[[dict[str, str]], None]) -> None:
+    """Run the API alone (MLflow elsewhere, at ``settings.mlflow_url``): the container entry point."""
+    if port_in_use(settings.api_host, settings.api_port):
+        raise ConfigError(
+            f"port {settings.api_port} on {settings.api_host} is already in use; "
+            f"set {env_name('api_port')} to a free port"
+        )
+    with stop_on_signals():
+        app = prepare_app(settings)
+        server, listening = make_server(settings, app)
+        urls = {
+            "api": settings.api_url,
+            "docs": f"{settings.api_url}/docs",
+            "mlflow": str(settings.mlflow_url),
+        }
+        announce(urls)
+        server.run(sockets=[listening])
+
+
+def run_stack(settings: Settings, announce: Callable[[dict[str, str]], None]) -> None:
+    """Run MLflow and the API until a signal or a child's death; raises ``ChildDied`` on the latter."""
+    ensure_ports_free(settings)
+    with stop_on_signals():
+        mlflow = Child(
+            "mlflow",
+            mlflow_server_command(settings),
+            mlflow_server_env(settings),
+            settings.data_dir / "logs" / "mlflow.log",
+        )
+        try:
+            _serve_beside(settings, mlflow, announce)
+        finally:
+            mlflow.stop()
+
+
+def _serve_beside(settings: Settings, mlflow: Child, announce: Callable[[dict[str, str]], None]) -> None:
+    died = threading.Event()
+    app = prepare_app(settings)  # while MLflow boots
+    wait_for_health(f"{settings.mlflow_url}/health", mlflow, settings.startup_timeout_seconds)
+    server, listening = make_server(settings, app)
+
+    def watch() -> None:
+        mlflow.process.wait()
+        if not server.should_exit:
+            died.set()
+            server.should_exit = True
+
+    threading.Thread(target=watch, name="watch-mlflow", daemon=True).start()
+    announce({
+        "api": settings.api_url,
+        "docs": f"{settings.api_url}/docs",
+        "mlflow": str(settings.mlflow_url),
+        "mlflow_log": str(mlflow.log_path),
+    })  # fmt: skip
+    server.run(sockets=[listening])
+    if died.is_set():
+        raise ChildDied(
+            f"mlflow exited with code {mlflow.process.returncode}; the API was stopped", details=mlflow.tail()
+        )

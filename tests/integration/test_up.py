@@ -131,3 +131,19 @@ def test_up_runs_the_same_stack_on_postgres_and_s3(
 
     up.signal(signal.SIGINT)
     assert up.wait() == 0
+
+
+def test_serve_runs_the_api_alone_against_an_mlflow_elsewhere(
+    tmp_path: Path,
+    up_env: dict[str, str],
+    mlflow_server,
+    launched: list[UpProcess],  # type: ignore[no-untyped-def]
+) -> None:
+    env = {**up_env, "HOKUSAI_MLFLOW_URL": mlflow_server.url}
+    serve = UpProcess(tmp_path / "run", env, command="serve")
+    launched.append(serve)
+    serve.wait_ready(30)
+    assert httpx.get(f"{serve.api_url}/ready").json()["checks"]["mlflow"]["ok"] is True
+    assert not port_in_use("127.0.0.1", int(up_env["HOKUSAI_MLFLOW_PORT"]))  # no MLflow child of its own
+    serve.signal(signal.SIGTERM)
+    assert serve.wait() == 0

@@ -12,16 +12,18 @@ from tests.support.net import wait_http
 
 
 class UpProcess:
-    """Runs ``hokusai up`` with ``env`` added to the environment; output kept in files."""
+    """Runs ``hokusai up`` (or ``serve``) with ``env`` added to the environment; output kept in files."""
 
-    def __init__(self, workdir: Path, env: dict[str, str], args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, workdir: Path, env: dict[str, str], args: tuple[str, ...] = (), command: str = "up"
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.out_path, self.err_path = workdir / "up.out", workdir / "up.err"
         self.api_url = f"http://127.0.0.1:{env['HOKUSAI_API_PORT']}"
         hokusai = Path(sys.executable).with_name("hokusai")
         with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
             self.process = subprocess.Popen(
-                [str(hokusai), "up", *args],
+                [str(hokusai), command, *args],
                 cwd=workdir,
                 env={**os.environ, **env},
                 stdout=out,

@@ -19,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("up")(up.up)
+app.command("serve")(up.serve)
 
 
 @app.callback(invoke_without_command=True)

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from hokusai.config import load_settings
 from hokusai.log import configure_logging
-from hokusai.stack import ChildDied, run_stack
+from hokusai.stack import ChildDied, run_stack, serve_api
 
 
 def up(
@@ -55,3 +55,13 @@ def up(
             print(f"  {line}", file=sys.stderr)
         raise SystemExit(1) from None
     console.print("stopped")
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="API bind address (else HOKUSAI_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="API port (else HOKUSAI_API_PORT).")] = None,
+) -> None:
+    """Run the API alone, with MLflow at HOKUSAI_MLFLOW_URL (the API container's command)."""
+    settings = load_settings(api_host=host, api_port=port)
+    configure_logging(settings.log_level)
+    serve_api(settings, lambda urls: print(f"API {urls['api']}  MLflow {urls['mlflow']}", flush=True))
