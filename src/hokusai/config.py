@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hokusai.errors import ConfigError
@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     )
     startup_timeout_seconds: float = Field(
         120.0, gt=0, description="How long `hokusai up` waits for MLflow's /health."
+    )
+    redact_key: SecretStr | None = Field(
+        None, description="Key of the keyed hash `hokusai data validate --redact-method hash` writes."
     )
 
     @field_validator("database_url", "mlflow_backend_store_uri")
