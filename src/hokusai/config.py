@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     startup_timeout_seconds: float = Field(
         120.0, gt=0, description="How long `hokusai up` waits for MLflow's /health."
     )
+    redact_key: SecretStr | None = Field(
+        None, description="Key of the keyed hash `hokusai data validate --redact-method hash` writes."
+    )
     # evaluation pipeline and attestations (issue 4)
     signer_key: SecretStr | None = Field(
         None, description="Hex secp256k1 private key that signs attestations (Secrets Manager in AWS)."
