@@ -1,5 +1,10 @@
 """The one step that reads files: every data file goes through ``hokusai.data`` (same reader, same
-validation, same hash as ``hokusai data manifest`` and the upload endpoint)."""
+validation, same hash as ``hokusai data validate|manifest`` and the upload endpoint).
+
+The base data's schema (inferred, label = the target, no extra columns) is the contract: the
+benchmark and every contribution are validated against it (schema rules, PII, quality). A
+contribution with a header and no rows is not an error: it is empty (``no_contribution_rows``).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,11 @@ from typing import Any
 
 import pandas as pd
 
+from hokusai import data
 from hokusai.errors import InvalidData, NotFound
 from hokusai.pipeline.spec import PipelineSpec
+
+EMPTY_FILE_RULE = "rows.none"
 
 
 @dataclass(frozen=True)
@@ -30,27 +38,34 @@ class Inputs:
     contributions: list[DataInput]
 
 
-def _findings(report: Any, limit: int = 3) -> str:
-    return "; ".join(str(f) for f in list(report.findings)[:limit])
+def _load(name: str, path: Path, schema: Any, target: str, *, may_be_empty: bool) -> DataInput:
+    report = data.validate(path, schema=schema, label=target)
+    errors = [f for f in report.errors if not (may_be_empty and f.rule == EMPTY_FILE_RULE)]
+    if errors:
+        shown = "; ".join(f"{f.column or 'file'}: {f.rule} ({f.message})" for f in errors[:3])
+        more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
+        raise InvalidData(
+            f"{name} fails validation: {shown}{more}",
+            code="validation_failed",
+            details=[f.to_dict() for f in errors],
+        )
+    result = report.files[0]
+    manifest = {**result.data_manifest, "source_path": path.name}
+    return DataInput(name, data.read_frame(path), result.data_hash, manifest)
 
 
 def load_inputs(spec: PipelineSpec) -> Inputs:
     """Read, validate and hash the base data, the benchmark and each contribution."""
-    from hokusai import data
-
     named = [("base training data", spec.train), ("benchmark", spec.benchmark)]
     named += [(f"contribution {i} ({c.path.name})", c.path) for i, c in enumerate(spec.contributions, 1)]
     for name, path in named:
-        if not Path(path).is_file():
+        if not path.is_file():
             raise NotFound(f"{name}: no such file {path}")
-    schema = data.infer_schema(spec.train)
-    loaded = []
-    for name, path in named:
-        report = data.validate([path], schema=schema)
-        if not report.valid:
-            raise InvalidData(
-                f"{name} fails validation: {_findings(report)}", details=[str(f) for f in report.findings]
-            )
-        manifest = {**data.data_manifest_for(path), "source_path": Path(path).name}
-        loaded.append(DataInput(name, data.read_frame(path), data.data_hash(path), manifest))
+    schema = data.infer_schema(spec.train, label=spec.target).model_copy(
+        update={"allow_extra_columns": False}
+    )
+    loaded = [
+        _load(name, path, schema, spec.target, may_be_empty=name.startswith("contribution"))
+        for name, path in named
+    ]
     return Inputs(train=loaded[0], benchmark=loaded[1], contributions=loaded[2:])

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from hokusai.attestation.signing import load_signer
 from hokusai.config import Settings
-from hokusai.evaluation.plots import write_plots
 from hokusai.pipeline import steps
 from hokusai.pipeline.inputs import Inputs, load_inputs
 from hokusai.pipeline.record import PLOTS_DIR, record
@@ -103,10 +102,7 @@ def _evaluate(
         with progress.step("compare"):
             compared = steps.compare(scored, prepared, spec, time.perf_counter() - started)
             decision = compared.decision
-            write_plots(
-                staging / PLOTS_DIR, prepared.y, compared.baseline, compared.candidate, prepared.task,
-                compared.comparisons, primary=primary, threshold_pp=spec.threshold_pp,
-            )  # fmt: skip
+            steps.draw_plots(compared, prepared, spec, staging / PLOTS_DIR)
         with progress.step("weigh contributors", f"{len(spec.contributions)} contributions"):
             weighed = steps.weigh_contributors(baseline, prepared, compared, spec)
         run_id = steps.run_id_for(inputs, spec, trained.baseline.model_hash, options)

@@ -188,6 +188,16 @@ def compare(
     return Compared(baseline, candidate, comparisons, decision, weights, seconds)
 
 
+def draw_plots(compared: Compared, prepared: Prepared, spec: PipelineSpec, directory: Path) -> list[Path]:
+    """ROC curves, metric delta bars with intervals, confusion matrices (PNG files in ``directory``)."""
+    from hokusai.evaluation.plots import write_plots  # matplotlib loads only when drawing
+
+    return write_plots(
+        directory, prepared.y, compared.baseline, compared.candidate, prepared.task, compared.comparisons,
+        primary=compared.decision.primary_metric, threshold_pp=spec.threshold_pp,
+    )  # fmt: skip
+
+
 def no_contribution_decision(prepared: Prepared, spec: PipelineSpec) -> Decision:
     """The outcome when no contributed row survived integration (nothing is trained)."""
     return Decision(

@@ -114,9 +114,9 @@ def load_model_dir(directory: Path) -> LoadedModel:
     """Load the estimator of an MLflow sklearn model directory and hash its serialized file."""
     flavor = sklearn_flavor(directory)
     model_file = directory / flavor["pickled_model"]
-    quiet_mlflow()
     import mlflow.sklearn
 
+    quiet_mlflow()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -129,13 +129,22 @@ def load_model_dir(directory: Path) -> LoadedModel:
 
 
 def save_model_dir(estimator: Any, directory: Path) -> LoadedModel:
-    """Save ``estimator`` as an MLflow sklearn model directory (pickle format) and hash it."""
-    quiet_mlflow()
+    """Save ``estimator`` as an MLflow sklearn model directory (pickle format) and hash it.
+
+    The requirements are the pinned scikit-learn MLflow names by default; passing them spares
+    MLflow's requirement inference, which imports the model in a subprocess (seconds per model).
+    """
     import mlflow.sklearn
 
+    quiet_mlflow()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mlflow.sklearn.save_model(estimator, str(directory), serialization_format=SERIALIZATION)
+        mlflow.sklearn.save_model(
+            estimator,
+            str(directory),
+            serialization_format=SERIALIZATION,
+            pip_requirements=mlflow.sklearn.get_default_pip_requirements(),
+        )
     flavor = sklearn_flavor(directory)
     model_file = directory / flavor["pickled_model"]
     return LoadedModel(estimator, directory, model_file, file_sha256(model_file))

@@ -71,8 +71,9 @@ def quiet_mlflow() -> None:
 
 def client(target: TrackingTarget) -> Any:
     """An ``MlflowClient`` for the target (tracking and registry on the same URI)."""
-    quiet_mlflow()
     from mlflow.tracking import MlflowClient
+
+    quiet_mlflow()
 
     if target.embedded and target.s3_endpoint_url:
         os.environ.setdefault("MLFLOW_S3_ENDPOINT_URL", target.s3_endpoint_url)
