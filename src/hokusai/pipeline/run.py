@@ -26,7 +26,7 @@ from hokusai.pipeline.spec import (
     ProgressEvent,
     Step,
 )
-from hokusai.tracking.target import resolve_tracking
+from hokusai.tracking.target import ensure_reachable, resolve_tracking
 
 ProgressCallback = Callable[[ProgressEvent], None]
 
@@ -80,6 +80,8 @@ def _evaluate(
     inputs: Inputs, spec: PipelineSpec, settings: Settings, progress: Progress, staging: Path, runs_root: Path
 ) -> PipelineResult:
     target = resolve_tracking(settings)
+    if not spec.preview or spec.baseline.startswith(("models:/", "runs:/")):
+        ensure_reachable(target)
     with progress.step("load baseline", spec.baseline):
         baseline = steps.load_baseline(spec, target, staging / "download")
     with progress.step("integrate contributions"):

@@ -25,6 +25,7 @@ from hokusai.config import Settings
 from hokusai.errors import HokusaiError, NotFound, ServiceUnavailable
 
 PROBE_TIMEOUT_SECONDS = 0.5
+REACHABLE_TIMEOUT_SECONDS = 5.0
 EXPERIMENT = "hokusai-evaluations"
 PROXIED_SCHEME = "mlflow-artifacts:"
 
@@ -61,6 +62,15 @@ def resolve_tracking(settings: Settings) -> TrackingTarget:
     return TrackingTarget(
         uri=uri, artifact_root=str(settings.artifact_root), s3_endpoint_url=settings.s3_endpoint_url
     )
+
+
+def ensure_reachable(target: TrackingTarget) -> None:
+    """Fail fast (before any training) when the tracking server does not answer."""
+    if not target.embedded and not server_answers(target.uri, timeout=REACHABLE_TIMEOUT_SECONDS):
+        raise ServiceUnavailable(
+            f"MLflow at {target.uri} is not reachable (no answer from /health); start it (hokusai up) "
+            "or unset HOKUSAI_TRACKING_URI to use the embedded store"
+        )
 
 
 def quiet_mlflow() -> None:
