@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -87,17 +87,19 @@ def parse_weights(values: list[str] | None) -> dict[str, float] | None:
     return weights
 
 
-def pair_contributions(
-    paths: list[Path], wallets: list[str] | None, required: bool
-) -> list[tuple[Path, str | None]]:
-    """Contributions with their wallets, paired in order."""
+def make_spec(contributions: list[Path], wallets: list[str] | None, **options: Any) -> PipelineSpec:
+    """The spec of ``run`` and ``preview``: contributions paired with their wallets, in order
+    (every contribution needs one, except in a preview)."""
+    from hokusai.pipeline.spec import Contribution, PipelineSpec
+
     wallets = wallets or []
-    if (wallets and len(wallets) != len(paths)) or (required and not wallets):
+    if (wallets and len(wallets) != len(contributions)) or (not options.get("preview") and not wallets):
         raise InvalidInput(
-            f"{len(paths)} --contribution and {len(wallets)} --contributor given: "
+            f"{len(contributions)} --contribution and {len(wallets)} --contributor given: "
             "give one wallet per contribution, in the same order"
         )
-    return list(zip(paths, wallets or [None] * len(paths), strict=True))
+    paired = zip(contributions, wallets or [None] * len(contributions), strict=True)
+    return PipelineSpec(contributions=tuple(Contribution(path, wallet) for path, wallet in paired), **options)
 
 
 @contextlib.contextmanager
@@ -232,13 +234,9 @@ def run(
     as_json: AsJson = False,
 ) -> None:
     """Train a candidate on base + contributions, compare on the benchmark, attest and record."""
-    from hokusai.pipeline.spec import Contribution, PipelineSpec
-
-    pairs = pair_contributions(contribution, contributor, required=True)
-    spec = PipelineSpec(
-        baseline=baseline, train=train, benchmark=benchmark,
-        contributions=tuple(Contribution(path, wallet) for path, wallet in pairs),
-        target=target, primary_metric=primary_metric, seed=seed, sample=sample, threshold_pp=threshold,
+    spec = make_spec(
+        contribution, contributor, baseline=baseline, train=train, benchmark=benchmark, target=target,
+        primary_metric=primary_metric, seed=seed, sample=sample, threshold_pp=threshold,
         min_benchmark_rows=min_benchmark_rows, metric_weights=parse_weights(metric_weight),
         register=not no_register, model_name=model_name, out_dir=out_dir,
     )  # fmt: skip

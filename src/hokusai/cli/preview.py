@@ -22,7 +22,7 @@ from hokusai.cli.pipeline import (
     Target,
     Train,
     execute,
-    pair_contributions,
+    make_spec,
 )
 
 DEFAULT_PREVIEW_SAMPLE = 10_000
@@ -44,20 +44,9 @@ def preview(
     as_json: AsJson = False,
 ) -> None:
     """Estimate a contribution's effect on a stratified sample (not attested, not registered)."""
-    from hokusai.pipeline.spec import Contribution, PipelineSpec
-
-    pairs = pair_contributions(contribution, contributor, required=False)
-    spec = PipelineSpec(
-        baseline=baseline,
-        train=train,
-        benchmark=benchmark,
-        contributions=tuple(Contribution(path, wallet) for path, wallet in pairs),
-        target=target,
-        primary_metric=primary_metric,
-        seed=seed,
-        sample=sample,
-        register=False,
-        out_dir=out_dir,
+    spec = make_spec(
+        contribution, contributor, baseline=baseline, train=train, benchmark=benchmark, target=target,
+        primary_metric=primary_metric, seed=seed, sample=sample, register=False, out_dir=out_dir,
         preview=True,
-    )
+    )  # fmt: skip
     execute(spec, as_json)

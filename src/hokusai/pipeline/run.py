@@ -57,7 +57,7 @@ def run_pipeline(
     """Read the inputs through ``hokusai.data``, then evaluate (see :func:`run_evaluation`)."""
     reporter = Progress(progress)
     with reporter.step("load inputs"):
-        inputs = load_inputs(spec)
+        inputs = load_inputs(spec, cache=settings.data_dir / "cache" / "validation")
     return run_evaluation(inputs, spec, settings, reporter)
 
 

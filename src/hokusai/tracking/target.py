@@ -74,7 +74,9 @@ def ensure_reachable(target: TrackingTarget) -> None:
 
 
 def quiet_mlflow() -> None:
-    """Keep MLflow's informational chatter (table creation, pickle advice) off the console."""
+    """Keep MLflow's chatter (table creation, pickle advice, "View run" links) off the console:
+    stdout belongs to the command (``--json`` prints one object there)."""
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -130,5 +132,5 @@ def mlflow_errors(target: TrackingTarget, what: str = "MLflow") -> Iterator[None
         if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
             raise NotFound(f"{what}: {exc.message.splitlines()[0]}") from None
         raise ServiceUnavailable(f"MLflow at {target.uri} failed: {exc.message.splitlines()[0]}") from None
-    except (OSError, httpx.HTTPError) as exc:
-        raise ServiceUnavailable(f"MLflow at {target.uri} is not reachable: {exc}") from None
+    except (OSError, httpx.HTTPError) as exc:  # connection errors and artifact storage errors
+        raise ServiceUnavailable(f"MLflow at {target.uri} failed: {exc}") from None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 from sklearn.linear_model import LinearRegression
 
 from hokusai.config import Settings
@@ -14,7 +15,7 @@ from hokusai.pipeline import run_pipeline
 from hokusai.pipeline.spec import ProgressEvent
 from hokusai.tracking.models import save_model_dir
 from tests.integration.pipeline.conftest import FEATURES, TARGET, WALLET_A, Case
-from tests.support.mlflow import MlflowServer, mlflow_settings
+from tests.support.mlflow import mlflow_settings
 from tests.support.net import free_port
 
 
@@ -73,25 +74,16 @@ def test_an_unreachable_tracking_server_stops_the_run_before_any_work(case: Case
     assert not (case.root / "out").exists()
 
 
-def test_a_run_whose_recording_fails_writes_no_attestation(
-    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail at once instead of backing off
-    server = MlflowServer(mlflow_settings(tmp_path / "mlflow")).start()
-    settings = mlflow_settings(tmp_path / "state", tracking_uri=server.url)
-    attested: list[str] = []
-
-    def stop_server_before_recording(event: ProgressEvent) -> None:
-        if event.step == "attest" and event.state == "finished":
-            attested.append(event.step)
-        if event.step == "record" and event.state == "started" and server.child is not None:
-            server.child.stop(timeout=1.0)  # the server dies just as recording begins
-
-    try:
-        with pytest.raises(ServiceUnavailable):
-            run_pipeline(case.spec(), settings, progress=stop_server_before_recording)
-    finally:
-        server.stop()
-    assert attested == ["attest"]  # the document existed in memory...
+def test_a_run_whose_recording_fails_writes_no_attestation(case: Case, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("the artifact store cannot be created below a file")
+    settings = mlflow_settings(tmp_path / "state", artifact_root=str(blocker / "artifacts"))
+    events: list[ProgressEvent] = []
+    with pytest.raises(ServiceUnavailable, match="failed"):
+        run_pipeline(case.spec(), settings, progress=events.append)
+    assert ("attest", "finished") in [(e.step, e.state) for e in events]  # the document existed in memory...
     assert not (case.root / "out").exists()  # ...but nothing was published
-    assert not [p for p in case.root.iterdir() if p.name.startswith(".staging-")]
+    assert not list((tmp_path / "state" / "runs").iterdir())  # and the staging folder is gone
+    client = MlflowClient(settings.mlflow_backend_store_uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("hokusai-evaluations").experiment_id])
+    assert run.info.status == "FAILED"

@@ -182,6 +182,27 @@ def test_preview_is_labelled_an_estimate_and_neither_attests_nor_records(
     assert not (tmp_path / "state" / "keys").exists()  # nothing signed
 
 
+def test_json_output_is_one_object_when_recording_on_a_server(
+    case: Case,
+    server_settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setenv("HOKUSAI_DATA_DIR", str(server_settings.data_dir))
+    monkeypatch.setenv("HOKUSAI_TRACKING_URI", str(server_settings.tracking_uri))
+    args = [
+        "pipeline", "run", "--baseline", str(case.baseline_dir), "--train", str(case.train),
+        "--benchmark", str(case.benchmark), "--contribution", str(case.good), "--contributor", WALLET_A,
+        "--target", TARGET, "--no-register", "--out", str(case.root / "out"), "--json",
+    ]  # fmt: skip
+    code, out, err = _hokusai(args, capsys)
+    assert code == 0, err
+    printed = json.loads(out)
+    assert printed["outcome"] == "accepted" and printed["mlflow_run_id"]
+    assert printed["attestation_id"] == printed["pipeline_run_id"]
+    assert Path(printed["attestation_path"]).is_file() and Path(printed["report_path"]).is_file()
+
+
 def test_contributions_and_contributors_must_pair_up(case: Case, capsys: pytest.CaptureFixture[str]) -> None:
     args = [
         "pipeline", "run", "--baseline", str(case.baseline_dir), "--train", str(case.train),
