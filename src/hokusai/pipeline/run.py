@@ -11,12 +11,13 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from hokusai.attestation.signing import load_signer
 from hokusai.config import Settings
 from hokusai.pipeline import steps
 from hokusai.pipeline.inputs import Inputs, load_inputs
-from hokusai.pipeline.record import PLOTS_DIR, record
+from hokusai.pipeline.record import PLOTS_DIR, Recorded, record
 from hokusai.pipeline.spec import (
     STEPS,
     ContributorResult,
@@ -26,7 +27,7 @@ from hokusai.pipeline.spec import (
     ProgressEvent,
     Step,
 )
-from hokusai.tracking.target import ensure_reachable, resolve_tracking
+from hokusai.tracking.target import TrackingTarget, ensure_reachable, resolve_tracking
 
 ProgressCallback = Callable[[ProgressEvent], None]
 
@@ -54,34 +55,50 @@ class Progress:
 def run_pipeline(
     spec: PipelineSpec, settings: Settings, progress: ProgressCallback | None = None
 ) -> PipelineResult:
-    """Read the inputs through ``hokusai.data``, then evaluate (see :func:`run_evaluation`)."""
+    """Check MLflow is there, read the inputs through ``hokusai.data``, then evaluate."""
+    target = tracking_for(spec, settings)
     reporter = Progress(progress)
     with reporter.step("load inputs"):
         inputs = load_inputs(spec, cache=settings.data_dir / "cache" / "validation")
-    return run_evaluation(inputs, spec, settings, reporter)
+    return run_evaluation(inputs, spec, settings, reporter, target)
+
+
+def tracking_for(spec: PipelineSpec, settings: Settings) -> TrackingTarget:
+    """The tracking target, checked to answer when the run will use it (before any work is done)."""
+    target = resolve_tracking(settings)
+    if not spec.preview or spec.baseline.startswith(("models:/", "runs:/")):
+        ensure_reachable(target)
+    return target
 
 
 def run_evaluation(
-    inputs: Inputs, spec: PipelineSpec, settings: Settings, progress: Progress
+    inputs: Inputs,
+    spec: PipelineSpec,
+    settings: Settings,
+    progress: Progress | None = None,
+    target: TrackingTarget | None = None,
 ) -> PipelineResult:
     """Evaluate loaded inputs: baseline, integration, training, scoring, decision, attestation, record."""
+    target = target or tracking_for(spec, settings)
     runs_root = settings.data_dir / ("previews" if spec.preview else "runs")
-    runs_root.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        tempfile.mkdtemp(prefix=".staging-", dir=spec.out_dir.parent if spec.out_dir else runs_root)
-    )
+    staging_parent = spec.out_dir.parent if spec.out_dir else runs_root
+    staging_parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=staging_parent))
     try:
-        return _evaluate(inputs, spec, settings, progress, staging, runs_root)
+        return _evaluate(inputs, spec, settings, progress or Progress(None), staging, runs_root, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def _evaluate(
-    inputs: Inputs, spec: PipelineSpec, settings: Settings, progress: Progress, staging: Path, runs_root: Path
+    inputs: Inputs,
+    spec: PipelineSpec,
+    settings: Settings,
+    progress: Progress,
+    staging: Path,
+    runs_root: Path,
+    target: TrackingTarget,
 ) -> PipelineResult:
-    target = resolve_tracking(settings)
-    if not spec.preview or spec.baseline.startswith(("models:/", "runs:/")):
-        ensure_reachable(target)
     with progress.step("load baseline", spec.baseline):
         baseline = steps.load_baseline(spec, target, staging / "download")
     with progress.step("integrate contributions"):
@@ -125,10 +142,18 @@ def _evaluate(
             spec=spec, inputs=inputs, baseline=baseline, report=report, attestation=attestation,
             trained=trained, compared=compared, weighed=weighed,
         )  # fmt: skip
-    return _result(run_id, report, attestation, out_dir, recorded, target.uri, spec, inputs)
+    return _result(run_id, report, attestation, out_dir, recorded, None if spec.preview else target.uri)
 
 
-def _result(run_id, report, attestation, out_dir, recorded, tracking_uri, spec, inputs) -> PipelineResult:  # type: ignore[no-untyped-def]
+def _result(
+    run_id: str,
+    report: dict[str, Any],
+    attestation: dict[str, Any] | None,
+    out_dir: Path,
+    recorded: Recorded,
+    tracking_uri: str | None,
+) -> PipelineResult:
+    """The caller's view of a finished run, read from its report and what was recorded."""
     outcome = report["outcome"]
     files = recorded.files
     attestation_path = next((f for f in files if f.name == "attestation.json"), None)
@@ -160,7 +185,7 @@ def _result(run_id, report, attestation, out_dir, recorded, tracking_uri, spec, 
         plots=sorted((out_dir / PLOTS_DIR).glob("*.png")) if (out_dir / PLOTS_DIR).is_dir() else [],
         files=files,
         mlflow_run_id=recorded.mlflow_run_id,
-        tracking_uri=None if spec.preview else tracking_uri,
+        tracking_uri=tracking_uri,
         registered_model_name=recorded.registered_name,
         registered_model_version=recorded.registered_version,
         notes=recorded.notes,
