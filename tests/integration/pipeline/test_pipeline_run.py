@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 from mlflow.tracking import MlflowClient
+from sklearn.datasets import make_classification
 
 from hokusai.attestation.verify import verify_attestation
 from hokusai.config import Settings
 from hokusai.pipeline import run_pipeline
 from hokusai.pipeline.spec import STEPS, ProgressEvent
-from tests.integration.pipeline.conftest import WALLET_A, WALLET_B, Case
+from hokusai.tracking.models import save_model_dir
+from tests.integration.pipeline.conftest import WALLET_A, WALLET_B, Case, baseline_estimator
 
 
 def test_contribution_with_real_signal_is_accepted_registered_and_recorded(
@@ -116,3 +119,27 @@ def test_a_sampled_run_trains_both_models_on_the_sample_and_registers_nothing(
     assert result.registered_model_version is None
     assert "a sampled run is an estimate" in result.notes[0]
     assert (case.root / "out" / "baseline_model" / "model.pkl").is_file()  # the refit that was compared
+
+
+def test_a_multiclass_task_is_decided_on_accuracy_with_macro_averages(
+    case: Case, embedded_settings: Settings
+) -> None:
+    x, y = make_classification(
+        n_samples=1600, n_features=8, n_informative=5, n_classes=3, class_sep=0.8, random_state=4
+    )
+    frame = pd.DataFrame(x, columns=[f"v{i}" for i in range(8)]).round(6).assign(kind=y)
+    base = frame.iloc[:60]
+    save_model_dir(baseline_estimator().fit(base.drop(columns="kind"), base["kind"]), case.root / "model3")
+    paths = {name: case.write(f"{name}.csv", part) for name, part in
+             (("base3", base), ("bench3", frame.iloc[60:700]), ("more3", frame.iloc[700:]))}  # fmt: skip
+    spec = case.spec(
+        (paths["more3"], WALLET_A), baseline=str(case.root / "model3"), train=paths["base3"],
+        benchmark=paths["bench3"], target="kind", register=False,
+    )  # fmt: skip
+    result = run_pipeline(spec, embedded_settings)
+    assert result.primary_metric == "accuracy"
+    assert result.report["averaging"].startswith("macro")
+    assert result.report["classes"] == ["0", "1", "2"]
+    assert result.report["metrics"]["accuracy"]["interval_method"] == "paired_bootstrap"
+    assert result.report["metrics"]["auroc"]["interval_method"] == "delong"
+    assert result.outcome == "accepted"
