@@ -86,6 +86,14 @@ def row_hashes(frame: pd.DataFrame) -> np.ndarray:
     return pd.util.hash_pandas_object(frame, index=False).to_numpy()
 
 
+def member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Which ``keys`` occur in ``sorted_keys`` (binary search; ``np.isin`` sorts again on every call)."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool)
+    found = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[found] == keys
+
+
 def integrate(
     base: pd.DataFrame,
     benchmark: pd.DataFrame,
@@ -98,26 +106,27 @@ def integrate(
     require_target(benchmark, target, "benchmark")
     names = list(names or (f"contribution {i + 1}" for i in range(len(contributions))))
     bench = align(benchmark, base, "benchmark")
-    base_keys, bench_keys = row_hashes(base), row_hashes(bench)
-    leaked = int(np.isin(base_keys, bench_keys).sum())
+    base_keys, bench_keys = row_hashes(base), np.sort(row_hashes(bench))
+    leaked = int(member(bench_keys, base_keys).sum())
     if leaked:
         raise InvalidData(
             f"{leaked} rows of the base training data are also in the benchmark: the benchmark must "
             "never be used for training; remove them from one of the two files",
             code="benchmark_leakage",
         )
+    base_keys = np.sort(base_keys)
     seen = np.empty(0, dtype=np.uint64)
     kept, rows = [], []
     for frame, name in zip(contributions, names, strict=True):
         labeled = frame[frame[target].notna()] if target in frame.columns else frame
         aligned = align(labeled, base, name)
         keys = row_hashes(aligned)
-        in_base = np.isin(keys, base_keys)
-        in_bench = np.isin(keys, bench_keys) & ~in_base
-        in_earlier = np.isin(keys, seen) & ~in_base & ~in_bench
+        in_base = member(base_keys, keys)
+        in_bench = member(bench_keys, keys) & ~in_base
+        in_earlier = member(seen, keys) & ~in_base & ~in_bench
         keep = ~(in_base | in_bench | in_earlier)
         kept.append(aligned[keep])
-        seen = np.concatenate([seen, keys[keep]])
+        seen = np.sort(np.concatenate([seen, keys[keep]]))
         rows.append(
             ContributionRows(
                 submitted=len(frame),

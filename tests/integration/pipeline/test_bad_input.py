@@ -83,7 +83,7 @@ def test_a_run_whose_recording_fails_writes_no_attestation(case: Case, tmp_path:
         run_pipeline(case.spec(), settings, progress=events.append)
     assert ("attest", "finished") in [(e.step, e.state) for e in events]  # the document existed in memory...
     assert not (case.root / "out").exists()  # ...but nothing was published
-    assert not list((tmp_path / "state" / "runs").iterdir())  # and the staging folder is gone
+    assert not list(case.root.glob(".staging-*"))  # and the staging folder is gone
     client = MlflowClient(settings.mlflow_backend_store_uri)
     (run,) = client.search_runs([client.get_experiment_by_name("hokusai-evaluations").experiment_id])
     assert run.info.status == "FAILED"
