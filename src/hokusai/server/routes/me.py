@@ -1,0 +1,35 @@
+"""``GET /api/v1/me``: who the credential belongs to."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from hokusai.server.auth.principal import SCOPES
+from hokusai.server.deps import CurrentPrincipal
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+class Me(BaseModel):
+    """The calling principal."""
+
+    id: str
+    method: str
+    scopes: list[str]
+    wallet_address: str | None
+    key_id: str | None
+    name: str | None
+
+
+@router.get("/me", response_model=Me, summary="The calling principal")
+async def me(principal: CurrentPrincipal) -> Me:
+    """Principal id, auth method (``api_key`` or ``wallet``), scopes, wallet address and key id."""
+    return Me(
+        id=principal.id,
+        method=principal.method,
+        scopes=[scope for scope in SCOPES if scope in principal.scopes],
+        wallet_address=principal.wallet_address,
+        key_id=principal.key_id,
+        name=principal.name,
+    )
