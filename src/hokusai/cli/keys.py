@@ -98,10 +98,10 @@ def list_(
         names = {p.id: p.name or p.wallet_address for p in session.query(Principal)}
         table = Table("id", "principal", "name", "scopes", "status", "created", "expires")
         for row in rows:
-            table.add_row(
-                row.id, str(names.get(row.principal_id)), row.name, row.scopes, key_status(row),
-                f"{row.created_at:%Y-%m-%d %H:%M}", f"{row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "-",
-            )  # fmt: skip
+            expires = f"{row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "-"
+            owner = str(names.get(row.principal_id))
+            created = f"{row.created_at:%Y-%m-%d %H:%M}"
+            table.add_row(row.id, owner, row.name, row.scopes, key_status(row), created, expires)
         Console(width=160).print(table)
 
 

@@ -74,8 +74,8 @@ class Authenticator:
         key_id = credential.key_id if isinstance(credential, ApiKeyCredential) else None
         address = credential.address if isinstance(credential, WalletCredential) else None
         self.metrics.auth_failures.labels(exc.code).inc()
-        log.warning("authentication failed", extra={"reason": exc.code, "key_id": key_id,
-                                                    "wallet_address": address, "client_ip": client_ip})  # fmt: skip
+        context = {"reason": exc.code, "key_id": key_id, "wallet_address": address, "client_ip": client_ip}
+        log.warning("authentication failed", extra=context)
         await self.limiter.hit_client(client_ip, "auth_failure")
         await anyio.to_thread.run_sync(self._audit_failure, exc.code, key_id, address, client_ip)
 

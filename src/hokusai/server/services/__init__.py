@@ -1,1 +1,1 @@
-"""Business logic of the API core (keys, principals, nonces, audit); plain functions over a session, no FastAPI."""
+"""Business logic of the API core (keys, principals, nonces, audit): plain functions, no FastAPI."""
