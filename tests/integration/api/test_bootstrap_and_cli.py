@@ -107,7 +107,7 @@ def test_keys_cli_bad_input_is_one_line_and_exit_code_2(
 ) -> None:
     for args in (("keys", "revoke", "nosuchkey123"), ("keys", "create", "--name", "x", "--scopes", "root"),
                  ("keys", "create", "--name", "x", "--expires-at", "tomorrow")):  # fmt: skip
-        code, out, err = run_cli(capsys, *args)
+        code, _, err = run_cli(capsys, *args)
         assert code == 2
         assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
 

@@ -1,4 +1,4 @@
-"""Metrics (auth failures by reason, rate-limited requests, routes by template), request ids, JSON logs, CORS."""
+"""Metrics (auth failures by reason, 429s, routes by template), request ids, JSON logs, CORS."""
 
 from __future__ import annotations
 
