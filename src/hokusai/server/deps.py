@@ -37,7 +37,8 @@ def get_db(state: Annotated[AppState, Depends(get_state)]) -> Iterator[Session]:
 
 def client_ip(request: Request) -> str:
     """The caller's IP as uvicorn saw it (behind a proxy: from trusted X-Forwarded-For)."""
-    return request.client.host if request.client else "unknown"
+    client = request.scope.get("client")
+    return client[0] if client else "unknown"
 
 
 async def get_current_principal(request: Request) -> Principal:

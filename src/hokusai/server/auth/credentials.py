@@ -60,12 +60,20 @@ class WalletCredential:
 Credential = ApiKeyCredential | WalletCredential
 
 
-def _values(headers: Mapping[str, str], name: str) -> list[str]:
-    getlist = getattr(headers, "getlist", None)
-    if getlist is not None:
-        return list(getlist(name))
-    value = headers.get(name)
-    return [] if value is None else [value]
+def _credential_headers(headers: Mapping[str, str]) -> dict[str, list[str]]:
+    """The credential headers present, each with all its values; one pass over a Starlette ``Headers``."""
+    found: dict[str, list[str]] = {}
+    raw = getattr(headers, "raw", None)
+    if raw is not None:
+        for name, value in raw:
+            key = name.decode("latin-1").lower()
+            if key in _LIMITS:
+                found.setdefault(key, []).append(value.decode("latin-1"))
+        return found
+    for name, value in headers.items():
+        if name.lower() in _LIMITS:
+            found.setdefault(name.lower(), []).append(value)
+    return found
 
 
 def _api_key(value: str) -> ApiKeyCredential:
@@ -108,17 +116,15 @@ def _wallet(address: str, signature: str, encoded: str) -> WalletCredential:
 def read_credential(headers: Mapping[str, str]) -> Credential:
     """The request's single credential; ``Unauthorized`` / ``InvalidInput`` with a reason code otherwise."""
     present: dict[str, str] = {}
-    for name, limit in _LIMITS.items():
-        values = _values(headers, name)
+    for name, values in _credential_headers(headers).items():
         if len(values) > 1:
             raise InvalidInput(f"the {name} header is sent more than once", code="credentials_ambiguous")
-        if values:
-            if len(values[0]) > limit:
-                raise InvalidInput(
-                    f"the {name} header is {len(values[0])} bytes; at most {limit} are accepted",
-                    code="header_too_large",
-                )
-            present[name] = values[0]
+        if len(values[0]) > _LIMITS[name]:
+            raise InvalidInput(
+                f"the {name} header is {len(values[0])} bytes; at most {_LIMITS[name]} are accepted",
+                code="header_too_large",
+            )
+        present[name] = values[0]
     wallet = [name for name in WALLET_HEADERS if name in present]
     kinds = int("authorization" in present) + int("x-api-key" in present) + int(bool(wallet))
     if kinds > 1:
