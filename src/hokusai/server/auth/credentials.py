@@ -45,11 +45,15 @@ class ApiKeyCredential:
 
 @dataclass(frozen=True, slots=True)
 class WalletCredential:
-    """The three wallet headers, decoded; ``digest`` identifies the exact triple."""
+    """The three wallet headers as sent; ``digest`` identifies the exact triple.
+
+    They are decoded and checked (``decode_wallet``) only when the triple is not already verified: a
+    cached verdict is keyed by the digest of these very bytes.
+    """
 
     address: str
     signature: str
-    message: str
+    encoded_message: str
     digest: str
 
     @property
@@ -101,16 +105,21 @@ def _address(value: str, *, where: str) -> str:
 
 
 def _wallet(address: str, signature: str, encoded: str) -> WalletCredential:
+    address, signature, encoded = address.strip(), signature.strip(), encoded.strip()
+    digest = hashlib.sha256(f"{address}\n{signature}\n{encoded}".encode()).hexdigest()
+    return WalletCredential(address, signature, encoded, digest)
+
+
+def decode_wallet(credential: WalletCredential) -> tuple[str, str]:
+    """(EIP-55 address, message text) of the wallet headers; ``Unauthorized`` with the reason otherwise."""
+    address = _address(credential.address, where="X-ETH-Address")
     try:
-        message = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        message = base64.b64decode(credential.encoded_message, validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
         raise Unauthorized(
             "X-ETH-Message must be the base64 of the UTF-8 sign-in message", code="message_malformed"
         ) from None
-    checked = _address(address, where="X-ETH-Address")
-    signature = signature.strip()
-    digest = hashlib.sha256(f"{checked}\n{signature.lower()}\n{message}".encode()).hexdigest()
-    return WalletCredential(checked, signature, message, digest)
+    return address, message
 
 
 def read_credential(headers: Mapping[str, str]) -> Credential:

@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 from hokusai.config import Settings
 from hokusai.errors import InvalidInput, Unauthorized
 from hokusai.server.auth.api_keys import hash_matches
-from hokusai.server.auth.credentials import ApiKeyCredential, Credential, WalletCredential, read_credential
+from hokusai.server.auth.credentials import (
+    ApiKeyCredential,
+    Credential,
+    WalletCredential,
+    decode_wallet,
+    read_credential,
+)
 from hokusai.server.auth.principal import Principal, parse_scopes
 from hokusai.server.auth.siwe import SiweMessage, parse_siwe, recover_signer
 from hokusai.server.db.models import ApiKey, utcnow
@@ -62,7 +68,7 @@ def verify_api_key(session: Session, credential: ApiKeyCredential, settings: Set
     return Verified(principal, row.expires_at, row.id)
 
 
-def check_message(message: SiweMessage, credential: WalletCredential, settings: Settings) -> datetime:
+def check_message(message: SiweMessage, address: str, settings: Settings) -> datetime:
     """Domain, address and time window of a parsed message; returns its expiration time."""
     if message.domain.lower() != str(settings.public_domain).lower():
         raise Unauthorized(
@@ -70,10 +76,10 @@ def check_message(message: SiweMessage, credential: WalletCredential, settings: 
             code="domain_mismatch",
         )
     try:
-        address = checksum_address(message.address, require_checksum=True)
+        signed_for = checksum_address(message.address, require_checksum=True)
     except InvalidInput as exc:
         raise Unauthorized(f"the sign-in message's address: {exc.message}", code=exc.code) from None
-    if address != credential.address:
+    if signed_for != address:
         raise Unauthorized("X-ETH-Address is not the address in the sign-in message", code="address_mismatch")
     expires = message.expiration_time
     if expires is None:
@@ -93,21 +99,22 @@ def check_message(message: SiweMessage, credential: WalletCredential, settings: 
 
 def verify_wallet(session: Session, credential: WalletCredential, settings: Settings) -> Verified:
     """Parse and check the EIP-4361 message, recover the signer, then accept the nonce."""
-    message = parse_siwe(credential.message)
-    expires = check_message(message, credential, settings)
-    if recover_signer(credential.message, credential.signature) != credential.address:
+    address, text = decode_wallet(credential)
+    message = parse_siwe(text)
+    expires = check_message(message, address, settings)
+    if recover_signer(text, credential.signature) != address:
         raise Unauthorized("the signature was not made by X-ETH-Address", code="signature_mismatch")
-    message_hash = hashlib.sha256(credential.message.encode()).hexdigest()
-    first_use = use_nonce(session, message.nonce, address=credential.address, message_hash=message_hash,
+    message_hash = hashlib.sha256(text.encode()).hexdigest()
+    first_use = use_nonce(session, message.nonce, address=address, message_hash=message_hash,
                           message_expires_at=expires)  # fmt: skip
-    owner = wallet_principal(session, credential.address)
+    owner = wallet_principal(session, address)
     if first_use:
-        record_event(session, "wallet_signed_in", principal_id=owner.id, wallet_address=credential.address,
+        record_event(session, "wallet_signed_in", principal_id=owner.id, wallet_address=address,
                      details={"nonce_expires": expires.isoformat()})  # fmt: skip
     session.commit()
     principal = Principal(
-        id=owner.id, method="wallet", scopes=wallet_roles(session, credential.address, settings),
-        wallet_address=credential.address, name=owner.name, nonce=message.nonce,
+        id=owner.id, method="wallet", scopes=wallet_roles(session, address, settings),
+        wallet_address=address, name=owner.name, nonce=message.nonce,
     )  # fmt: skip
     return Verified(principal, expires, message.nonce)
 
