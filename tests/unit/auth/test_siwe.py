@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -103,3 +105,15 @@ def test_malformed_signature_is_signature_malformed(signature: str) -> None:
     with pytest.raises(Unauthorized) as caught:
         recover_signer("hello", signature)
     assert caught.value.code == "signature_malformed"
+
+
+def test_the_worked_example_in_the_api_guide_verifies() -> None:
+    guide = (Path(__file__).resolve().parents[3] / "docs" / "api.md").read_text()
+    text = guide.split("```text\n", 1)[1].split("\n```", 1)[0]
+    headers = dict(
+        line.split(": ", 1) for line in guide.split("```text\n")[2].split("\n```", 1)[0].splitlines()
+    )
+    assert base64.b64decode(headers["X-ETH-Message"]).decode() == text
+    assert parse_siwe(text).domain == "api.hokusai.example"
+    assert recover_signer(text, headers["X-ETH-Signature"]) == headers["X-ETH-Address"]
+    assert Account.from_key("0x" + "11" * 32).address == headers["X-ETH-Address"]
