@@ -17,7 +17,6 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from hokusai.config import load_settings
 from hokusai.data import build_manifest, infer_schema, load_schema, redact, validate
@@ -87,20 +86,17 @@ def _print_report(console: Console, report: ValidationReport) -> None:
             x for x in (fmt.name, fmt.encoding, repr(fmt.delimiter) if fmt.delimiter else None) if x
         )
         console.print(
-            f"[bold]{escape(facts['source_path'])}[/]  {how}  ·  {facts['row_count']:,} rows x "
-            f"{facts['column_count']} columns  ·  sha256 {facts['data_hash']}"
+            f"[bold]{escape(facts['source_path'])}[/]  ({how})  {facts['row_count']:,} rows x "
+            f"{facts['column_count']} columns  sha256 {facts['data_hash']}"
         )
-    if report.findings:
-        table = Table(show_lines=False)
-        for header in ("severity", "file", "column", "rule", "count", "rows", "what"):
-            table.add_column(header, overflow="fold")
-        for f in report.findings:
-            style = "red" if f.severity == "error" else "yellow"
-            table.add_row(
-                f"[{style}]{f.severity}[/]", escape(Path(f.file).name), escape(f.column or "—"), f.rule,
-                f"{f.count:,}", ", ".join(map(str, f.rows)), escape(f.message),
-            )  # fmt: skip
-        console.print(table)
+    for f in report.findings:
+        style = "red" if f.severity == "error" else "yellow"
+        where = f"{Path(f.file).name}" + (f" column {f.column!r}" if f.column else "")
+        rows = f" (rows {', '.join(map(str, f.rows))})" if f.rows else ""
+        console.print(
+            f"  [{style}]{f.severity:7}[/] {escape(where)}  {f.rule}: {escape(f.message)}; "
+            f"count {f.count:,}{rows}"
+        )
     for file, info in report.extra.get("redacted", {}).items():
         console.print(f"PII in {escape(file)} replaced: [bold]{escape(info['out'])}[/] ({info['method']})")
     warnings = len(report.findings) - len(report.errors)
@@ -174,7 +170,7 @@ def validate_command(
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        _print_report(Console(), report)
+        _print_report(Console(soft_wrap=True), report)
     if not report.valid:
         raise _verdict(report)
 
@@ -212,7 +208,7 @@ def manifest_command(
     if as_json:
         typer.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
     else:
-        console = Console()
+        console = Console(soft_wrap=True)
         for entry in manifest["files"]:
             facts = entry["data_manifest"]
             console.print(
