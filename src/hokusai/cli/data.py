@@ -10,7 +10,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
@@ -19,12 +19,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from hokusai.config import load_settings
-from hokusai.data import build_manifest, infer_schema, load_schema, redact, validate
-from hokusai.data.quality import parse_overrides
-from hokusai.data.report import ValidationReport
-from hokusai.data.validate import FileProgress
 from hokusai.errors import InvalidData, InvalidInput
 from hokusai.files import atomic_write_json
+
+if TYPE_CHECKING:  # hokusai.data (pandas, pyarrow) is imported by the commands, not by every `hokusai` run
+    from hokusai.data.report import ValidationReport
+    from hokusai.data.validate import FileProgress
 
 app = typer.Typer(
     help="Check, clean and fingerprint data files before contributing them.",
@@ -138,6 +138,9 @@ def validate_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate data files: format, schema, PII, duplicates, label balance. Exit 1 when invalid."""
+    from hokusai.data import load_schema, redact, validate
+    from hokusai.data.quality import parse_overrides
+
     overrides = parse_overrides(threshold or [])
     loaded = load_schema(schema) if schema else None
     targets: dict[Path, Path] = {}
@@ -190,6 +193,9 @@ def manifest_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Hash and describe data files (with validation results) in a manifest JSON."""
+    from hokusai.data import build_manifest, load_schema
+    from hokusai.data.quality import parse_overrides
+
     overrides = parse_overrides(threshold or [])
     loaded = load_schema(schema) if schema else None
     with _progress(files + list(against or [])) as progress:
@@ -242,6 +248,8 @@ def infer_schema_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Write a schema (types, nullability, categories, label) inferred from a sample of FILE."""
+    from hokusai.data import infer_schema
+
     schema = infer_schema(file, sample_rows, label=label)
     if out is not None:
         schema.to_file(out)

@@ -160,6 +160,8 @@ def test_invalid_utf8_after_the_first_block_names_column_and_line(write: Writer,
         read_frame(path)
 
 
-def test_a_json_array_element_that_is_not_an_object_names_its_line(write: Writer) -> None:
-    with pytest.raises(InvalidInput, match=r"bad.json: json: line 3: each array element must be a JSON object"):
+def test_a_json_element_that_is_not_an_object_names_its_line(write: Writer) -> None:
+    with pytest.raises(
+        InvalidInput, match=r"bad\.json: json: line 3: each array element must be a JSON object"
+    ):
         read_frame(write("bad.json", '[\n  {"a": 1},\n  [1, 2]\n]\n'))
