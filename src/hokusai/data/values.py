@@ -92,14 +92,22 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
 
 
 def repeated_positions(values: np.ndarray) -> np.ndarray:
-    """Sorted positions of values equal to an earlier value (every occurrence but the first)."""
+    """Sorted positions of values equal to an earlier value (every occurrence but the first).
+
+    Memory: one sorted copy of ``values`` plus a mask, whatever the number of repeats found.
+    """
     if len(values) < 2:
         return np.empty(0, dtype=np.int64)
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    later = ordered[1:] == ordered[:-1]
+    ordered = np.sort(values, kind="stable")
+    repeated_values = sorted_unique(ordered[1:][ordered[1:] == ordered[:-1]])
     del ordered
-    return np.sort(order[1:][later])
+    if not len(repeated_values):
+        return np.empty(0, dtype=np.int64)
+    positions = np.flatnonzero(np.isin(values, repeated_values))
+    _, first = np.unique(values[positions], return_index=True)
+    keep = np.ones(len(positions), dtype=bool)
+    keep[first] = False
+    return positions[keep]
 
 
 def row_hashes(columns: list[np.ndarray], rows: int) -> np.ndarray:
