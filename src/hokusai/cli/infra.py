@@ -68,8 +68,7 @@ def validate(
         console = Console(width=max(Console().width, 120))
         console.print(_table(results))
         passed = len(results) - len(failed)
-        console.print(
-            f"{passed} of {len(results)} checks passed" + (f"; failed: {', '.join(failed)}" if failed else "")
-        )
+        summary = f"{passed} of {len(results)} checks passed"
+        console.print(summary + (f"; failed: {', '.join(failed)}" if failed else ""), soft_wrap=True)
     if failed:
         raise typer.Exit(1)
