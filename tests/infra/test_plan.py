@@ -341,3 +341,18 @@ def test_every_output_is_described(plans: dict[str, Any]) -> None:
     outputs = plans["development"]["configuration"]["root_module"]["outputs"]
     assert {"api_endpoint", "mlflow_endpoint", "ecs_cluster_name", "db_instance_identifier"} <= set(outputs)
     assert all(output.get("description") for output in outputs.values())
+
+
+def test_the_operator_guide_documents_every_output_alarm_and_script_option(plans: dict[str, Any]) -> None:
+    guide = (TERRAFORM_DIR.parent / "README.md").read_text()
+    outputs = plans["development"]["configuration"]["root_module"]["outputs"]
+    assert not [name for name in outputs if f"`{name}`" not in guide]
+    for alarm in planned(plans["development"], "aws_cloudwatch_metric_alarm"):
+        assert f"`{alarm['values']['alarm_name'].replace('development', '<env>')}`" in guide
+    scripts = TERRAFORM_DIR.parent / "scripts"
+    for script in ("deploy.sh", "destroy.sh"):
+        documented = set(re.findall(rf"{script}[^\n`]*?(--[a-z-]+)", guide)) | set(
+            re.findall(r"`(--skip-[a-z]+)`", guide) if script == "deploy.sh" else []
+        )
+        assert documented, script
+        assert all(option in (scripts / script).read_text() for option in documented), documented
