@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +24,19 @@ from tests.support.moto import MotoServer
 # moto reports an ECS service's runningCount as MOTO_ECS_SERVICE_RUNNING (no emulator runs Fargate
 # tasks); the applied environment runs one task per service, so running == desired == 1 there.
 EMULATED_RUNNING_TASKS = 1
+
+
+@pytest.fixture(scope="session")
+def infra_tmp() -> Iterator[Path]:
+    """A private temporary folder for the session's Terraform workspaces.
+
+    Not pytest's ``tmp_path_factory``: on a machine where several test sessions run at once, each
+    pytest prunes all but the newest three ``/tmp/pytest-of-<user>/pytest-N`` folders, which can
+    remove a workspace while a minutes-long apply is still using it.
+    """
+    path = Path(tempfile.mkdtemp(prefix="hokusai-infra-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +78,7 @@ def aws_emulator() -> Iterator[MotoServer]:
 
 @pytest.fixture(scope="session")
 def plan_jobs(
-    tmp_path_factory: pytest.TempPathFactory, terraform_bin: str, plugin_dir: Path, aws_emulator: MotoServer
+    infra_tmp: Path, terraform_bin: str, plugin_dir: Path, aws_emulator: MotoServer
 ) -> Iterator[dict[str, Future[dict[str, Any]]]]:
     """The plan of every environment, made in background threads (``terraform show -json`` of each).
 
@@ -74,7 +88,7 @@ def plan_jobs(
 
     def plan(environment: str) -> dict[str, Any]:
         workspace = make_workspace(
-            tmp_path_factory.mktemp(f"plan-{environment}"), terraform_bin, plugin_dir, aws_emulator.endpoint
+            infra_tmp / f"plan-{environment}", terraform_bin, plugin_dir, aws_emulator.endpoint
         )
         workspace.write_tfvars(environment, {"environment": environment, **PLAN_VARIABLES[environment]})
         workspace.init()

@@ -94,12 +94,13 @@ def script_failure(result: Any) -> str:
 @pytest.fixture(scope="module")
 def deployment(
     plan_jobs: dict[str, Any],  # started first: the plans of every environment run during the apply
-    tmp_path_factory: pytest.TempPathFactory,
+    infra_tmp: Path,
     terraform_bin: str,
     plugin_dir: Path,
     aws_emulator: MotoServer,
 ) -> Deployment:
-    tmp = tmp_path_factory.mktemp("apply")
+    tmp = infra_tmp / "apply"
+    tmp.mkdir()
     workspace = make_workspace(tmp, terraform_bin, plugin_dir, aws_emulator.endpoint, local_backend=False)
     workspace.write_tfvars(
         ENVIRONMENT,
@@ -152,11 +153,9 @@ def localize(command: list[str], values: dict[str, str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def stand_in(
-    deployment: Deployment, postgres: PostgresCluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[StandIn]:
+def stand_in(deployment: Deployment, postgres: PostgresCluster, infra_tmp: Path) -> Iterator[StandIn]:
     """MLflow then the API, from their registered task definitions, on loopback ports."""
-    tmp = tmp_path_factory.mktemp("stand-in")
+    tmp = infra_tmp / "stand-in"
     database_url = normalize_sql_url(postgres.create_database("standin"))  # the shape of the secret
     local_secrets = {"HOKUSAI_DATABASE_URL": database_url, "MLFLOW_BACKEND_STORE_URI": database_url}
 
