@@ -212,7 +212,7 @@ resource "aws_ecs_service" "api" {
   }
 
   # A target group must be attached to the load balancer before a service can use it.
-  depends_on = [aws_lb_listener_rule.api, aws_lb_listener_rule.mlflow_proxy]
+  depends_on = [aws_lb_listener_rule.this]
 }
 
 resource "aws_ecs_service" "mlflow" {

@@ -100,9 +100,15 @@ resource "aws_lb_listener" "https" {
   }
 }
 
-resource "aws_lb_listener_rule" "mlflow_proxy" {
+# Lower priority numbers are evaluated first.
+resource "aws_lb_listener_rule" "this" {
+  for_each = {
+    mlflow_proxy = { priority = 10, paths = local.mlflow_proxy_paths }
+    api          = { priority = 20, paths = local.api_paths }
+  }
+
   listener_arn = local.https ? aws_lb_listener.https[0].arn : aws_lb_listener.http.arn
-  priority     = 10
+  priority     = each.value.priority
 
   action {
     type             = "forward"
@@ -111,27 +117,9 @@ resource "aws_lb_listener_rule" "mlflow_proxy" {
 
   condition {
     path_pattern {
-      values = local.mlflow_proxy_paths
+      values = each.value.paths
     }
   }
 
-  tags = { Name = "${local.name}-mlflow-proxy" }
-}
-
-resource "aws_lb_listener_rule" "api" {
-  listener_arn = local.https ? aws_lb_listener.https[0].arn : aws_lb_listener.http.arn
-  priority     = 20
-
-  action {
-    type             = "forward"
-    target_group_arn = aws_lb_target_group.api.arn
-  }
-
-  condition {
-    path_pattern {
-      values = local.api_paths
-    }
-  }
-
-  tags = { Name = "${local.name}-api" }
+  tags = { Name = "${local.name}-${replace(each.key, "_", "-")}" }
 }

@@ -64,8 +64,9 @@ def api_redirecting_ready() -> Iterator[str]:
 
 
 @pytest.fixture
-def half_broken_environment(moto_server: MotoServer) -> dict[str, Any]:
-    """One bucket of two, the alarms but no database, ECS services wanting a task and running none."""
+def half_broken_outputs(tmp_path: Path, moto_server: MotoServer, api_redirecting_ready: str) -> Path:
+    """Outputs of an environment with one bucket of two, the alarms but no database, ECS services
+    wanting a task and running none, and an API whose /ready redirects."""
     clients = {
         name: boto3.client(name, endpoint_url=moto_server.endpoint, region_name="us-east-1")
         for name in ("s3", "ecs", "cloudwatch")
@@ -84,7 +85,7 @@ def half_broken_environment(moto_server: MotoServer) -> dict[str, Any]:
             AlarmName=alarm, MetricName="CPUUtilization", Namespace="AWS/RDS", Statistic="Average",
             Period=300, EvaluationPeriods=1, Threshold=80, ComparisonOperator="GreaterThanThreshold",
         )  # fmt: skip
-    return dict(OUTPUT_NAMES)
+    return write_outputs(tmp_path / "outputs.json", {**OUTPUT_NAMES, "api_endpoint": api_redirecting_ready})
 
 
 def test_validate_without_an_outputs_source_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -140,15 +141,9 @@ def validate_cli(outputs: Path, moto_server: MotoServer, *args: str) -> subproce
 
 
 def test_validate_names_every_broken_part_and_exits_1(
-    tmp_path: Path,
-    moto_server: MotoServer,
-    half_broken_environment: dict[str, Any],
-    api_redirecting_ready: str,
+    moto_server: MotoServer, half_broken_outputs: Path, api_redirecting_ready: str
 ) -> None:
-    outputs = write_outputs(
-        tmp_path / "outputs.json", {**half_broken_environment, "api_endpoint": api_redirecting_ready}
-    )
-    result = validate_cli(outputs, moto_server, "--json")
+    result = validate_cli(half_broken_outputs, moto_server, "--json")
     assert result.returncode == 1, result.stderr
     checks = {check["name"]: check for check in json.loads(result.stdout)}
     passed = {name for name, check in checks.items() if check["ok"]}
@@ -162,29 +157,19 @@ def test_validate_names_every_broken_part_and_exits_1(
     assert checks["mlflow ui via proxy"]["detail"].startswith("no API key")
 
 
-def test_validate_reports_missing_alarms_by_name(
-    tmp_path: Path,
-    moto_server: MotoServer,
-    half_broken_environment: dict[str, Any],
-    api_redirecting_ready: str,
-) -> None:
-    values = {**half_broken_environment, "api_endpoint": api_redirecting_ready}
-    values["alarm_names"] = [*values["alarm_names"], "hokusai-validate-never-created"]
-    result = validate_cli(write_outputs(tmp_path / "outputs.json", values), moto_server, "--json")
+def test_validate_reports_missing_alarms_by_name(moto_server: MotoServer, half_broken_outputs: Path) -> None:
+    values = json.loads(half_broken_outputs.read_text())
+    values["alarm_names"]["value"].append("hokusai-validate-never-created")
+    half_broken_outputs.write_text(json.dumps(values))
+    result = validate_cli(half_broken_outputs, moto_server, "--json")
     alarms = next(check for check in json.loads(result.stdout) if check["name"] == "alarms")
     assert alarms == {"name": "alarms", "ok": False, "detail": "missing: hokusai-validate-never-created"}
 
 
 def test_validate_prints_a_table_of_every_check_and_a_summary(
-    tmp_path: Path,
-    moto_server: MotoServer,
-    half_broken_environment: dict[str, Any],
-    api_redirecting_ready: str,
+    moto_server: MotoServer, half_broken_outputs: Path
 ) -> None:
-    outputs = write_outputs(
-        tmp_path / "outputs.json", {**half_broken_environment, "api_endpoint": api_redirecting_ready}
-    )
-    result = validate_cli(outputs, moto_server)
+    result = validate_cli(half_broken_outputs, moto_server)
     assert result.returncode == 1
     assert "Hokusai deployment checks" in result.stdout
     for name in ("api ready", "service hokusai-mlflow", "database hokusai-validate"):
