@@ -28,6 +28,10 @@ RUN groupadd --system --gid 10001 hokusai \
 
 COPY --from=build /opt/venv /opt/venv
 
+# ECS mounts a task volume at /tmp (the root filesystem is read-only there). Declared as a VOLUME,
+# the mount starts with the image's /tmp and its mode (1777), so the non-root user can write to it.
+VOLUME ["/tmp"]
+
 USER 10001:10001
 WORKDIR /home/hokusai
 EXPOSE 8001

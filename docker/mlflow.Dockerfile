@@ -18,6 +18,10 @@ RUN pip install --constraint /tmp/constraints.txt "mlflow==3.17.2" "psycopg[bina
 RUN groupadd --system --gid 10001 mlflow \
     && useradd --system --uid 10001 --gid mlflow --home-dir /home/mlflow --create-home mlflow
 
+# ECS mounts a task volume at /tmp (the root filesystem is read-only there). Declared as a VOLUME,
+# the mount starts with the image's /tmp and its mode (1777), so the non-root user can write to it.
+VOLUME ["/tmp"]
+
 USER 10001:10001
 WORKDIR /home/mlflow
 EXPOSE 5000

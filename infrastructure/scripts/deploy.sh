@@ -11,7 +11,7 @@
 #   --skip-validate  do not run validate.sh at the end (CI runs it as a separate gate)
 # Environment: see common.sh; IMAGE_TAG defaults to the current git commit.
 set -euo pipefail
-# shellcheck source=common.sh
+# shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "$0")/common.sh"
 
 assume_yes=false images=true rollout=true validate=true
@@ -28,7 +28,8 @@ done
 check_environment
 export_secret_vars
 set_tf_vars
-IMAGE_TAG="${IMAGE_TAG:-$(git -C "$REPO_ROOT" rev-parse --short=12 HEAD)}"
+IMAGE_TAG="${IMAGE_TAG:-$(git -C "$REPO_ROOT" rev-parse --short=12 HEAD 2>/dev/null || true)}"
+[[ -n "$IMAGE_TAG" ]] || die "IMAGE_TAG is not set and $REPO_ROOT is not a git checkout to take the commit from"
 export TF_VAR_image_tag="$IMAGE_TAG"
 
 step "terraform init (state: s3://$TF_STATE_BUCKET/hokusai/$ENVIRONMENT.tfstate)"

@@ -6,7 +6,7 @@
 #
 # Usage: destroy.sh [--yes]   (environment: see common.sh)
 set -euo pipefail
-# shellcheck source=common.sh
+# shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "$0")/common.sh"
 
 assume_yes=false

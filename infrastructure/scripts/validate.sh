@@ -6,7 +6,7 @@
 # Usage: AWS_REGION=... ENVIRONMENT=... API_SECRET_KEY=... validate.sh [hokusai infra validate options]
 # (e.g. --json). The Terraform folder must be initialised (deploy.sh does it).
 set -euo pipefail
-# shellcheck source=common.sh
+# shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "$0")/common.sh"
 
 check_environment
