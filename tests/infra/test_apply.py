@@ -165,7 +165,8 @@ def stand_in(deployment: Deployment, postgres: PostgresCluster, infra_tmp: Path)
             env[secret["name"]] = local_secrets.get(secret["name"]) or deployment.secret_value(
                 secret["valueFrom"]
             )
-        return {**os.environ, **FAKE_AWS_ENV, **env}
+        # Any AWS call the services make (S3, ECS RunTask) goes to the emulator.
+        return {**os.environ, **FAKE_AWS_ENV, "AWS_ENDPOINT_URL": deployment.endpoint, **env}
 
     mlflow_def, api_def = deployment.container("mlflow"), deployment.container("api")
     mlflow_port, api_port = free_port(), free_port()
