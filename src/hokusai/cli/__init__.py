@@ -8,7 +8,7 @@ import sys
 import typer
 
 from hokusai import __version__
-from hokusai.cli import attest, data, pipeline, preview, up
+from hokusai.cli import attest, data, infra, keys, pipeline, preview, up
 from hokusai.errors import HokusaiError
 
 app = typer.Typer(
@@ -21,6 +21,8 @@ app = typer.Typer(
 app.command("up")(up.up)
 app.command("serve")(up.serve)
 app.add_typer(data.app, name="data")
+app.add_typer(keys.app, name="keys")
+app.add_typer(infra.app, name="infra")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(attest.app, name="attest")
 app.command("preview")(preview.preview)
