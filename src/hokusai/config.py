@@ -12,11 +12,19 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hokusai.errors import ConfigError
+from hokusai.errors import ConfigError, HokusaiError
 
 ENV_PREFIX = "HOKUSAI_"
 Environment = Literal["development", "staging", "production", "test"]
 
+_LIMITS_SCHEMES = (
+    "memory://",
+    "redis://",
+    "rediss://",
+    "redis+unix://",
+    "redis+sentinel://",
+    "redis+cluster://",
+)
 _SQL_SCHEMES = ("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")
 
 
@@ -76,6 +84,28 @@ class Settings(BaseSettings):
     startup_timeout_seconds: float = Field(
         120.0, gt=0, description="How long `hokusai up` waits for MLflow's /health."
     )
+    public_domain: str | None = Field(
+        None, description="Domain a SIWE sign-in message must name. Default: API_HOST:API_PORT."
+    )
+    admin_addresses: str = Field(
+        "", description="Wallet addresses (comma list, EIP-55) that get the admin scope."
+    )
+    rate_limit_per_minute: int = Field(
+        100, ge=1, le=1_000_000, description="Requests per minute per key, per wallet and per client IP."
+    )
+    rate_limit_storage_url: str = Field(
+        "memory://", description="Where rate-limit counters live: memory:// or a redis:// URL (shared)."
+    )
+    key_rotation_grace_seconds: int = Field(
+        86400, ge=0, description="How long a rotated API key keeps working after its rotation."
+    )
+    cors_origins: str = Field("", description="Browser origins allowed by CORS (comma list; * for any).")
+    bootstrap_admin_key_hash: str | None = Field(
+        None, description="'<key id>:<sha256 hex>' of an admin key to store on start (from `keys generate`)."
+    )
+    auth_cache_seconds: float = Field(
+        5.0, ge=0, le=60, description="How long a verified credential is reused without a database look-up."
+    )
 
     @field_validator("database_url", "mlflow_backend_store_uri")
     @classmethod
@@ -102,6 +132,38 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
+    @field_validator("admin_addresses", "cors_origins")
+    @classmethod
+    def _comma_list(cls, value: str) -> str:
+        return ",".join(item.strip() for item in (value or "").split(",") if item.strip())
+
+    @field_validator("admin_addresses")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        from hokusai.wallet import checksum_address
+
+        try:
+            return ",".join(checksum_address(item) for item in value.split(",") if item)
+        except HokusaiError as exc:
+            raise ValueError(exc.message) from None
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _limits_storage(cls, value: str) -> str:
+        if not value.startswith(_LIMITS_SCHEMES):
+            raise ValueError("must be memory:// or a redis://HOST:PORT (rediss://, redis+sentinel://) URL")
+        return value
+
+    @field_validator("bootstrap_admin_key_hash")
+    @classmethod
+    def _bootstrap_line(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from hokusai.server.auth.api_keys import parse_bootstrap_line
+
+        key_id, digest = parse_bootstrap_line(value)
+        return f"{key_id}:{digest}"
+
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
         self.data_dir = self.data_dir.expanduser().resolve()
@@ -111,10 +173,26 @@ class Settings(BaseSettings):
             self.mlflow_backend_store_uri = f"sqlite:///{self.data_dir / 'mlflow.db'}"
         if self.artifact_root is None:
             self.artifact_root = str(self.data_dir / "mlartifacts")
+        if self.public_domain is None:
+            self.public_domain = self.api_url.removeprefix("http://")
         if self.mlflow_url is None:
             host = "127.0.0.1" if self.mlflow_host in ("0.0.0.0", "::") else self.mlflow_host
             self.mlflow_url = f"http://{host}:{self.mlflow_port}"
         return self
+
+    @property
+    def admin_address_set(self) -> frozenset[str]:
+        """The EIP-55 addresses of ``admin_addresses``."""
+        return frozenset(a for a in self.admin_addresses.split(",") if a)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin for origin in self.cors_origins.split(",") if origin]
+
+    @property
+    def live_keys(self) -> bool:
+        """Production mints ``hk_live_`` keys; every other environment ``hk_test_``."""
+        return self.environment == "production"
 
     @property
     def api_url(self) -> str:

@@ -180,6 +180,16 @@ def prepare_app(settings: Settings) -> FastAPI:
     return create_app(settings)
 
 
+def first_start_notice(app: FastAPI) -> dict[str, str]:
+    """Make sure an admin can get in; on an empty database the new admin key, to be announced once."""
+    from hokusai.server.services.keys import ensure_bootstrap_admin
+
+    state = app.state.hokusai
+    with state.sessions() as session:
+        key = ensure_bootstrap_admin(session, state.settings)
+    return {"admin_key": key} if key else {}
+
+
 def make_server(settings: Settings, app: FastAPI) -> tuple[uvicorn.Server, socket.socket]:
     """A uvicorn server for ``app`` and its bound socket (bound before URLs are printed: no race)."""
     import uvicorn
@@ -200,11 +210,13 @@ def serve_api(settings: Settings, announce: Callable[[dict[str, str]], None]) ->
         )
     with stop_on_signals():
         app = prepare_app(settings)
+        notice = first_start_notice(app)
         server, listening = make_server(settings, app)
         urls = {
             "api": settings.api_url,
             "docs": f"{settings.api_url}/docs",
             "mlflow": str(settings.mlflow_url),
+            **notice,
         }
         announce(urls)
         server.run(sockets=[listening])
@@ -229,6 +241,7 @@ def run_stack(settings: Settings, announce: Callable[[dict[str, str]], None]) ->
 def _serve_beside(settings: Settings, mlflow: Child, announce: Callable[[dict[str, str]], None]) -> None:
     died = threading.Event()
     app = prepare_app(settings)  # while MLflow boots
+    notice = first_start_notice(app)
     wait_for_health(f"{settings.mlflow_url}/health", mlflow, settings.startup_timeout_seconds)
     server, listening = make_server(settings, app)
 
@@ -244,6 +257,7 @@ def _serve_beside(settings: Settings, mlflow: Child, announce: Callable[[dict[st
         "docs": f"{settings.api_url}/docs",
         "mlflow": str(settings.mlflow_url),
         "mlflow_log": str(mlflow.log_path),
+        **notice,
     })  # fmt: skip
     server.run(sockets=[listening])
     if died.is_set():

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from hokusai import __version__
-from hokusai.cli import up
+from hokusai.cli import keys, up
 from hokusai.errors import HokusaiError
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.command("up")(up.up)
 app.command("serve")(up.serve)
+app.add_typer(keys.app, name="keys")
 
 
 @app.callback(invoke_without_command=True)

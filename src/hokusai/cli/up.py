@@ -13,6 +13,11 @@ from hokusai.config import load_settings
 from hokusai.log import configure_logging
 from hokusai.stack import ChildDied, run_stack, serve_api
 
+ADMIN_KEY_NOTICE = (
+    "first start: created an admin API key; it is shown only this once, store it now:\n{key}\n"
+    "(use it as 'Authorization: Bearer <key>'; `hokusai keys --help` manages keys)"
+)
+
 
 def up(
     postgres: Annotated[
@@ -45,6 +50,8 @@ def up(
         console.print(f"[green]ready[/]  API     {urls['api']}")
         console.print(f"       docs    {urls['docs']}")
         console.print(f"       MLflow  {urls['mlflow']}   (log: {urls['mlflow_log']})")
+        if "admin_key" in urls:
+            console.print(ADMIN_KEY_NOTICE.format(key=urls["admin_key"]), highlight=False, soft_wrap=True)
         console.print("Press Ctrl-C to stop.")
 
     try:
@@ -64,4 +71,10 @@ def serve(
     """Run the API alone, with MLflow at HOKUSAI_MLFLOW_URL (the API container's command)."""
     settings = load_settings(api_host=host, api_port=port)
     configure_logging(settings.log_level)
-    serve_api(settings, lambda urls: print(f"API {urls['api']}  MLflow {urls['mlflow']}", flush=True))
+
+    def announce(urls: dict[str, str]) -> None:
+        print(f"API {urls['api']}  MLflow {urls['mlflow']}", flush=True)
+        if "admin_key" in urls:
+            print(ADMIN_KEY_NOTICE.format(key=urls["admin_key"]), flush=True)
+
+    serve_api(settings, announce)

@@ -7,14 +7,17 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
 from hokusai import __version__
 from hokusai.config import Settings, load_settings
+from hokusai.server.auth.authenticator import Authenticator
 from hokusai.server.db import create_db_engine, session_factory
 from hokusai.server.errors import install_error_handlers
 from hokusai.server.middleware import RequestContextMiddleware, RequestMetrics
-from hokusai.server.routes import health
+from hokusai.server.ratelimit import RateLimiter
+from hokusai.server.routes import auth, health, keys, me
 from hokusai.server.state import AppState
 
 
@@ -24,7 +27,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_db_engine(str(settings.database_url), connect_timeout=settings.ready_timeout_seconds)
     registry = CollectorRegistry()
     metrics = RequestMetrics(registry)
-    state = AppState(settings, engine, session_factory(engine), registry, metrics)
+    sessions = session_factory(engine)
+    limiter = RateLimiter(settings.rate_limit_storage_url, settings.rate_limit_per_minute, metrics)
+    authenticator = Authenticator(settings, sessions, metrics, limiter)
+    state = AppState(settings, engine, sessions, registry, metrics, limiter, authenticator)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -43,7 +49,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.hokusai = state
     install_error_handlers(app)
-    app.include_router(health.router)
+    for module in (health, me, keys, auth):
+        app.include_router(module.router)
+    if settings.cors_origin_list:  # outside authentication: a preflight never needs a credential
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "X-API-Key", "X-ETH-Address", "X-ETH-Signature", "X-ETH-Message",
+                           "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )  # fmt: skip
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
 

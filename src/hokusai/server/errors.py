@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hokusai.errors import HokusaiError, RateLimited
+from hokusai.errors import HokusaiError, RateLimited, Unauthorized
 
 log = logging.getLogger("hokusai.server")
 
@@ -40,7 +40,11 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _hokusai_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HokusaiError)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    headers = None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": 'Bearer realm="hokusai"'}
     return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
 
 

@@ -32,6 +32,18 @@ class RequestMetrics:
             registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
+        self.auth_failures = Counter(
+            "hokusai_auth_failures_total",
+            "Refused credentials by reason code",
+            ["reason"],
+            registry=registry,
+        )
+        self.rate_limited = Counter(
+            "hokusai_rate_limited_total",
+            "Requests refused with 429 by bucket kind (api_key, wallet, ip, auth_failure)",
+            ["bucket"],
+            registry=registry,
+        )
 
 
 class RequestContextMiddleware:

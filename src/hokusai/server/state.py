@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -11,6 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hokusai.config import Settings
 from hokusai.server.middleware import RequestMetrics
+
+if TYPE_CHECKING:
+    from hokusai.server.auth.authenticator import Authenticator
+    from hokusai.server.ratelimit import RateLimiter
 
 
 @dataclass
@@ -22,4 +27,6 @@ class AppState:
     sessions: sessionmaker[Session]
     registry: CollectorRegistry
     metrics: RequestMetrics
+    limiter: RateLimiter
+    auth: Authenticator
     http: httpx.AsyncClient | None = field(default=None)

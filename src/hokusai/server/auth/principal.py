@@ -1,0 +1,65 @@
+"""Who is calling: the ``Principal`` every authenticated request carries, and the scopes it can hold."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+READ, WRITE, ADMIN = "read", "write", "admin"
+SCOPES: tuple[str, ...] = (READ, WRITE, ADMIN)
+WALLET_SCOPES = frozenset({READ, WRITE})  # any valid wallet: read + write on its own contributions
+
+AuthMethod = Literal["api_key", "wallet"]
+
+
+def parse_scopes(value: str | Iterable[str]) -> frozenset[str]:
+    """Scopes from a space/comma separated string or an iterable; an unknown scope is a ``ValueError``."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+    unknown = sorted(set(items) - set(SCOPES))
+    if unknown:
+        raise ValueError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(SCOPES)}")
+    return frozenset(items)
+
+
+def format_scopes(scopes: Iterable[str]) -> str:
+    """The stored form of a scope set: space-separated, in the canonical order."""
+    chosen = set(scopes)
+    return " ".join(scope for scope in SCOPES if scope in chosen)
+
+
+def covers(granted: frozenset[str], wanted: Iterable[str]) -> bool:
+    """True when ``granted`` allows every scope in ``wanted`` (``admin`` allows everything)."""
+    return ADMIN in granted or set(wanted) <= granted
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of one request.
+
+    ``id`` is the principal's database id; ``key_id`` is set for API keys, ``wallet_address`` (EIP-55) for
+    wallets and for keys owned by a wallet principal. ``rate_limit_per_minute`` is a per-key override;
+    ``nonce`` names a wallet sign-in (what logout burns).
+    """
+
+    id: str
+    method: AuthMethod
+    scopes: frozenset[str]
+    wallet_address: str | None = None
+    key_id: str | None = None
+    name: str | None = None
+    rate_limit_per_minute: int | None = None
+    nonce: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN in self.scopes
+
+    def has_scope(self, scope: str) -> bool:
+        """True when the principal may act with ``scope`` (``admin`` implies every scope)."""
+        return covers(self.scopes, (scope,))
+
+    @property
+    def rate_limit_key(self) -> str:
+        """The bucket this principal's requests count against: per key, or per wallet."""
+        return f"key:{self.key_id}" if self.key_id else f"wallet:{self.wallet_address}"

@@ -1,0 +1,134 @@
+"""Verify a credential against the database and say who is calling.
+
+``resolve_principal(headers, session, settings)`` is the plain, framework-free entry point (a raw ASGI
+proxy can call it); ``verify_credential`` also reports until when the verdict holds and what revokes it,
+which the per-process cache in ``authenticator`` uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from hokusai.config import Settings
+from hokusai.errors import InvalidInput, Unauthorized
+from hokusai.server.auth.api_keys import hash_matches
+from hokusai.server.auth.credentials import (
+    ApiKeyCredential,
+    Credential,
+    WalletCredential,
+    decode_wallet,
+    read_credential,
+)
+from hokusai.server.auth.principal import Principal, parse_scopes
+from hokusai.server.auth.siwe import SiweMessage, parse_siwe, recover_signer
+from hokusai.server.db.models import ApiKey, utcnow
+from hokusai.server.db.models import Principal as PrincipalRow
+from hokusai.server.services.audit import record_event
+from hokusai.server.services.nonces import use_nonce
+from hokusai.server.services.principals import principal_roles, wallet_principal, wallet_roles
+from hokusai.wallet import checksum_address
+
+MAX_MESSAGE_LIFETIME = timedelta(hours=1)
+CLOCK_SKEW = timedelta(seconds=60)  # a wallet's clock may run a little ahead of ours
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A verified credential: who, until when at most, and the key id or nonce that revokes it."""
+
+    principal: Principal
+    valid_until: datetime | None
+    revoked_by: str
+
+
+def verify_api_key(session: Session, credential: ApiKeyCredential, settings: Settings) -> Verified:
+    """Find the key by id, compare the hash in constant time, then check revocation and expiry."""
+    row = session.get(ApiKey, credential.key_id)
+    if row is None:
+        raise Unauthorized(f"no API key with id {credential.key_id}", code="key_unknown")
+    if not hash_matches(credential.digest, row.key_hash):
+        raise Unauthorized(f"API key {row.id} does not match its stored hash", code="key_invalid")
+    if row.revoked_at is not None:
+        raise Unauthorized(f"API key {row.id} was revoked", code="key_revoked")
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        raise Unauthorized(f"API key {row.id} expired at {row.expires_at.isoformat()}", code="key_expired")
+    owner = session.get(PrincipalRow, row.principal_id)
+    if owner is None:  # the foreign key makes this unreachable; refuse rather than guess
+        raise Unauthorized(f"API key {row.id} has no principal", code="key_unknown")
+    scopes = parse_scopes(row.scopes) & principal_roles(session, owner, settings)
+    principal = Principal(
+        id=owner.id, method="api_key", scopes=scopes, wallet_address=owner.wallet_address, key_id=row.id,
+        name=owner.name, rate_limit_per_minute=row.rate_limit_per_minute,
+    )  # fmt: skip
+    return Verified(principal, row.expires_at, row.id)
+
+
+def check_message(message: SiweMessage, address: str, settings: Settings) -> datetime:
+    """Domain, address and time window of a parsed message; returns its expiration time."""
+    if message.domain.lower() != str(settings.public_domain).lower():
+        raise Unauthorized(
+            f"the sign-in message is for {message.domain!r}, not {settings.public_domain!r}",
+            code="domain_mismatch",
+        )
+    try:
+        signed_for = checksum_address(message.address, require_checksum=True)
+    except InvalidInput as exc:
+        raise Unauthorized(f"the sign-in message's address: {exc.message}", code=exc.code) from None
+    if signed_for != address:
+        raise Unauthorized("X-ETH-Address is not the address in the sign-in message", code="address_mismatch")
+    expires = message.expiration_time
+    if expires is None:
+        raise Unauthorized("the sign-in message needs an Expiration Time", code="expiration_missing")
+    now = utcnow()
+    if expires <= now:
+        raise Unauthorized(f"the sign-in message expired at {expires.isoformat()}", code="message_expired")
+    if message.issued_at > now + CLOCK_SKEW or (message.not_before and message.not_before > now):
+        raise Unauthorized("the sign-in message is not valid yet", code="message_not_yet_valid")
+    if expires - message.issued_at > MAX_MESSAGE_LIFETIME or expires <= message.issued_at:
+        raise Unauthorized(
+            "a sign-in message may be valid for at most 1 hour after its Issued At",
+            code="message_lifetime_too_long",
+        )
+    return expires
+
+
+def verify_wallet(session: Session, credential: WalletCredential, settings: Settings) -> Verified:
+    """Parse and check the EIP-4361 message, recover the signer, then accept the nonce."""
+    address, text = decode_wallet(credential)
+    message = parse_siwe(text)
+    expires = check_message(message, address, settings)
+    if recover_signer(text, credential.signature) != address:
+        raise Unauthorized("the signature was not made by X-ETH-Address", code="signature_mismatch")
+    message_hash = hashlib.sha256(text.encode()).hexdigest()
+    first_use = use_nonce(session, message.nonce, address=address, message_hash=message_hash,
+                          message_expires_at=expires)  # fmt: skip
+    owner = wallet_principal(session, address)
+    if first_use:
+        record_event(session, "wallet_signed_in", principal_id=owner.id, wallet_address=address,
+                     details={"nonce_expires": expires.isoformat()})  # fmt: skip
+    session.commit()
+    principal = Principal(
+        id=owner.id, method="wallet", scopes=wallet_roles(session, address, settings),
+        wallet_address=address, name=owner.name, nonce=message.nonce,
+    )  # fmt: skip
+    return Verified(principal, expires, message.nonce)
+
+
+def verify_credential(session: Session, credential: Credential, settings: Settings) -> Verified:
+    """Dispatch on the credential kind."""
+    if isinstance(credential, ApiKeyCredential):
+        return verify_api_key(session, credential, settings)
+    return verify_wallet(session, credential, settings)
+
+
+def resolve_principal(headers: Mapping[str, str], session: Session, settings: Settings) -> Principal:
+    """The caller of a request with these headers (a case-insensitive mapping, or lower-case keys).
+
+    Raises ``Unauthorized`` (401) or ``InvalidInput`` (400) with a reason ``code``; never caches.
+    """
+    return verify_credential(session, read_credential(headers), settings).principal

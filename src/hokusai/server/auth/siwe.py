@@ -1,0 +1,183 @@
+"""EIP-4361 ("Sign-In with Ethereum") messages: parse, format, and recover the signer (EIP-191).
+
+Parsing follows the EIP's ABNF line by line; anything else is ``message_malformed``. Signature recovery
+goes through eth-account (its eth-keys backend is coincurve when installed, ~50x faster than pure Python).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+from hokusai.errors import Unauthorized
+
+HEADER_SUFFIX = " wants you to sign in with your Ethereum account:"
+_DOMAIN = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://)?([A-Za-z0-9.\-\[\]:@%_~!$&'()*+,;=]+)$")
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_NONCE = re.compile(r"^[A-Za-z0-9]{8,64}$")
+_SIGNATURE = re.compile(r"^(0x)?[0-9a-fA-F]{130}$")
+_FIELDS_REQUIRED = ("URI", "Version", "Chain ID", "Nonce", "Issued At")
+_FIELDS_OPTIONAL = ("Expiration Time", "Not Before", "Request ID")
+
+
+def _malformed(reason: str) -> Unauthorized:
+    return Unauthorized(
+        f"the sign-in message is not a valid EIP-4361 message: {reason}", code="message_malformed"
+    )
+
+
+def _timestamp(name: str, value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _malformed(f"{name} {value!r} is not an RFC 3339 time") from None
+    if parsed.tzinfo is None:
+        raise _malformed(f"{name} {value!r} has no time zone")
+    return parsed
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class SiweMessage:
+    """The fields of one EIP-4361 message (times are timezone-aware)."""
+
+    domain: str
+    address: str
+    uri: str
+    chain_id: int
+    nonce: str
+    issued_at: datetime
+    statement: str | None = None
+    version: str = "1"
+    expiration_time: datetime | None = None
+    not_before: datetime | None = None
+    request_id: str | None = None
+    resources: tuple[str, ...] = field(default=())
+    scheme: str | None = None
+
+    def to_text(self) -> str:
+        """The message exactly as a wallet shows and signs it (EIP-4361 layout)."""
+        origin = f"{self.scheme}://{self.domain}" if self.scheme else self.domain
+        lines = [origin + HEADER_SUFFIX, self.address, ""]
+        if self.statement is not None:
+            lines += [self.statement, ""]
+        else:
+            lines += [""]
+        lines += [
+            f"URI: {self.uri}",
+            f"Version: {self.version}",
+            f"Chain ID: {self.chain_id}",
+            f"Nonce: {self.nonce}",
+            f"Issued At: {_rfc3339(self.issued_at)}",
+        ]
+        if self.expiration_time is not None:
+            lines.append(f"Expiration Time: {_rfc3339(self.expiration_time)}")
+        if self.not_before is not None:
+            lines.append(f"Not Before: {_rfc3339(self.not_before)}")
+        if self.request_id is not None:
+            lines.append(f"Request ID: {self.request_id}")
+        if self.resources:
+            lines += ["Resources:", *(f"- {resource}" for resource in self.resources)]
+        return "\n".join(lines)
+
+
+def _header(line: str) -> tuple[str | None, str]:
+    if not line.endswith(HEADER_SUFFIX):
+        raise _malformed("the first line must end with 'wants you to sign in with your Ethereum account:'")
+    origin = line[: -len(HEADER_SUFFIX)]
+    match = _DOMAIN.match(origin)
+    if match is None or not match.group(1):
+        raise _malformed(f"{origin!r} is not a domain")
+    scheme = origin.split("://", 1)[0] if "://" in origin else None
+    return scheme, match.group(1)
+
+
+def _statement(lines: list[str]) -> tuple[str | None, int]:
+    """The optional statement and the index of the ``URI:`` line (tolerates the blank-line variants)."""
+    if len(lines) > 3 and lines[3].startswith("URI: "):
+        return None, 3
+    if len(lines) > 4 and lines[3] == "" and lines[4].startswith("URI: "):
+        return None, 4
+    if len(lines) > 5 and lines[3] and lines[4] == "" and lines[5].startswith("URI: "):
+        return lines[3], 5
+    raise _malformed("expected an optional statement, a blank line, then 'URI: ...'")
+
+
+def parse_siwe(text: str) -> SiweMessage:
+    """Parse an EIP-4361 message; anything off the grammar raises ``Unauthorized(message_malformed)``."""
+    lines = text.split("\n")
+    if len(lines) < 8 or "\r" in text:
+        raise _malformed("too few lines (or CR line endings)")
+    scheme, domain = _header(lines[0])
+    address = lines[1]
+    if not _ADDRESS.match(address):
+        raise _malformed("the second line must be the 0x-prefixed Ethereum address")
+    if lines[2] != "":
+        raise _malformed("a blank line must follow the address")
+    statement, index = _statement(lines)
+    values: dict[str, str] = {}
+    for name in _FIELDS_REQUIRED:
+        prefix = f"{name}: "
+        if index >= len(lines) or not lines[index].startswith(prefix):
+            raise _malformed(f"expected '{name}: ...' on line {index + 1}")
+        values[name] = lines[index][len(prefix) :]
+        index += 1
+    for name in _FIELDS_OPTIONAL:
+        prefix = f"{name}: "
+        if index < len(lines) and lines[index].startswith(prefix):
+            values[name] = lines[index][len(prefix) :]
+            index += 1
+    resources: list[str] = []
+    if index < len(lines) and lines[index] == "Resources:":
+        index += 1
+        while index < len(lines) and lines[index].startswith("- "):
+            resources.append(lines[index][2:])
+            index += 1
+    if index != len(lines):
+        raise _malformed(f"unexpected content on line {index + 1}")
+    if values["Version"] != "1":
+        raise _malformed(f"version {values['Version']!r} is not 1")
+    if not values["Chain ID"].isdigit():
+        raise _malformed(f"chain id {values['Chain ID']!r} is not a number")
+    if not _NONCE.match(values["Nonce"]):
+        raise _malformed("the nonce must be 8 to 64 letters and digits")
+    if not values["URI"] or any(c.isspace() for c in values["URI"]):
+        raise _malformed("the URI is empty or contains spaces")
+    return SiweMessage(
+        domain=domain,
+        address=address,
+        uri=values["URI"],
+        chain_id=int(values["Chain ID"]),
+        nonce=values["Nonce"],
+        issued_at=_timestamp("Issued At", values["Issued At"]),
+        statement=statement,
+        expiration_time=_timestamp("Expiration Time", values["Expiration Time"])
+        if "Expiration Time" in values
+        else None,
+        not_before=_timestamp("Not Before", values["Not Before"]) if "Not Before" in values else None,
+        request_id=values.get("Request ID"),
+        resources=tuple(resources),
+        scheme=scheme,
+    )
+
+
+def recover_signer(message: str, signature: str) -> str:
+    """The EIP-55 address whose key made the EIP-191 ``personal_sign`` ``signature`` over ``message``."""
+    if not _SIGNATURE.match(signature):
+        raise Unauthorized(
+            "X-ETH-Signature must be a 65-byte hex signature (0x + 130 hex digits)",
+            code="signature_malformed",
+        )
+    try:
+        return Account.recover_message(encode_defunct(text=message), signature=signature)
+    except Exception:  # eth-keys rejects an out-of-range r/s/v with various exception types
+        raise Unauthorized(
+            "the signature is not a valid secp256k1 signature", code="signature_malformed"
+        ) from None

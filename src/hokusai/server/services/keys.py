@@ -1,0 +1,218 @@
+"""API key lifecycle: create, list, revoke, rotate, and the first admin key (bootstrap).
+
+``actor`` is the authenticated caller, or None for an operator at the local database (the CLI, start-up).
+Rules: a key needs ``write`` to manage keys; it cannot mint scopes it does not hold; only ``admin``
+touches other principals' keys (others get 404 for them, so key ids cannot be probed).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hokusai.config import Settings
+from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hokusai.server.auth.api_keys import generate_key, parse_bootstrap_line
+from hokusai.server.auth.principal import SCOPES, WRITE, Principal, covers, format_scopes, parse_scopes
+from hokusai.server.db.models import ApiKey, utcnow
+from hokusai.server.db.models import Principal as PrincipalRow
+from hokusai.server.services.audit import record_event
+from hokusai.server.services.principals import get_principal, user_principal
+
+log = logging.getLogger("hokusai.auth")
+BOOTSTRAP_PRINCIPAL = "admin"
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """A stored key and its plaintext, which exists only here, to be shown once."""
+
+    row: ApiKey
+    key: str
+
+
+def key_status(row: ApiKey, now: datetime | None = None) -> str:
+    """``active``, ``rotating`` (replaced, in its grace period), ``expired`` or ``revoked``."""
+    now = now or utcnow()
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= now:
+        return "expired"
+    return "rotating" if row.replaced_by else "active"
+
+
+def _require_write(actor: Principal | None) -> None:
+    if actor is not None and not actor.has_scope(WRITE):
+        raise Forbidden("managing API keys needs the 'write' scope", code="insufficient_scope",
+                        details={"required": WRITE, "granted": sorted(actor.scopes)})  # fmt: skip
+
+
+def _require_covered(actor: Principal | None, scopes: frozenset[str]) -> None:
+    if actor is not None and not covers(actor.scopes, scopes):
+        raise Forbidden(
+            f"a key with scopes {format_scopes(actor.scopes)!r} cannot mint {format_scopes(scopes)!r}",
+            code="scope_escalation",
+            details={"granted": sorted(actor.scopes), "requested": sorted(scopes)},
+        )
+
+
+def _visible_key(session: Session, key_id: str, actor: Principal | None) -> ApiKey:
+    row = session.get(ApiKey, key_id)
+    if row is None or (actor is not None and not actor.is_admin and row.principal_id != actor.id):
+        raise NotFound(f"no API key with id {key_id!r}", code="key_not_found")
+    _require_write(actor)
+    return row
+
+
+def _store(
+    session: Session,
+    *,
+    owner: PrincipalRow,
+    name: str,
+    scopes: frozenset[str],
+    live: bool,
+    actor: Principal | None,
+    expires_at: datetime | None,
+    rate_limit_per_minute: int | None,
+) -> CreatedKey:
+    new = generate_key(live=live)
+    row = ApiKey(
+        id=new.key_id, principal_id=owner.id, name=name, key_hash=new.key_hash, scopes=format_scopes(scopes),
+        rate_limit_per_minute=rate_limit_per_minute, created_at=utcnow(),
+        created_by=actor.id if actor else None, expires_at=expires_at,
+    )  # fmt: skip
+    session.add(row)
+    return CreatedKey(row, new.key)
+
+
+def create_key(
+    session: Session,
+    *,
+    actor: Principal | None,
+    name: str,
+    scopes: frozenset[str],
+    live: bool,
+    principal_id: str | None = None,
+    principal_name: str | None = None,
+    expires_at: datetime | None = None,
+    rate_limit_per_minute: int | None = None,
+) -> CreatedKey:
+    """Create and commit a key. Default owner: the actor (an operator must name a principal)."""
+    if not scopes:
+        raise InvalidInput("a key needs at least one scope", code="invalid_scopes")
+    if expires_at is not None and expires_at <= utcnow():
+        raise InvalidInput("expires_at must be in the future", code="expires_in_past")
+    if principal_id and principal_name:
+        raise InvalidInput("give principal_id or principal_name, not both", code="invalid_principal")
+    if actor is not None:
+        _require_write(actor)
+        _require_covered(actor, scopes)
+    if principal_name:
+        if actor is not None and not actor.is_admin:
+            raise Forbidden("only an admin creates keys for other principals", code="insufficient_scope")
+        owner = user_principal(session, principal_name, scopes)
+    else:
+        target = principal_id or (actor.id if actor else None)
+        if target is None:
+            raise InvalidInput("name the principal the key is for", code="invalid_principal")
+        if actor is not None and target != actor.id and not actor.is_admin:
+            raise Forbidden("only an admin creates keys for other principals", code="insufficient_scope")
+        owner = get_principal(session, target)
+    created = _store(
+        session, owner=owner, name=name, scopes=scopes, live=live, actor=actor, expires_at=expires_at,
+        rate_limit_per_minute=rate_limit_per_minute,
+    )  # fmt: skip
+    record_event(session, "key_created", principal_id=owner.id, key_id=created.row.id,
+                 details={"by": actor.id if actor else "operator", "scopes": created.row.scopes})  # fmt: skip
+    session.commit()
+    log.info("api key created", extra={"key_id": created.row.id, "principal_id": owner.id})
+    return created
+
+
+def list_keys(session: Session, *, actor: Principal | None, principal_id: str | None = None) -> list[ApiKey]:
+    """Metadata of keys: an admin (or operator) sees all (or one principal's), others their own."""
+    query = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
+    if actor is not None and not actor.is_admin:
+        query = query.where(ApiKey.principal_id == actor.id)
+    elif principal_id:
+        query = query.where(ApiKey.principal_id == principal_id)
+    return list(session.scalars(query))
+
+
+def revoke_key(session: Session, key_id: str, *, actor: Principal | None) -> ApiKey:
+    """Revoke a key at once (idempotent: revoking a revoked key changes nothing)."""
+    row = _visible_key(session, key_id, actor)
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        record_event(session, "key_revoked", principal_id=row.principal_id, key_id=row.id,
+                     details={"by": actor.id if actor else "operator"})  # fmt: skip
+        session.commit()
+        log.info("api key revoked", extra={"key_id": row.id, "principal_id": row.principal_id})
+    return row
+
+
+def rotate_key(
+    session: Session, key_id: str, *, actor: Principal | None, grace_seconds: int, live: bool
+) -> tuple[CreatedKey, ApiKey]:
+    """A new key with the same name, owner, scopes and limits; the old one expires after the grace period."""
+    old = _visible_key(session, key_id, actor)
+    status = key_status(old)
+    if status != "active":
+        raise Conflict(f"key {key_id} is {status}; only an active key can be rotated", code=f"key_{status}")
+    _require_covered(actor, parse_scopes(old.scopes))
+    owner = get_principal(session, old.principal_id)
+    created = _store(
+        session, owner=owner, name=old.name, scopes=parse_scopes(old.scopes), live=live, actor=actor,
+        expires_at=old.expires_at, rate_limit_per_minute=old.rate_limit_per_minute,
+    )  # fmt: skip
+    grace_end = utcnow() + timedelta(seconds=grace_seconds)
+    old.expires_at = grace_end if old.expires_at is None else min(old.expires_at, grace_end)
+    old.replaced_by = created.row.id
+    record_event(session, "key_rotated", principal_id=owner.id, key_id=old.id,
+                 details={"new_key_id": created.row.id, "old_key_expires_at": old.expires_at.isoformat(),
+                          "by": actor.id if actor else "operator"})  # fmt: skip
+    session.commit()
+    log.info("api key rotated", extra={"key_id": old.id, "new_key_id": created.row.id})
+    return created, old
+
+
+def ensure_bootstrap_admin(session: Session, settings: Settings) -> str | None:
+    """Make sure an admin can get in; returns a plaintext key only when one was generated now.
+
+    With ``HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH`` set: store that key (id + hash) for an admin principal if its
+    id is unknown. Otherwise, on an empty database (no key at all): generate an admin key, store its hash
+    and return it, to be printed once.
+    """
+    all_scopes = frozenset(SCOPES)
+    if settings.bootstrap_admin_key_hash:
+        key_id, key_hash = parse_bootstrap_line(settings.bootstrap_admin_key_hash)
+        if session.get(ApiKey, key_id) is not None:
+            return None
+        owner = user_principal(session, BOOTSTRAP_PRINCIPAL, all_scopes)
+        session.add(ApiKey(id=key_id, principal_id=owner.id, name="bootstrap", key_hash=key_hash,
+                           scopes=format_scopes(all_scopes), created_at=utcnow()))  # fmt: skip
+        record_event(session, "key_created", principal_id=owner.id, key_id=key_id, reason="bootstrap_hash")
+        return _commit_bootstrap(session, None)
+    if session.scalar(select(func.count()).select_from(ApiKey)):
+        return None
+    owner = user_principal(session, BOOTSTRAP_PRINCIPAL, all_scopes)
+    created = _store(session, owner=owner, name="bootstrap", scopes=all_scopes,
+                     live=settings.environment == "production", actor=None, expires_at=None,
+                     rate_limit_per_minute=None)  # fmt: skip
+    record_event(session, "key_created", principal_id=owner.id, key_id=created.row.id, reason="bootstrap")
+    return _commit_bootstrap(session, created.key)
+
+
+def _commit_bootstrap(session: Session, key: str | None) -> str | None:
+    try:
+        session.commit()
+    except IntegrityError:  # another replica bootstrapped the same database at the same moment
+        session.rollback()
+        return None
+    log.info("bootstrap admin key stored")
+    return key
