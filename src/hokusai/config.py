@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hokusai.errors import ConfigError, HokusaiError
@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     )
     auth_cache_seconds: float = Field(
         5.0, ge=0, le=60, description="How long a verified credential is reused without a database look-up."
+    )
+    redact_key: SecretStr | None = Field(
+        None, description="Key of the keyed hash `hokusai data validate --redact-method hash` writes."
     )
 
     @field_validator("database_url", "mlflow_backend_store_uri")

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from hokusai import __version__
-from hokusai.cli import keys, up
+from hokusai.cli import data, keys, up
 from hokusai.errors import HokusaiError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.command("up")(up.up)
 app.command("serve")(up.serve)
 app.add_typer(keys.app, name="keys")
+app.add_typer(data.app, name="data")
 
 
 @app.callback(invoke_without_command=True)
