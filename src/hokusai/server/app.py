@@ -17,7 +17,7 @@ from hokusai.server.db import create_db_engine, session_factory
 from hokusai.server.errors import install_error_handlers
 from hokusai.server.middleware import RequestContextMiddleware, RequestMetrics
 from hokusai.server.ratelimit import RateLimiter
-from hokusai.server.routes import auth, health, keys, me
+from hokusai.server.routes import auth, health, keys, me, mlflow_proxy
 from hokusai.server.state import AppState
 
 
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.hokusai = state
     install_error_handlers(app)
-    for module in (health, me, keys, auth):
+    for module in (health, me, keys, auth, mlflow_proxy):
         app.include_router(module.router)
     if settings.cors_origin_list:  # outside authentication: a preflight never needs a credential
         app.add_middleware(
