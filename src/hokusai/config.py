@@ -109,15 +109,28 @@ class Settings(BaseSettings):
     redact_key: SecretStr | None = Field(
         None, description="Key of the keyed hash `hokusai data validate --redact-method hash` writes."
     )
+    pipeline_data_root: str | None = Field(
+        None, description="Where uploaded data lives: a local folder or s3://bucket/prefix."
+    )
+    upload_max_bytes: int = Field(
+        1 << 30, ge=1, description="Largest data file an upload may carry, in bytes."
+    )
+    job_runner: Literal["local", "ecs"] = Field("local", description="Where evaluation runs execute.")
+    job_workers: int = Field(2, ge=1, le=64, description="Evaluation runs at once with the local runner.")
+    ecs_cluster: str | None = Field(None, description="ECS cluster for runs (job runner `ecs`).")
+    ecs_task_definition: str | None = Field(None, description="Task definition for runs (job runner `ecs`).")
+    ecs_subnets: str = Field("", description="Subnets for run tasks (comma list; job runner `ecs`).")
+    ecs_security_groups: str = Field("", description="Security groups for run tasks (comma list).")
+    ecs_container: str = Field("api", description="Container in the task definition that runs the command.")
 
     @field_validator("database_url", "mlflow_backend_store_uri")
     @classmethod
     def _sql_url(cls, value: str | None) -> str | None:
         return _check_sql_url(value or None)
 
-    @field_validator("artifact_root")
+    @field_validator("artifact_root", "pipeline_data_root")
     @classmethod
-    def _artifact_root(cls, value: str | None) -> str | None:
+    def _storage_root(cls, value: str | None) -> str | None:
         if not value:
             return None
         if "://" in value and not value.startswith(("s3://", "file://")):
@@ -176,6 +189,14 @@ class Settings(BaseSettings):
             self.mlflow_backend_store_uri = f"sqlite:///{self.data_dir / 'mlflow.db'}"
         if self.artifact_root is None:
             self.artifact_root = str(self.data_dir / "mlartifacts")
+        if self.pipeline_data_root is None:
+            self.pipeline_data_root = str(self.data_dir / "pipeline-data")
+        if self.job_runner == "ecs" and not (
+            self.ecs_cluster and self.ecs_task_definition and self.ecs_subnets
+        ):
+            raise ValueError(
+                "job runner 'ecs' needs HOKUSAI_ECS_CLUSTER, HOKUSAI_ECS_TASK_DEFINITION and HOKUSAI_ECS_SUBNETS"
+            )
         if self.public_domain is None:
             self.public_domain = self.api_url.removeprefix("http://")
         if self.mlflow_url is None:
@@ -212,8 +233,11 @@ def env_name(field: str) -> str:
 def _one_line(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
-        field = str(err["loc"][0]) if err["loc"] else "settings"
         msg = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:  # a rule across several settings names them itself
+            parts.append(f"invalid settings: {msg}")
+            continue
+        field = str(err["loc"][0])
         parts.append(f"{env_name(field)}={err.get('input')!r} is invalid: {msg}")
     return "; ".join(parts)
 
