@@ -195,7 +195,8 @@ class Settings(BaseSettings):
             self.ecs_cluster and self.ecs_task_definition and self.ecs_subnets
         ):
             raise ValueError(
-                "job runner 'ecs' needs HOKUSAI_ECS_CLUSTER, HOKUSAI_ECS_TASK_DEFINITION and HOKUSAI_ECS_SUBNETS"
+                "job runner 'ecs' needs HOKUSAI_ECS_CLUSTER, HOKUSAI_ECS_TASK_DEFINITION "
+                "and HOKUSAI_ECS_SUBNETS"
             )
         if self.public_domain is None:
             self.public_domain = self.api_url.removeprefix("http://")
