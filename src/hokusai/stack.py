@@ -85,8 +85,11 @@ def mlflow_server_command(settings: Settings, workers: int = 1) -> list[str]:
 
 
 def mlflow_server_env(settings: Settings) -> dict[str, str]:
-    """Environment for the MLflow child: S3 endpoint for S3-compatible stores; nothing else added."""
+    """Environment for the MLflow child: S3 endpoint for S3-compatible stores, job runner off."""
     env = dict(os.environ)
+    # MLflow's job runner (huey consumers for GenAI scorers and trace roll-ups) is unused by the
+    # platform and costs several processes; off unless the operator turns it back on.
+    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     if settings.s3_endpoint_url:
         env["MLFLOW_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
     env.setdefault("PYTHONUNBUFFERED", "1")

@@ -20,8 +20,8 @@ app = typer.Typer(
 )
 app.command("up")(up.up)
 app.command("serve")(up.serve)
-app.add_typer(keys.app, name="keys")
 app.add_typer(data.app, name="data")
+app.add_typer(keys.app, name="keys")
 
 
 @app.callback(invoke_without_command=True)

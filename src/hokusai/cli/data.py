@@ -10,22 +10,21 @@ import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from hokusai.config import load_settings
-from hokusai.data import build_manifest, infer_schema, load_schema, redact, validate
-from hokusai.data.quality import parse_overrides
-from hokusai.data.report import ValidationReport
-from hokusai.data.validate import FileProgress
 from hokusai.errors import InvalidData, InvalidInput
 from hokusai.files import atomic_write_json
+
+if TYPE_CHECKING:  # hokusai.data (pandas, pyarrow) is imported by the commands, not by every `hokusai` run
+    from hokusai.data.report import ValidationReport
+    from hokusai.data.validate import FileProgress
 
 app = typer.Typer(
     help="Check, clean and fingerprint data files before contributing them.",
@@ -87,20 +86,17 @@ def _print_report(console: Console, report: ValidationReport) -> None:
             x for x in (fmt.name, fmt.encoding, repr(fmt.delimiter) if fmt.delimiter else None) if x
         )
         console.print(
-            f"[bold]{escape(facts['source_path'])}[/]  {how}  ·  {facts['row_count']:,} rows x "
-            f"{facts['column_count']} columns  ·  sha256 {facts['data_hash']}"
+            f"[bold]{escape(facts['source_path'])}[/]  ({how})  {facts['row_count']:,} rows x "
+            f"{facts['column_count']} columns  sha256 {facts['data_hash']}"
         )
-    if report.findings:
-        table = Table(show_lines=False)
-        for header in ("severity", "file", "column", "rule", "count", "rows", "what"):
-            table.add_column(header, overflow="fold")
-        for f in report.findings:
-            style = "red" if f.severity == "error" else "yellow"
-            table.add_row(
-                f"[{style}]{f.severity}[/]", escape(Path(f.file).name), escape(f.column or "—"), f.rule,
-                f"{f.count:,}", ", ".join(map(str, f.rows)), escape(f.message),
-            )  # fmt: skip
-        console.print(table)
+    for f in report.findings:
+        style = "red" if f.severity == "error" else "yellow"
+        where = f"{Path(f.file).name}" + (f" column {f.column!r}" if f.column else "")
+        rows = f" (rows {', '.join(map(str, f.rows))})" if f.rows else ""
+        console.print(
+            f"  [{style}]{f.severity:7}[/] {escape(where)}  {f.rule}: {escape(f.message)}; "
+            f"count {f.count:,}{rows}"
+        )
     for file, info in report.extra.get("redacted", {}).items():
         console.print(f"PII in {escape(file)} replaced: [bold]{escape(info['out'])}[/] ({info['method']})")
     warnings = len(report.findings) - len(report.errors)
@@ -142,6 +138,9 @@ def validate_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate data files: format, schema, PII, duplicates, label balance. Exit 1 when invalid."""
+    from hokusai.data import load_schema, redact, validate
+    from hokusai.data.quality import parse_overrides
+
     overrides = parse_overrides(threshold or [])
     loaded = load_schema(schema) if schema else None
     targets: dict[Path, Path] = {}
@@ -174,7 +173,7 @@ def validate_command(
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        _print_report(Console(), report)
+        _print_report(Console(soft_wrap=True), report)
     if not report.valid:
         raise _verdict(report)
 
@@ -194,6 +193,9 @@ def manifest_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Hash and describe data files (with validation results) in a manifest JSON."""
+    from hokusai.data import build_manifest, load_schema
+    from hokusai.data.quality import parse_overrides
+
     overrides = parse_overrides(threshold or [])
     loaded = load_schema(schema) if schema else None
     with _progress(files + list(against or [])) as progress:
@@ -212,7 +214,7 @@ def manifest_command(
     if as_json:
         typer.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
     else:
-        console = Console()
+        console = Console(soft_wrap=True)
         for entry in manifest["files"]:
             facts = entry["data_manifest"]
             console.print(
@@ -246,6 +248,8 @@ def infer_schema_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Write a schema (types, nullability, categories, label) inferred from a sample of FILE."""
+    from hokusai.data import infer_schema
+
     schema = infer_schema(file, sample_rows, label=label)
     if out is not None:
         schema.to_file(out)

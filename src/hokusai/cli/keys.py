@@ -90,12 +90,14 @@ def list_(
     principal_id: Annotated[str | None, typer.Option(help="Only this principal's keys.")] = None,
 ) -> None:
     """List keys (metadata only: the secret is never stored)."""
+    from sqlalchemy import select
+
     from hokusai.server.db.models import Principal
     from hokusai.server.services.keys import key_status, list_keys
 
     with _session(load_settings()) as session:
         rows = list_keys(session, actor=None, principal_id=principal_id)
-        names = {p.id: p.name or p.wallet_address for p in session.query(Principal)}
+        names = {p.id: p.name or p.wallet_address for p in session.scalars(select(Principal))}
         table = Table("id", "principal", "name", "scopes", "status", "created", "expires")
         for row in rows:
             expires = f"{row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "-"

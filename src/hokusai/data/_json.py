@@ -91,7 +91,7 @@ def _check_record(path: Path, fmt: DataFormat, value: Any, line: int, what: str)
         )
         raise fail(path, f"line {line}: {what} must be a JSON object, found {found}", fmt.name)
     if duplicate := getattr(value, "duplicate", None):
-        raise fail(path, f"line {line}: key {duplicate!r} appears twice in one record", fmt.name)
+        raise fail(path, f"line {line}: key {duplicate!r} appears twice in a record", fmt.name)
     return value
 
 

@@ -24,12 +24,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib.util
 import ipaddress
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -60,7 +61,9 @@ REDACTION_TOKEN = r"^\[(?:REDACTED:[a-z0-9_]+|HMAC:[a-z0-9_]+:[a-z2-7]{16})\]$"
 @cache
 def bip39_words() -> frozenset[str]:
     """The BIP-39 English word list (shipped with eth-account)."""
-    text = (resources.files("eth_account.hdaccount") / "wordlist" / "english.txt").read_text("utf-8")
+    spec = importlib.util.find_spec("eth_account")  # locate the package without importing it (slow)
+    assert spec is not None and spec.origin is not None
+    text = (Path(spec.origin).parent / "hdaccount" / "wordlist" / "english.txt").read_text("utf-8")
     return frozenset(text.split())
 
 
@@ -174,11 +177,11 @@ DETECTORS: tuple[Detector, ...] = (
     ),
     Detector(
         "phone",
-        r"\+[1-9]\d|\d{3}[ .-]\d{4}|\(\d{3}\)|0\d{1,4}[ /-]\d{2}",
+        r"\+[1-9]\d|\d{3}[ .-]\d{4}|\(\d{3}\)|0[1-9]\d{0,3}[ /-]\d{2}",
         re.compile(
             r"(?<![\w+])\+[1-9][\d .()-]{6,22}\d(?!\d)"
             r"|(?<![\w.+-])(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-]|\.\d)"
-            r"|(?<![\w.+-])0\d{1,4}(?:[ /-]\d{2,8}){1,4}(?![\w-]|\.\d)"
+            r"|(?<![\w.+-])0[1-9]\d{0,3}(?:[ /-]\d{2,8}){1,4}(?![\w-]|\.\d)"
         ),
         _phone,
     ),

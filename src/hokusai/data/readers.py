@@ -256,6 +256,13 @@ def _open_csv(
     raw, reader = open_reader(column_types)
     try:
         _check_names(path, fmt, reader.schema.names)
+        binary = [f.name for f in reader.schema if pa.types.is_binary(f.type)]
+        if binary:  # pyarrow infers binary for text that is not UTF-8
+            line = _locate_bad_utf8(path, fmt)
+            where = f" at line {line}" if line else ""
+            raise fail(
+                path, f"invalid UTF-8 in column {binary[0]!r}{where}; re-save the file as UTF-8", fmt.name
+            )
     except InvalidInput:
         raw.close()
         raise
@@ -298,14 +305,14 @@ def _csv_error(
             )
         return fail(
             path,
-            f"a row after row {rows} has {bad.actual_columns} fields, the header has {bad.expected_columns}",
+            f"a row{_after(rows)} has {bad.actual_columns} fields, the header has {bad.expected_columns}",
             fmt.name,
         )
     if match := _BAD_UTF8.search(message):
         name = _column_name(schema, int(match.group(1)))
-        return fail(
-            path, f"invalid UTF-8 in column {name!r} after row {rows}; re-save the file as UTF-8", fmt.name
-        )
+        line = _locate_bad_utf8(path, fmt)
+        where = f" at line {line}" if line else _after(rows)
+        return fail(path, f"invalid UTF-8 in column {name!r}{where}; re-save the file as UTF-8", fmt.name)
     if (match := _CONVERSION.search(message)) and schema is not None:
         index, value = int(match.group(1)), match.group(3)
         name = _column_name(schema, index)
@@ -318,8 +325,12 @@ def _csv_error(
             widened=widen(current, value),
         )
     if "compressed" in message.lower() or "gzip" in message.lower() or "zlib" in message.lower():
-        return fail(path, f"truncated or corrupt gzip data after row {rows}", fmt.name)
-    return fail(path, f"cannot read after row {rows}: {message.splitlines()[0]}", fmt.name)
+        return fail(path, f"truncated or corrupt gzip data{_after(rows)}", fmt.name)
+    return fail(path, f"cannot read{_after(rows)}: {message.splitlines()[0]}", fmt.name)
+
+
+def _after(rows: int) -> str:
+    return f" after row {rows}" if rows else " in the first rows"
 
 
 def _column_name(schema: pa.Schema | None, index: int) -> str:
@@ -361,6 +372,18 @@ def _locate_ragged_row(path: Path, fmt: DataFormat) -> tuple[int, int, int, int]
     return None
 
 
+def _locate_bad_utf8(path: Path, fmt: DataFormat) -> int | None:
+    """Line number of the first line that is not UTF-8."""
+    opener = gzip.open if fmt.gzip else open
+    with opener(path, "rb") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
 def _open_parquet(
     path: Path, fmt: DataFormat, batch_rows: int, report: Callable[[int], None], size: int
 ) -> BatchStream:
@@ -381,7 +404,7 @@ def _open_parquet(
                 report(size * rows // total)
         except (pa.ArrowException, OSError) as exc:
             raise fail(
-                path, f"corrupt Parquet data after row {rows}: {str(exc).splitlines()[0]}", fmt.name
+                path, f"corrupt Parquet data{_after(rows)}: {str(exc).splitlines()[0]}", fmt.name
             ) from None
         finally:
             parquet.close()

@@ -21,7 +21,7 @@ from hokusai.data.quality import LabelCounter, QualityThresholds, judge
 from hokusai.data.readers import BatchStream, scan
 from hokusai.data.report import FileResult, Finding, FindingSink, ValidationReport
 from hokusai.data.schema import Schema, column_type, load_schema
-from hokusai.data.values import row_hashes
+from hokusai.data.values import repeated_positions, row_hashes, sorted_unique
 from hokusai.errors import InvalidInput
 
 PathLike = str | Path
@@ -48,12 +48,7 @@ def _file_progress(progress: FileProgress | None, path: Path) -> Callable[[int, 
 
 def _duplicate_rows(hashes: np.ndarray) -> tuple[int, list[int]]:
     """(rows equal to an earlier row, the first 5 such row numbers)."""
-    if not len(hashes):
-        return 0, []
-    _, first = np.unique(hashes, return_index=True)
-    repeated = np.ones(len(hashes), dtype=bool)
-    repeated[first] = False
-    rows = np.flatnonzero(repeated)
+    rows = repeated_positions(hashes)
     return len(rows), [int(i) + 1 for i in rows[:EXAMPLE_ROWS]]
 
 
@@ -73,8 +68,9 @@ class BaseRows:
         for path in paths:
 
             def consume(stream: BatchStream, path: Path = path) -> list[np.ndarray]:
-                if not columns:
-                    columns.extend(stream.schema.names)
+                if path == paths[0]:  # the first file defines the columns (again after a re-read)
+                    columns[:] = stream.schema.names
+                    types.clear()
                     types.update(
                         {f.name: column_type(f.type) for f in stream.schema if not pa.types.is_null(f.type)}
                     )
@@ -84,11 +80,13 @@ class BaseRows:
                 found = []
                 for batch in stream:
                     hashes = batch_hashes(batch.select(columns))
-                    found.append(np.unique(row_hashes([hashes[name] for name in columns], batch.num_rows)))
+                    found.append(
+                        sorted_unique(row_hashes([hashes[name] for name in columns], batch.num_rows))
+                    )
                 return found
 
             chunks.extend(scan(path, consume, progress=_file_progress(progress, path)))
-        merged = np.unique(np.concatenate(chunks)) if chunks else np.empty(0, dtype=np.uint64)
+        merged = sorted_unique(np.concatenate(chunks)) if chunks else np.empty(0, dtype=np.uint64)
         return cls(columns, types, merged, paths)
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:

@@ -64,14 +64,50 @@ def value_hashes(array: pa.Array) -> np.ndarray:
     elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         micros = pc.cast(array, pa.timestamp("us", getattr(kind, "tz", None))).cast(pa.int64())
         hashes = _hash_ints(micros.fill_null(0).to_numpy()) ^ _TIME_SALT
-    elif is_text(kind):
-        hashes = pd.util.hash_array(array.to_numpy(zero_copy_only=False), categorize=False)
+    elif is_text(kind):  # hash each distinct string once
+        encoded = pc.dictionary_encode(array)
+        distinct = pd.util.hash_array(encoded.dictionary.to_numpy(zero_copy_only=False), categorize=False)
+        hashes = (
+            distinct[encoded.indices.fill_null(0).to_numpy()]
+            if len(distinct)
+            else np.zeros(len(array), np.uint64)
+        )
     else:  # binary, nested, time-of-day, durations: by their text form
         texts = np.array([None if v is None else str(v) for v in array.to_pylist()], dtype=object)
         hashes = pd.util.hash_array(texts, categorize=False)
     if array.null_count:
         hashes[array.is_null().to_numpy(zero_copy_only=False)] = NULL_HASH
     return hashes
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (radix sort; faster than ``np.unique`` for uint64 hashes)."""
+    if not len(values):
+        return values
+    ordered = np.sort(values, kind="stable")
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def repeated_positions(values: np.ndarray) -> np.ndarray:
+    """Sorted positions of values equal to an earlier value (every occurrence but the first).
+
+    Memory: one sorted copy of ``values`` plus a mask, whatever the number of repeats found.
+    """
+    if len(values) < 2:
+        return np.empty(0, dtype=np.int64)
+    ordered = np.sort(values, kind="stable")
+    repeated_values = sorted_unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
+    if not len(repeated_values):
+        return np.empty(0, dtype=np.int64)
+    positions = np.flatnonzero(np.isin(values, repeated_values))
+    _, first = np.unique(values[positions], return_index=True)
+    keep = np.ones(len(positions), dtype=bool)
+    keep[first] = False
+    return positions[keep]
 
 
 def row_hashes(columns: list[np.ndarray], rows: int) -> np.ndarray:
@@ -113,7 +149,7 @@ class DistinctCounter:
     def _flush(self) -> None:
         if not self._pending:
             return
-        merged = np.unique(np.concatenate([self.kept, *self._pending]))
+        merged = sorted_unique(np.concatenate([self.kept, *self._pending]))
         self._pending, self._pending_size = [], 0
         if len(merged) > self.cap:
             merged = merged[: self.cap]

@@ -41,25 +41,27 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
     return code, out.out, out.err
 
 
-def test_serve_on_an_empty_database_prints_an_admin_key_once(tmp_path: Path) -> None:
+def test_first_start_announces_an_admin_key_once_and_later_starts_do_not(tmp_path: Path) -> None:
     env = {"HOKUSAI_DATA_DIR": str(tmp_path / "state"), "HOKUSAI_API_PORT": str(free_port()),
-           "HOKUSAI_ENVIRONMENT": "test"}  # fmt: skip
-    first = UpProcess(tmp_path / "first", env, command="serve")
+           "HOKUSAI_MLFLOW_PORT": str(free_port()), "HOKUSAI_ENVIRONMENT": "test"}  # fmt: skip
+    up = UpProcess(tmp_path / "up", env)
     try:
-        wait_http(f"{first.api_url}/health", 60)
-        keys = KEY_IN_TEXT.findall(first.stdout)
-        assert len(keys) == 1
-        me = httpx.get(f"{first.api_url}/api/v1/me", headers={"Authorization": f"Bearer {keys[0]}"})
+        up.wait_ready()
+        keys = KEY_IN_TEXT.findall(up.stdout)
+        assert len(keys) == 1 and "shown only this once" in up.stdout
+        me = httpx.get(f"{up.api_url}/api/v1/me", headers={"Authorization": f"Bearer {keys[0]}"})
         assert me.json()["scopes"] == ["read", "write", "admin"]
     finally:
-        first.kill()
-    assert keys[0] not in first.stderr  # the JSON logs never carry it
-    second = UpProcess(tmp_path / "second", env, command="serve")
+        up.kill()
+    assert keys[0] not in up.stderr  # the JSON logs never carry it
+    serve = UpProcess(tmp_path / "serve", env, command="serve")  # same database, second start
     try:
-        wait_http(f"{second.api_url}/health", 60)
-        assert KEY_IN_TEXT.findall(second.stdout) == []
+        wait_http(f"{serve.api_url}/health", 60)
+        assert KEY_IN_TEXT.findall(serve.stdout) == []
+        me = httpx.get(f"{serve.api_url}/api/v1/me", headers={"Authorization": f"Bearer {keys[0]}"})
+        assert me.status_code == 200
     finally:
-        second.kill()
+        serve.kill()
 
 
 def test_bootstrap_hash_from_keys_generate_admits_that_key_as_admin(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
+from hokusai.cli import data as data_cli
 from hokusai.data import build_manifest, data_hash, data_manifest_for, dataset_hash, manifest_hash
 from hokusai.errors import InvalidInput
 from hokusai.hashing import canonical_hash, file_sha256
@@ -148,3 +149,13 @@ def test_unique_counts_below_the_cap_are_marked_exact(write: Writer) -> None:
     assert build_manifest(path)["files"][0]["unique_counts_exact"] == dict.fromkeys(
         ["id", "color", "size", "label"], True
     )
+
+
+def test_progress_never_mixes_into_json_output(
+    cli: Callable, write: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(data_cli, "PROGRESS_MIN_BYTES", 0)  # every file counts as large: a bar is shown
+    body = CSV.split("\n", 1)[1]
+    result = cli("manifest", write("d.csv", CSV + body * 99), "--json")
+    assert result.code == 1  # 99 duplicates of every row
+    assert json.loads(result.out)["files"][0]["data_manifest"]["row_count"] == 400

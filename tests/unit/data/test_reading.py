@@ -151,3 +151,17 @@ def test_progress_reaches_the_file_size(write: Writer) -> None:
     seen: list[tuple[int, int]] = []
     list(iter_batches(path, batch_rows=100, progress=lambda done, total: seen.append((done, total))))
     assert seen[-1] == (path.stat().st_size, path.stat().st_size)
+
+
+def test_invalid_utf8_after_the_first_block_names_column_and_line(write: Writer, small_blocks: None) -> None:
+    body = "".join(f"{i},fine\n" for i in range(9000)).encode()  # beyond the 64 KiB encoding sample
+    path = write("late.csv", b"n,note\n" + body + b"9000,bad \xff\n")
+    with pytest.raises(InvalidInput, match=r"late.csv: csv: invalid UTF-8 in column 'note' at line 9002;"):
+        read_frame(path)
+
+
+def test_a_json_element_that_is_not_an_object_names_its_line(write: Writer) -> None:
+    with pytest.raises(
+        InvalidInput, match=r"bad\.json: json: line 3: each array element must be a JSON object"
+    ):
+        read_frame(write("bad.json", '[\n  {"a": 1},\n  [1, 2]\n]\n'))

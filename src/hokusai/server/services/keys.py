@@ -112,16 +112,14 @@ def create_key(
     if actor is not None:
         _require_write(actor)
         _require_covered(actor, scopes)
-    if principal_name:
-        if actor is not None and not actor.is_admin:
+        if not actor.is_admin and (principal_name or principal_id not in (None, actor.id)):
             raise Forbidden("only an admin creates keys for other principals", code="insufficient_scope")
+    if principal_name:
         owner = user_principal(session, principal_name, scopes)
     else:
         target = principal_id or (actor.id if actor else None)
         if target is None:
             raise InvalidInput("name the principal the key is for", code="invalid_principal")
-        if actor is not None and target != actor.id and not actor.is_admin:
-            raise Forbidden("only an admin creates keys for other principals", code="insufficient_scope")
         owner = get_principal(session, target)
     created = _store(
         session, owner=owner, name=name, scopes=scopes, live=live, actor=actor, expires_at=expires_at,
