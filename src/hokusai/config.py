@@ -243,6 +243,18 @@ def _one_line(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The ``HOKUSAI_*`` variables that reproduce ``settings`` in a child process (secrets included)."""
+    env = {}
+    for field, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[env_name(field)] = str(value)
+    return env
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings, turning a bad value into one readable ``ConfigError`` line."""
     try:

@@ -7,6 +7,7 @@ is still alive, so runs orphaned by a dead process are marked failed instead of 
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import socket
@@ -15,11 +16,18 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from hokusai.config import Settings, settings_env
 from hokusai.errors import ServiceUnavailable
 
+if TYPE_CHECKING:
+    from hokusai.server.state import AppState
+
 ExitCallback = Callable[[str, int], None]
+log = logging.getLogger("hokusai.jobs")
 
 
 def worker_command(run_id: str) -> list[str]:
@@ -161,3 +169,42 @@ class EcsRunner:
 
     def shutdown(self) -> None:
         """Nothing to stop: ECS tasks outlive the API process by design."""
+
+
+def make_runner(settings: Settings, on_exit: ExitCallback) -> JobRunner:
+    """The runner the settings ask for; local workers get the API's settings in their environment."""
+    if settings.job_runner == "ecs":
+        return EcsRunner(
+            cluster=str(settings.ecs_cluster),
+            task_definition=str(settings.ecs_task_definition),
+            subnets=[s for s in settings.ecs_subnets.split(",") if s],
+            security_groups=[s for s in settings.ecs_security_groups.split(",") if s],
+            container=settings.ecs_container,
+        )
+    env = {**os.environ, **settings_env(settings)}
+    return LocalRunner(
+        on_exit, max_workers=settings.job_workers, env=env, log_dir=settings.data_dir / "logs" / "runs"
+    )
+
+
+def start_runner(state: AppState) -> JobRunner:
+    """The app's runner, after failing runs orphaned by a dead worker and re-queuing waiting ones."""
+    from hokusai.server.services import runs
+
+    def on_exit(run_id: str, code: int) -> None:
+        with state.sessions() as session:
+            runs.worker_exited(session, run_id, code)
+
+    runner = make_runner(state.settings, on_exit)
+    try:
+        with state.sessions() as session:
+            orphaned = runs.recover_orphans(session, runner.is_alive)
+            waiting = runs.queued_runs(session)
+    except SQLAlchemyError as exc:  # the API still starts; /ready reports the database
+        log.warning("could not check for orphaned runs: %s", type(exc).__name__)
+        return runner
+    if orphaned:
+        log.warning("runs left running by a dead worker were marked failed", extra={"runs": orphaned})
+    for run_id in waiting:
+        runner.submit(run_id)
+    return runner

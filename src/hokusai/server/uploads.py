@@ -18,7 +18,9 @@ from pathlib import Path
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
+from hokusai.config import Settings
 from hokusai.errors import InvalidInput, PayloadTooLarge
 
 MAX_FIELDS_BYTES = 64 << 10
@@ -158,3 +160,20 @@ async def receive_upload(
         if isinstance(exc, FormParserError):
             raise InvalidInput("the multipart/form-data body is malformed", code="bad_upload") from None
         raise
+
+
+async def receive_request_file(request: Request, settings: Settings, file_field: str = "file") -> Upload:
+    """The data file of a multipart request, refused at once if its declared size is over the limit."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.upload_max_bytes + MAX_FIELDS_BYTES + 4096:
+        raise PayloadTooLarge(
+            f"the upload is larger than the limit of {settings.upload_max_bytes} bytes",
+            details={"limit_bytes": settings.upload_max_bytes},
+        )
+    return await receive_upload(
+        request.headers.get("content-type", ""),
+        request.stream(),
+        file_field=file_field,
+        directory=settings.data_dir / "tmp" / "uploads",
+        max_bytes=settings.upload_max_bytes,
+    )

@@ -166,6 +166,14 @@ def fail(session: Session, run_id: str, code: str, reason: str) -> bool:
     return result.rowcount == 1
 
 
+def worker_exited(session: Session, run_id: str, code: int) -> None:
+    """A local worker process ended: a run it left unfinished is failed with the exit code as the reason."""
+    if code == 0:
+        fail(session, run_id, "worker_incomplete", "the run's worker exited without recording a result")
+    else:
+        fail(session, run_id, "worker_died", f"the run's worker process exited with code {code}; see the run log")
+
+
 def recover_orphans(session: Session, is_alive: Any) -> list[str]:
     """Runs left ``running`` by a worker that no longer exists are marked failed; returns their ids."""
     orphaned = []
