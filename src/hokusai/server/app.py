@@ -7,15 +7,16 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from starlette.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
+from starlette.concurrency import run_in_threadpool
 
 from hokusai import __version__
 from hokusai.config import Settings, load_settings
 from hokusai.server.auth.authenticator import Authenticator
 from hokusai.server.db import create_db_engine, session_factory
 from hokusai.server.errors import install_error_handlers
+from hokusai.server.jobs import start_runner
 from hokusai.server.middleware import RequestContextMiddleware, RequestMetrics
 from hokusai.server.ratelimit import RateLimiter
 from hokusai.server.routes import (
@@ -30,9 +31,8 @@ from hokusai.server.routes import (
     models,
     runs,
 )
-from hokusai.server.jobs import start_runner
-from hokusai.storage import BlobStore
 from hokusai.server.state import AppState
+from hokusai.storage import BlobStore
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,7 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limiter = RateLimiter(settings.rate_limit_storage_url, settings.rate_limit_per_minute, metrics)
     authenticator = Authenticator(settings, sessions, metrics, limiter)
     store = BlobStore(
-        str(settings.pipeline_data_root), s3_endpoint_url=settings.s3_endpoint_url, cache_dir=settings.data_dir / "cache"
+        str(settings.pipeline_data_root),
+        s3_endpoint_url=settings.s3_endpoint_url,
+        cache_dir=settings.data_dir / "cache",
     )
     state = AppState(settings, engine, sessions, registry, metrics, limiter, authenticator, store)
 

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hokusai.config import Settings
 from hokusai.tracking.runs import MODEL_HASH_TAG, ROLE_TAG, PipelineRun
 from hokusai.tracking.target import TrackingTarget, client, mlflow_errors
+
+from hokusai.config import Settings
 
 BASELINE_ARTIFACT = "baseline"
 
@@ -21,11 +22,15 @@ BASELINE_ARTIFACT = "baseline"
 def server_target(settings: Settings) -> TrackingTarget:
     """The platform's MLflow server (the API never writes to the backend store directly)."""
     return TrackingTarget(
-        uri=str(settings.mlflow_url), artifact_root=str(settings.artifact_root), s3_endpoint_url=settings.s3_endpoint_url
+        uri=str(settings.mlflow_url),
+        artifact_root=str(settings.artifact_root),
+        s3_endpoint_url=settings.s3_endpoint_url,
     )
 
 
-def register_baseline(target: TrackingTarget, name: str, directory: Path, model_hash: str, source: str) -> str:
+def register_baseline(
+    target: TrackingTarget, name: str, directory: Path, model_hash: str, source: str
+) -> str:
     """Log the model directory in a run and register it as a version of ``name``; returns the version."""
     tags = {ROLE_TAG: "baseline", MODEL_HASH_TAG: model_hash, "hokusai.source": source}
     with PipelineRun(target, run_name=f"baseline {name}", tags=tags) as run:

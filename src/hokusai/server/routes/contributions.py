@@ -25,7 +25,13 @@ router = APIRouter(prefix="/api/v1", tags=["contributions"])
     "/models/{name}/contributions",
     status_code=201,
     summary="Contribute a data file (multipart field `file`; admins may add `contributor_address`)",
-    responses={200: {"description": "These bytes were contributed before"}, 403: {}, 409: {}, 413: {}, 422: {}},
+    responses={
+        200: {"description": "These bytes were contributed before"},
+        403: {},
+        409: {},
+        413: {},
+        422: {},
+    },
 )
 async def contribute(name: str, request: Request, principal: WritePrincipal, state: StateDep) -> JSONResponse:
     """Validation and manifest in the answer; the contributor is the signed-in wallet."""
@@ -62,4 +68,3 @@ def read_contribution(contribution_id: str, _principal: ReadPrincipal, session: 
     contribution = get_contribution(session, contribution_id)
     model = get_model_by_id(session, contribution.model_id)
     return contribution_view(session, contribution, model.name)
-

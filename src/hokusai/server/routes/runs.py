@@ -23,7 +23,9 @@ class RunRequest(BaseModel):
     options: RunOptions = Field(default_factory=RunOptions)
 
 
-@router.post("", status_code=202, summary="Submit an evaluation run", responses={200: {}, 403: {}, 404: {}, 409: {}})
+@router.post(
+    "", status_code=202, summary="Submit an evaluation run", responses={200: {}, 403: {}, 404: {}, 409: {}}
+)
 def submit(
     body: RunRequest,
     principal: WritePrincipal,

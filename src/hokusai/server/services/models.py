@@ -45,7 +45,8 @@ def check_model_name(name: str) -> str:
     """Model names are URL path segments: letters, digits, '.', '_' or '-', no '/'."""
     if not MODEL_NAME.match(name):
         raise InvalidInput(
-            f"model name {name!r} must be 1-128 letters, digits, '.', '_' or '-' (no '/')", code="bad_model_name"
+            f"model name {name!r} must be 1-128 letters, digits, '.', '_' or '-' (no '/')",
+            code="bad_model_name",
         )
     return name
 
@@ -108,12 +109,16 @@ def extract_model_archive(archive: Path, destination: Path, max_bytes: int) -> P
 
 def _check_members(members: list[tuple[str, int, bool]], max_bytes: int) -> None:
     if len(members) > MAX_ARCHIVE_MEMBERS:
-        raise InvalidInput(f"the model archive has more than {MAX_ARCHIVE_MEMBERS} entries", code="bad_archive")
+        raise InvalidInput(
+            f"the model archive has more than {MAX_ARCHIVE_MEMBERS} entries", code="bad_archive"
+        )
     total = 0
     for path, size, _is_dir in members:
         parts = Path(path).parts
         if path.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-            raise InvalidInput(f"model archive member {path!r} points outside the archive", code="bad_archive")
+            raise InvalidInput(
+                f"model archive member {path!r} points outside the archive", code="bad_archive"
+            )
         total += size
     if total > max_bytes:
         raise InvalidInput(f"the model archive unpacks to more than {max_bytes} bytes", code="bad_archive")
@@ -137,7 +142,9 @@ def register_model(
     if session.scalar(select(Model.id).where(Model.name == name)) is not None:
         raise Conflict(f"a model named {name!r} is already registered", code="model_exists")
     if (archive is None) == (registration.source_uri is None):
-        raise InvalidInput("give either source_uri (a logged MLflow model) or a model archive", code="bad_source")
+        raise InvalidInput(
+            "give either source_uri (a logged MLflow model) or a model archive", code="bad_source"
+        )
     train = get_dataset(session, registration.train_dataset_id)
     benchmark = get_dataset(session, registration.benchmark_dataset_id)
     for role, dataset in (("training data", train), ("benchmark", benchmark)):
@@ -256,10 +263,14 @@ def lineage(session: Session, settings: Settings, model: Model) -> dict[str, Any
                 delta_pp=result.get("delta_pp"),
                 metric_deltas=result.get("metric_deltas"),
                 contributions=[
-                    {"id": c.id, "contributor_address": c.contributor_address, "weight_bps": link.weight_bps,
-                     "data_hash": _data_hash(session, c.dataset_id)}
+                    {
+                        "id": c.id,
+                        "contributor_address": c.contributor_address,
+                        "weight_bps": link.weight_bps,
+                        "data_hash": _data_hash(session, c.dataset_id),
+                    }
                     for link, c in run_contributions(session, run)
-                ],  # fmt: skip
+                ],
             )
             if accepted and result.get("delta_pp") is not None:
                 cumulative += float(result["delta_pp"])

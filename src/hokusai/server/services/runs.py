@@ -171,7 +171,12 @@ def worker_exited(session: Session, run_id: str, code: int) -> None:
     if code == 0:
         fail(session, run_id, "worker_incomplete", "the run's worker exited without recording a result")
     else:
-        fail(session, run_id, "worker_died", f"the run's worker process exited with code {code}; see the run log")
+        fail(
+            session,
+            run_id,
+            "worker_died",
+            f"the run's worker process exited with code {code}; see the run log",
+        )
 
 
 def recover_orphans(session: Session, is_alive: Any) -> list[str]:
