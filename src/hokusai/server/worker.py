@@ -32,7 +32,7 @@ PROGRESS_INTERVAL_SECONDS = 0.5
 
 
 def worker_identity() -> str:
-    """``ecs:<task arn>`` inside an ECS task (from the task metadata endpoint), else ``local:<host>:<pid>``."""
+    """``ecs:<task arn>`` in an ECS task (task metadata endpoint), else ``local:<host>:<pid>``."""
     metadata = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
     if metadata:
         try:
