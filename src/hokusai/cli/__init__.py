@@ -8,7 +8,7 @@ import sys
 import typer
 
 from hokusai import __version__
-from hokusai.cli import data, keys, up
+from hokusai.cli import data, keys, models, runs, up
 from hokusai.errors import HokusaiError
 
 app = typer.Typer(
@@ -22,6 +22,9 @@ app.command("up")(up.up)
 app.command("serve")(up.serve)
 app.add_typer(data.app, name="data")
 app.add_typer(keys.app, name="keys")
+app.add_typer(models.app, name="models")
+app.add_typer(runs.app, name="runs")
+app.command("contribute")(runs.contribute)
 
 
 @app.callback(invoke_without_command=True)
