@@ -122,6 +122,16 @@ class Settings(BaseSettings):
     ecs_subnets: str = Field("", description="Subnets for run tasks (comma list; job runner `ecs`).")
     ecs_security_groups: str = Field("", description="Security groups for run tasks (comma list).")
     ecs_container: str = Field("api", description="Container in the task definition that runs the command.")
+    # evaluation pipeline and attestations (issue 4)
+    signer_key: SecretStr | None = Field(
+        None, description="Hex secp256k1 private key that signs attestations (Secrets Manager in AWS)."
+    )
+    signer_key_file: Path | None = Field(
+        None, description="Signer key file used when SIGNER_KEY is unset; default <data dir>/keys/signer.key."
+    )
+    tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI of the pipeline. Default: MLFLOW_URL if up, else the store."
+    )
 
     @field_validator("database_url", "mlflow_backend_store_uri")
     @classmethod
@@ -138,6 +148,15 @@ class Settings(BaseSettings):
         if value.startswith("s3://") and len(value) <= len("s3://"):
             raise ValueError("s3:// URI needs a bucket name")
         return value
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _tracking_uri(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://", *_SQL_SCHEMES)):
+            raise ValueError("must be an http(s):// MLflow server URL or a sqlite:/// or postgresql:// store")
+        return normalize_sql_url(value).rstrip("/")
 
     @field_validator("s3_endpoint_url", "mlflow_url")
     @classmethod
@@ -200,6 +219,9 @@ class Settings(BaseSettings):
             )
         if self.public_domain is None:
             self.public_domain = self.api_url.removeprefix("http://")
+        if self.signer_key_file is None:
+            self.signer_key_file = self.data_dir / "keys" / "signer.key"
+        self.signer_key_file = self.signer_key_file.expanduser().resolve()
         if self.mlflow_url is None:
             host = "127.0.0.1" if self.mlflow_host in ("0.0.0.0", "::") else self.mlflow_host
             self.mlflow_url = f"http://{host}:{self.mlflow_port}"

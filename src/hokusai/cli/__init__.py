@@ -8,7 +8,7 @@ import sys
 import typer
 
 from hokusai import __version__
-from hokusai.cli import data, keys, models, runs, up
+from hokusai.cli import attest, data, keys, models, pipeline, preview, runs, up
 from hokusai.errors import HokusaiError
 
 app = typer.Typer(
@@ -25,6 +25,9 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
 app.command("contribute")(runs.contribute)
+app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(attest.app, name="attest")
+app.command("preview")(preview.preview)
 
 
 @app.callback(invoke_without_command=True)

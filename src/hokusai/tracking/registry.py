@@ -11,10 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hokusai.config import Settings
 from hokusai.tracking.runs import MODEL_HASH_TAG, ROLE_TAG, PipelineRun
 from hokusai.tracking.target import TrackingTarget, client, mlflow_errors
-
-from hokusai.config import Settings
 
 BASELINE_ARTIFACT = "baseline"
 

@@ -1,0 +1,160 @@
+"""Verify an attestation: every hash recomputed, the signature recovered, the signer compared.
+
+Checks, in order (each reported with its reason, all run even when one fails):
+``schema``, ``report`` (the companion evaluation report belongs to this run), ``pipeline_run_id``
+(recomputed from the hashes, wallets and options), ``hash_tree_root``, ``public_inputs_hash``,
+``signature`` (EIP-712 signature recovers the document's ``verification_key``), ``signer`` (that key
+is the expected signer) and one ``data:<file>`` per data file given (its SHA-256 is attested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hokusai.attestation.content import hash_tree_root, identity_of, pipeline_run_id, public_inputs_hash
+from hokusai.attestation.schema import schema_errors
+from hokusai.attestation.signing import recover_signer
+from hokusai.errors import HokusaiError, NotFound
+from hokusai.hashing import file_sha256
+from hokusai.wallet import checksum_address
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """All checks; valid when every one passed."""
+
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"valid": self.valid, "checks": [vars(c) for c in self.checks]}
+
+
+def _run(name: str, check: Callable[[], tuple[bool, str]]) -> Check:
+    """Run one check; a document too broken to compute it fails that check, not the verifier."""
+    try:
+        ok, reason = check()
+    except HokusaiError as exc:
+        return Check(name, False, exc.message)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        return Check(name, False, f"cannot be computed from this document: {type(exc).__name__} {exc}")
+    return Check(name, ok, reason)
+
+
+def _compare(what: str, stated: Any, recomputed: Any) -> tuple[bool, str]:
+    if stated == recomputed:
+        return True, f"{what} matches ({recomputed})"
+    return False, f"{what} does not match: document says {stated}, recomputed {recomputed}"
+
+
+def attested_data_hashes(document: Mapping[str, Any]) -> dict[str, str]:
+    """Data hash -> what it is (train, benchmark, contribution N), from the document."""
+    hashes = {
+        document["models"]["baseline"]["training_metadata"]["data_manifest"][
+            "data_hash"
+        ]: "base training data",
+        document["evaluation_results"]["benchmark_metadata"]["dataset_hash"]: "benchmark",
+    }
+    for i, c in enumerate(document["contributors"], 1):
+        hashes.setdefault(c["data_hash"], f"contribution {i}")
+    return hashes
+
+
+def verify_attestation(
+    document: Mapping[str, Any],
+    *,
+    report: Mapping[str, Any] | None = None,
+    data_paths: Iterable[str | Path] = (),
+    signer: str | None = None,
+) -> Verdict:
+    """Verify ``document`` with its companion evaluation ``report``.
+
+    ``signer`` is the address the document must be signed by (the platform's). Without it only the
+    document's own ``verification_key`` is used, which proves integrity but not who signed.
+    """
+    paths = [Path(p) for p in data_paths]
+    for path in paths:
+        if not path.is_file():
+            raise NotFound(f"data file {path} does not exist")
+    attestation = document.get("attestation") or {}
+    run_id = (document.get("metadata") or {}).get("pipeline_run_id")
+
+    def schema() -> tuple[bool, str]:
+        errors = schema_errors(document)
+        return (False, "; ".join(errors)) if errors else (True, "valid against zk_output_schema v1")
+
+    def report_check() -> tuple[bool, str]:
+        if report is None:
+            return False, "the companion evaluation_report.json was not supplied (its hash is a tree leaf)"
+        return _compare("report pipeline_run_id", run_id, report["pipeline_run_id"])
+
+    def run_id_check() -> tuple[bool, str]:
+        if report is None:
+            return False, "needs the evaluation report (it holds the run options)"
+        return _compare("pipeline_run_id", run_id, pipeline_run_id(identity_of(document, report)))
+
+    def root() -> tuple[bool, str]:
+        if report is None:
+            return False, "needs the evaluation report (its hash is a leaf)"
+        return _compare("hash_tree_root", attestation["hash_tree_root"], hash_tree_root(document, report))
+
+    def inputs() -> tuple[bool, str]:
+        stated = attestation["public_inputs_hash"]
+        return _compare(
+            "public_inputs_hash", stated, public_inputs_hash(document, attestation["hash_tree_root"])
+        )
+
+    def signature() -> tuple[bool, str]:
+        recovered = recover_signer(
+            run_id,
+            attestation["hash_tree_root"],
+            attestation["public_inputs_hash"],
+            attestation["signature_blob"],
+        )
+        return _compare("recovered signer", attestation["verification_key"], recovered)
+
+    def signer_check() -> tuple[bool, str]:
+        if signer is None:
+            return True, "not pinned: the document's own verification_key was trusted"
+        expected, actual = checksum_address(signer), attestation["verification_key"]
+        if actual == expected:
+            return True, f"signed by the expected signer {expected}"
+        return False, f"signed by {actual}, not by the expected signer {expected}"
+
+    checks = [
+        _run("schema", schema),
+        _run("report", report_check),
+        _run("pipeline_run_id", run_id_check),
+        _run("hash_tree_root", root),
+        _run("public_inputs_hash", inputs),
+        _run("signature", signature),
+        _run("signer", signer_check),
+    ]
+    for path in paths:
+
+        def data_check(path: Path = path) -> tuple[bool, str]:
+            digest = file_sha256(path)
+            known = attested_data_hashes(document)
+            if digest in known:
+                return True, f"sha256 {digest} is the attested {known[digest]}"
+            return False, f"sha256 {digest} is not among the attested data hashes"
+
+        checks.append(_run(f"data:{path.name}", data_check))
+    return Verdict(checks)

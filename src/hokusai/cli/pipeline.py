@@ -1,0 +1,256 @@
+"""``hokusai pipeline run|demo``: evaluate contributions, with rich progress and an outcome table.
+
+Exit code 0 when DeltaOne is accepted, 1 when the run completed with another outcome (the
+verdict is negative), 2 for bad input. Heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hokusai.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from hokusai.pipeline.spec import PipelineResult, PipelineSpec, ProgressEvent
+
+app = typer.Typer(help="Evaluate contributed data against a baseline model and attest the result.")
+out = Console()
+err = Console(stderr=True)
+
+Baseline = Annotated[
+    str,
+    typer.Option(
+        "--baseline",
+        help="models:/NAME/VERSION, models:/NAME@ALIAS, runs:/ID/PATH or an MLflow model directory.",
+    ),
+]
+Train = Annotated[
+    Path, typer.Option("--train", help="The base training data (what the baseline was trained on).")
+]
+Bench = Annotated[
+    Path, typer.Option("--benchmark", help="The benchmark both models are scored on (never trained on).")
+]
+Contributions = Annotated[
+    list[Path], typer.Option("--contribution", help="A contributed data file (repeat).")
+]
+Contributors = Annotated[
+    list[str] | None, typer.Option("--contributor", help="Wallet of each contribution, in order.")
+]
+Target = Annotated[str, typer.Option("--target", help="The label column.")]
+Primary = Annotated[
+    str | None,
+    typer.Option(
+        "--primary-metric",
+        help="accuracy|precision|recall|f1|auroc (default: auroc binary, accuracy multiclass).",
+    ),
+]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of training, sampling and the bootstrap.")]
+Sample = Annotated[
+    int | None, typer.Option("--sample", help="Stratified sample: at most N training and N benchmark rows.")
+]
+Threshold = Annotated[float, typer.Option("--threshold", help="DeltaOne threshold in percentage points.")]
+MinRows = Annotated[
+    int, typer.Option("--min-benchmark-rows", help="Smallest benchmark that can accept a DeltaOne.")
+]
+Weights = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--metric-weight", help="METRIC=WEIGHT for delta_one_score (repeat; default: primary metric only)."
+    ),
+]
+OutDir = Annotated[Path | None, typer.Option("--out", help="Folder for the attestation, report and plots.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+
+
+def parse_weights(values: list[str] | None) -> dict[str, float] | None:
+    """``["auroc=2", "f1=1"]`` -> ``{"auroc": 2.0, "f1": 1.0}``."""
+    if not values:
+        return None
+    weights = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        try:
+            weights[name.strip()] = float(number)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise InvalidInput(f"--metric-weight {value!r} must look like METRIC=WEIGHT, e.g. auroc=1")
+    return weights
+
+
+def make_spec(contributions: list[Path], wallets: list[str] | None, **options: Any) -> PipelineSpec:
+    """The spec of ``run`` and ``preview``: contributions paired with their wallets, in order
+    (every contribution needs one, except in a preview)."""
+    from hokusai.pipeline.spec import Contribution, PipelineSpec
+
+    wallets = wallets or []
+    if (wallets and len(wallets) != len(contributions)) or (not options.get("preview") and not wallets):
+        raise InvalidInput(
+            f"{len(contributions)} --contribution and {len(wallets)} --contributor given: "
+            "give one wallet per contribution, in the same order"
+        )
+    paired = zip(contributions, wallets or [None] * len(contributions), strict=True)
+    return PipelineSpec(contributions=tuple(Contribution(path, wallet) for path, wallet in paired), **options)
+
+
+@contextlib.contextmanager
+def progress_display(enabled: bool = True) -> Iterator[object]:
+    """A rich progress bar over the pipeline steps (on stderr); yields the progress callback."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from hokusai.pipeline.spec import STEPS
+
+    if not enabled:
+        yield None
+        return
+    started: dict[str, float] = {}
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("starting", total=len(STEPS))
+
+        def on_event(event: ProgressEvent) -> None:
+            if event.state == "started":
+                started[event.step] = time.perf_counter()
+                bar.update(task, description=f"{event.step} {event.detail}".strip())
+                return
+            bar.advance(task)
+            if event.state == "skipped":
+                bar.console.print(f"[dim]- {event.step}: skipped ({event.detail})[/]")
+            else:
+                seconds = time.perf_counter() - started.get(event.step, time.perf_counter())
+                bar.console.print(f"[green]✓[/] {event.step} [dim]{seconds:.2f} s[/]")
+
+        yield on_event
+
+
+def _pp(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.2f}"
+
+
+def print_result(result: PipelineResult, as_json: bool) -> None:
+    """The outcome table, metrics, contributors and files; or one JSON object."""
+    if as_json:
+        data = result.to_dict()
+        data.pop("attestation"), data.pop("report")
+        out.print_json(json.dumps(data))
+        return
+    estimate = result.kind == "preview_estimate"
+    title = (
+        "ESTIMATE (preview on a stratified sample: not attested, not registered)" if estimate else "DeltaOne"
+    )
+    color = "green" if result.accepted else "yellow"
+    interval = "-" if result.ci_low_pp is None else f"[{result.ci_low_pp:+.2f}, {result.ci_high_pp:+.2f}] pp"
+    summary = Table(title=title, show_header=False)
+    summary.add_row("outcome", f"[bold {color}]{result.outcome}[/]")
+    summary.add_row(f"{result.primary_metric} delta", f"{_pp(result.delta_pp)} pp, 95 % CI {interval}")
+    summary.add_row("delta_one_score", f"{result.delta_one_score:+.4f} pp")
+    summary.add_row("pipeline run id", result.pipeline_run_id)
+    if result.mlflow_run_id:
+        summary.add_row("MLflow run", f"{result.mlflow_run_id} ({result.tracking_uri})")
+    if result.registered_model_version:
+        summary.add_row(
+            "registered", f"models:/{result.registered_model_name}/{result.registered_model_version}"
+        )
+    for note in result.notes:
+        summary.add_row("note", note)
+    out.print(summary)
+    if result.metric_deltas:
+        metrics = Table(title="Metrics on the benchmark (candidate - baseline, paired 95 % CI)")
+        for column in ("metric", "baseline", "candidate", "delta (pp)", "95 % CI (pp)"):
+            metrics.add_column(column, justify="left" if column == "metric" else "right")
+        for name, m in result.metric_deltas.items():
+            label = f"{name} (primary)" if name == result.primary_metric else name
+            ci = "-" if m.ci_low_pp is None else f"[{m.ci_low_pp:+.2f}, {m.ci_high_pp:+.2f}]"
+            metrics.add_row(label, f"{m.baseline:.4f}", f"{m.candidate:.4f}", _pp(m.delta_pp), ci)
+        out.print(metrics)
+    people = Table(title="Contributors")
+    for column in ("wallet", "data sha256", "rows submitted", "rows used", "weight"):
+        people.add_column(column)
+    for c in result.contributors:
+        people.add_row(
+            c.wallet or "-",
+            c.data_hash[:16] + "…",
+            str(c.rows_submitted),
+            str(c.rows_used),
+            f"{c.weight:.4f}",
+        )
+    out.print(people)
+    out.print("[bold]files written[/]")
+    for path in result.files:
+        out.print(f"  {path}{'/' if path.is_dir() else ''}")
+
+
+def execute(spec: PipelineSpec, as_json: bool) -> None:
+    """Run the pipeline with progress, print the result, exit 1 unless accepted."""
+    from hokusai.config import load_settings
+    from hokusai.pipeline.run import run_pipeline
+
+    settings = load_settings()
+    with progress_display(not as_json) as callback:
+        result = run_pipeline(spec, settings, progress=callback)  # type: ignore[arg-type]
+    print_result(result, as_json)
+    if not result.accepted:
+        raise typer.Exit(1)
+
+
+@app.command("run")
+def run(
+    baseline: Baseline,
+    train: Train,
+    benchmark: Bench,
+    contribution: Contributions,
+    target: Target,
+    contributor: Contributors = None,
+    primary_metric: Primary = None,
+    seed: Seed = 42,
+    sample: Sample = None,
+    threshold: Threshold = 1.0,
+    min_benchmark_rows: MinRows = 200,
+    metric_weight: Weights = None,
+    model_name: Annotated[
+        str | None,
+        typer.Option("--model-name", help="Registered model for the candidate (default: the baseline's)."),
+    ] = None,
+    no_register: Annotated[
+        bool, typer.Option("--no-register", help="Do not register the candidate.")
+    ] = False,
+    out_dir: OutDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Train a candidate on base + contributions, compare on the benchmark, attest and record."""
+    spec = make_spec(
+        contribution, contributor, baseline=baseline, train=train, benchmark=benchmark, target=target,
+        primary_metric=primary_metric, seed=seed, sample=sample, threshold_pp=threshold,
+        min_benchmark_rows=min_benchmark_rows, metric_weights=parse_weights(metric_weight),
+        register=not no_register, model_name=model_name, out_dir=out_dir,
+    )  # fmt: skip
+    execute(spec, as_json)
+
+
+@app.command("demo")
+def demo(out_dir: OutDir = None, as_json: AsJson = False) -> None:
+    """A complete run on scikit-learn's breast cancer data: a contribution that helps, accepted."""
+    from hokusai.config import load_settings
+    from hokusai.pipeline.demo import prepare_demo
+
+    settings = load_settings()
+    spec = prepare_demo(settings.data_dir / "demo", out_dir)
+    if not as_json:
+        err.print(f"[bold]Hokusai demo[/]: breast cancer data in {settings.data_dir / 'demo'}")
+    execute(spec, as_json)

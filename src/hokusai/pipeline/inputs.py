@@ -1,0 +1,92 @@
+"""The one step that reads files: every data file goes through ``hokusai.data`` (same reader, same
+validation, same hash as ``hokusai data validate|manifest`` and the upload endpoint).
+
+The base data's schema (inferred, label = the target, no extra columns) is the contract: the
+benchmark and every contribution are validated against it (schema rules, PII, quality). A
+contribution with a header and no rows is not an error: it is empty (``no_contribution_rows``).
+
+A validation verdict depends only on the file's bytes, the schema, the label and the tool version,
+so it is cached under exactly that key (``<data dir>/cache/validation``): evaluating the next
+contribution against the same base data and benchmark does not validate those again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hokusai import data
+from hokusai._version import __version__
+from hokusai.errors import InvalidData, NotFound
+from hokusai.files import atomic_write_json
+from hokusai.hashing import canonical_hash
+from hokusai.pipeline.spec import PipelineSpec
+
+EMPTY_FILE_RULE = "rows.none"
+
+
+@dataclass(frozen=True)
+class DataInput:
+    """One data set in memory with its hash and manifest (``source_path`` reduced to the file name)."""
+
+    name: str
+    frame: pd.DataFrame
+    data_hash: str
+    manifest: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    train: DataInput
+    benchmark: DataInput
+    contributions: list[DataInput]
+
+
+def _validated(path: Path, schema: Any, target: str, cache: Path | None) -> dict[str, Any]:
+    """``{"errors": [finding dicts], "manifest": data_manifest}`` of one file, cached by content."""
+    key = canonical_hash(
+        {"data_hash": data.data_hash(path), "schema": schema.to_dict(), "label": target, "tool": __version__}
+    )
+    cached = cache / f"{key}.json" if cache is not None else None
+    if cached is not None and cached.is_file():
+        return json.loads(cached.read_text())
+    report = data.validate(path, schema=schema, label=target)
+    verdict = {"errors": [f.to_dict() for f in report.errors], "manifest": report.files[0].data_manifest}
+    if cached is not None:
+        atomic_write_json(cached, verdict)
+    return verdict
+
+
+def _load(
+    name: str, path: Path, schema: Any, target: str, cache: Path | None, *, may_be_empty: bool
+) -> DataInput:
+    verdict = _validated(path, schema, target, cache)
+    errors = [f for f in verdict["errors"] if not (may_be_empty and f["rule"] == EMPTY_FILE_RULE)]
+    if errors:
+        shown = "; ".join(f"{f['column'] or 'file'}: {f['rule']} ({f['message']})" for f in errors[:3])
+        more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
+        raise InvalidData(f"{name} fails validation: {shown}{more}", code="validation_failed", details=errors)
+    manifest = {**verdict["manifest"], "source_path": path.name}
+    return DataInput(name, data.read_frame(path), manifest["data_hash"], manifest)
+
+
+def load_inputs(spec: PipelineSpec, cache: Path | None = None) -> Inputs:
+    """Read, validate and hash the base data, the benchmark and each contribution (verdicts cached
+    in ``cache`` when given)."""
+    named = [("base training data", spec.train), ("benchmark", spec.benchmark)]
+    named += [(f"contribution {i} ({c.path.name})", c.path) for i, c in enumerate(spec.contributions, 1)]
+    for name, path in named:
+        if not path.is_file():
+            raise NotFound(f"{name}: no such file {path}")
+    schema = data.infer_schema(spec.train, label=spec.target).model_copy(
+        update={"allow_extra_columns": False}
+    )
+    loaded = [
+        _load(name, path, schema, spec.target, cache, may_be_empty=name.startswith("contribution"))
+        for name, path in named
+    ]
+    return Inputs(train=loaded[0], benchmark=loaded[1], contributions=loaded[2:])

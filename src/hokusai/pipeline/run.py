@@ -1,0 +1,167 @@
+"""``run_pipeline(spec, settings, progress=...)``: the steps in order, with progress reporting.
+
+Orchestration only: every step is a typed function in ``steps``, ``inputs`` or ``record``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from hokusai.attestation.signing import load_signer
+from hokusai.config import Settings
+from hokusai.pipeline import steps
+from hokusai.pipeline.inputs import Inputs, load_inputs
+from hokusai.pipeline.record import PLOTS_DIR, record
+from hokusai.pipeline.spec import (
+    STEPS,
+    ContributorResult,
+    MetricResult,
+    PipelineResult,
+    PipelineSpec,
+    ProgressEvent,
+    Step,
+)
+from hokusai.tracking.target import ensure_reachable, resolve_tracking
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+class Progress:
+    """Turns ``with progress.step(name):`` into started/finished events for the callback."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+
+    def _emit(self, step: Step, state: str, detail: str = "") -> None:
+        if self.callback is not None:
+            self.callback(ProgressEvent(step, STEPS.index(step) + 1, len(STEPS), state, detail))  # type: ignore[arg-type]
+
+    @contextlib.contextmanager
+    def step(self, step: Step, detail: str = "") -> Iterator[None]:
+        self._emit(step, "started", detail)
+        yield
+        self._emit(step, "finished", detail)
+
+    def skip(self, step: Step, detail: str) -> None:
+        self._emit(step, "skipped", detail)
+
+
+def run_pipeline(
+    spec: PipelineSpec, settings: Settings, progress: ProgressCallback | None = None
+) -> PipelineResult:
+    """Read the inputs through ``hokusai.data``, then evaluate (see :func:`run_evaluation`)."""
+    reporter = Progress(progress)
+    with reporter.step("load inputs"):
+        inputs = load_inputs(spec, cache=settings.data_dir / "cache" / "validation")
+    return run_evaluation(inputs, spec, settings, reporter)
+
+
+def run_evaluation(
+    inputs: Inputs, spec: PipelineSpec, settings: Settings, progress: Progress
+) -> PipelineResult:
+    """Evaluate loaded inputs: baseline, integration, training, scoring, decision, attestation, record."""
+    runs_root = settings.data_dir / ("previews" if spec.preview else "runs")
+    runs_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(
+        tempfile.mkdtemp(prefix=".staging-", dir=spec.out_dir.parent if spec.out_dir else runs_root)
+    )
+    try:
+        return _evaluate(inputs, spec, settings, progress, staging, runs_root)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _evaluate(
+    inputs: Inputs, spec: PipelineSpec, settings: Settings, progress: Progress, staging: Path, runs_root: Path
+) -> PipelineResult:
+    target = resolve_tracking(settings)
+    if not spec.preview or spec.baseline.startswith(("models:/", "runs:/")):
+        ensure_reachable(target)
+    with progress.step("load baseline", spec.baseline):
+        baseline = steps.load_baseline(spec, target, staging / "download")
+    with progress.step("integrate contributions"):
+        prepared = steps.prepare_data(inputs, baseline, spec)
+    trained = compared = weighed = attestation = None
+    primary = steps.primary_metric(spec, prepared.task)
+    options = steps.run_options(spec, primary, dict(spec.metric_weights or {primary: 1.0}))
+    if prepared.contributed_rows == 0:
+        for skipped in ("train candidate", "score models", "compare", "weigh contributors", "attest"):
+            progress.skip(skipped, "no contribution rows")  # type: ignore[arg-type]
+        decision = steps.no_contribution_decision(prepared, spec)
+        run_id = steps.run_id_for(inputs, spec, baseline.model.model_hash, options)
+        report = steps.make_report(run_id, inputs, prepared, spec, decision, options)
+    else:
+        with progress.step("train candidate", f"{len(prepared.base) + prepared.contributed_rows} rows"):
+            trained = steps.train_candidate(baseline, prepared, spec, staging)
+        started = time.perf_counter()
+        with progress.step("score models", f"{len(prepared.benchmark)} benchmark rows"):
+            scored = steps.score_models(trained, prepared)
+        with progress.step("compare"):
+            compared = steps.compare(scored, prepared, spec, time.perf_counter() - started)
+            decision = compared.decision
+            steps.draw_plots(compared, prepared, spec, staging / PLOTS_DIR)
+        with progress.step("weigh contributors", f"{len(spec.contributions)} contributions"):
+            weighed = steps.weigh_contributors(baseline, prepared, compared, spec)
+        run_id = steps.run_id_for(inputs, spec, trained.baseline.model_hash, options)
+        report = steps.make_report(run_id, inputs, prepared, spec, decision, options, compared, weighed)
+        if spec.preview:
+            progress.skip("attest", "preview: an estimate is not attested")
+        else:
+            with progress.step("attest"):
+                signer = load_signer(settings)
+                attestation = steps.attest(
+                    run_id, inputs, baseline, prepared, trained, compared, weighed, report, spec,
+                    signer, settings.environment,
+                )  # fmt: skip
+    out_dir = spec.out_dir or runs_root / run_id
+    with progress.step("record", str(out_dir)):
+        recorded = record(
+            run_id=run_id, target=None if spec.preview else target, staging=staging, out_dir=out_dir,
+            spec=spec, inputs=inputs, baseline=baseline, report=report, attestation=attestation,
+            trained=trained, compared=compared, weighed=weighed,
+        )  # fmt: skip
+    return _result(run_id, report, attestation, out_dir, recorded, target.uri, spec, inputs)
+
+
+def _result(run_id, report, attestation, out_dir, recorded, tracking_uri, spec, inputs) -> PipelineResult:  # type: ignore[no-untyped-def]
+    outcome = report["outcome"]
+    files = recorded.files
+    attestation_path = next((f for f in files if f.name == "attestation.json"), None)
+    return PipelineResult(
+        pipeline_run_id=run_id,
+        kind=report["kind"],
+        outcome=outcome["reason"],
+        accepted=outcome["accepted"],
+        delta_one_score=outcome["delta_one_score"],
+        primary_metric=outcome["primary_metric"],
+        delta_pp=outcome["delta_pp"],
+        ci_low_pp=outcome["ci_low_pp"],
+        ci_high_pp=outcome["ci_high_pp"],
+        metric_deltas={
+            name: MetricResult(m["baseline"], m["candidate"], m["delta_pp"], m["ci_low_pp"], m["ci_high_pp"])
+            for name, m in report["metrics"].items()
+        },
+        contributors=[
+            ContributorResult(
+                c["wallet"], c["data_hash"], c["rows"]["submitted"], c["rows"]["used"], c["weight_bps"]
+            )
+            for c in report["contributions"]
+        ],
+        report=report,
+        out_dir=out_dir,
+        report_path=next((f for f in files if f.name == "evaluation_report.json"), None),
+        attestation=attestation,
+        attestation_path=attestation_path,
+        plots=sorted((out_dir / PLOTS_DIR).glob("*.png")) if (out_dir / PLOTS_DIR).is_dir() else [],
+        files=files,
+        mlflow_run_id=recorded.mlflow_run_id,
+        tracking_uri=None if spec.preview else tracking_uri,
+        registered_model_name=recorded.registered_name,
+        registered_model_version=recorded.registered_version,
+        notes=recorded.notes,
+    )

@@ -1,0 +1,370 @@
+"""The pipeline's steps as plain typed functions, in the order ``run_pipeline`` calls them:
+load baseline -> integrate contributions -> train candidate -> score -> compare -> weigh -> attest.
+(Reading files is ``inputs.load_inputs``; recording is ``record.record``.)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hokusai.attestation.content import pipeline_run_id, run_identity
+from hokusai.attestation.document import BenchmarkEntry, ContributorEntry, ModelEntry, build_document, seal
+from hokusai.attestation.signing import Signer
+from hokusai.evaluation.compare import CONFIDENCE, RESAMPLES, MetricComparison, compare_models
+from hokusai.evaluation.decision import Decision, Reason, decide
+from hokusai.evaluation.integrate import Integration, integrate
+from hokusai.evaluation.metrics import Predictions, Task, compute_metrics, task_for
+from hokusai.evaluation.report import EVALUATION, PREVIEW, build_report
+from hokusai.evaluation.sampling import sample_fraction, stratified_sample
+from hokusai.evaluation.training import (
+    check_classifier,
+    feature_columns,
+    fit,
+    model_type,
+    predict,
+    seeded_clone,
+    training_config_hash,
+)
+from hokusai.evaluation.weights import WeightMethod, contributor_weights, uses_leave_one_out
+from hokusai.pipeline.inputs import Inputs
+from hokusai.pipeline.spec import PipelineSpec
+from hokusai.tracking.models import LoadedModel, ModelSource, fetch_model, load_model_dir, save_model_dir
+from hokusai.tracking.target import TrackingTarget
+
+
+@dataclass(frozen=True)
+class Baseline:
+    model: LoadedModel
+    source: ModelSource
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Integrated (and, with ``sample``, sampled) data ready for training and scoring."""
+
+    integration: Integration
+    features: list[str]
+    task: Task
+    base: pd.DataFrame
+    contributions: list[pd.DataFrame]
+    benchmark: pd.DataFrame
+    y: np.ndarray
+    sampled: bool
+
+    def training_frame(self, skip: int | None = None) -> pd.DataFrame:
+        parts = [self.base, *(c for i, c in enumerate(self.contributions) if i != skip)]
+        return pd.concat(parts, ignore_index=True)
+
+    @property
+    def contributed_rows(self) -> int:
+        return sum(len(c) for c in self.contributions)
+
+    def samples(self) -> dict[str, Any]:
+        return {
+            "base_rows": len(self.base),
+            "contributed_rows": self.contributed_rows,
+            "training_rows": len(self.base) + self.contributed_rows,
+            "benchmark_rows": len(self.benchmark),
+            "sampled": self.sampled,
+        }
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The two models compared: the baseline (refit on the sample when sampling) and the candidate."""
+
+    baseline: LoadedModel
+    candidate: LoadedModel
+
+
+@dataclass(frozen=True)
+class Compared:
+    baseline: Predictions
+    candidate: Predictions
+    comparisons: dict[str, MetricComparison]
+    decision: Decision
+    weights: dict[str, float]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Weighed:
+    weights_bps: list[int]
+    lifts_pp: list[float] | None
+    method: WeightMethod
+
+
+def load_baseline(spec: PipelineSpec, target: TrackingTarget, workdir: Path) -> Baseline:
+    """Fetch and load the baseline; it must be a fitted scikit-learn-compatible classifier."""
+    directory, source = fetch_model(target, spec.baseline, workdir / "baseline")
+    model = load_model_dir(directory)
+    check_classifier(model.estimator, f"baseline {spec.baseline}")
+    return Baseline(model=model, source=source)
+
+
+def prepare_data(inputs: Inputs, baseline: Baseline, spec: PipelineSpec) -> Prepared:
+    """Integrate the contributions, then draw the stratified sample when ``spec.sample`` is set."""
+    integration = integrate(
+        inputs.train.frame,
+        inputs.benchmark.frame,
+        [c.frame for c in inputs.contributions],
+        spec.target,
+        names=[c.name for c in inputs.contributions],
+    )
+    features = feature_columns(baseline.model.estimator, list(integration.base.columns), spec.target)
+    total = len(integration.base) + integration.contributed_rows
+    fraction = sample_fraction(total, spec.sample)
+    base = stratified_sample(integration.base, spec.target, fraction, spec.seed)
+    contributions = [
+        stratified_sample(c, spec.target, fraction, spec.seed) for c in integration.contributions
+    ]
+    benchmark = stratified_sample(
+        integration.benchmark,
+        spec.target,
+        sample_fraction(len(integration.benchmark), spec.sample),
+        spec.seed,
+    )
+    labels = [baseline.model.estimator.classes_, benchmark[spec.target], base[spec.target]]
+    task = task_for(*labels, *(c[spec.target] for c in contributions))
+    return Prepared(
+        integration=integration,
+        features=features,
+        task=task,
+        base=base,
+        contributions=contributions,
+        benchmark=benchmark,
+        y=task.indices(benchmark[spec.target]),
+        sampled=spec.sample is not None,
+    )
+
+
+def train_candidate(baseline: Baseline, prepared: Prepared, spec: PipelineSpec, workdir: Path) -> Trained:
+    """Fit a seeded clone on base + contributions (and, when sampling, refit the baseline on the
+    sampled base rows so both models saw the same base data); save and hash both."""
+    reference = baseline.model
+    if prepared.sampled:
+        refit = fit(
+            seeded_clone(baseline.model.estimator, spec.seed), prepared.base, prepared.features, spec.target
+        )
+        reference = save_model_dir(refit, workdir / "baseline_model")
+    estimator = seeded_clone(baseline.model.estimator, spec.seed)
+    candidate = fit(estimator, prepared.training_frame(), prepared.features, spec.target)
+    return Trained(baseline=reference, candidate=save_model_dir(candidate, workdir / "model"))
+
+
+def score_models(trained: Trained, prepared: Prepared) -> tuple[Predictions, Predictions]:
+    """Predictions of both models on the same benchmark rows."""
+    return (
+        predict(trained.baseline.estimator, prepared.benchmark, prepared.features, prepared.task),
+        predict(trained.candidate.estimator, prepared.benchmark, prepared.features, prepared.task),
+    )
+
+
+def primary_metric(spec: PipelineSpec, task: Task) -> str:
+    return spec.primary_metric or task.default_primary_metric()
+
+
+def compare(
+    scored: tuple[Predictions, Predictions], prepared: Prepared, spec: PipelineSpec, seconds: float
+) -> Compared:
+    """Metrics, paired intervals and the DeltaOne decision."""
+    baseline, candidate = scored
+    comparisons = compare_models(prepared.y, baseline, candidate, prepared.task, seed=spec.seed)
+    primary = primary_metric(spec, prepared.task)
+    weights = dict(spec.metric_weights or {primary: 1.0})
+    decision = decide(
+        comparisons,
+        primary_metric=primary,
+        weights=weights,
+        benchmark_rows=len(prepared.benchmark),
+        threshold_pp=spec.threshold_pp,
+        min_benchmark_rows=spec.min_benchmark_rows,
+    )
+    return Compared(baseline, candidate, comparisons, decision, weights, seconds)
+
+
+def draw_plots(compared: Compared, prepared: Prepared, spec: PipelineSpec, directory: Path) -> list[Path]:
+    """ROC curves, metric delta bars with intervals, confusion matrices (PNG files in ``directory``)."""
+    from hokusai.evaluation.plots import write_plots  # matplotlib loads only when drawing
+
+    return write_plots(
+        directory, prepared.y, compared.baseline, compared.candidate, prepared.task, compared.comparisons,
+        primary=compared.decision.primary_metric, threshold_pp=spec.threshold_pp,
+    )  # fmt: skip
+
+
+def no_contribution_decision(prepared: Prepared, spec: PipelineSpec) -> Decision:
+    """The outcome when no contributed row survived integration (nothing is trained)."""
+    return Decision(
+        reason=Reason.NO_CONTRIBUTION_ROWS,
+        delta_one_score=0.0,
+        primary_metric=primary_metric(spec, prepared.task),
+        delta_pp=0.0,
+        ci_low_pp=None,
+        ci_high_pp=None,
+        threshold_pp=spec.threshold_pp,
+        min_benchmark_rows=spec.min_benchmark_rows,
+        benchmark_rows=len(prepared.benchmark),
+    )
+
+
+def weigh_contributors(
+    baseline: Baseline, prepared: Prepared, compared: Compared, spec: PipelineSpec
+) -> Weighed:
+    """Weights in basis points: leave-one-contributor-out lift for 2..12 contributors, else by rows."""
+    rows = [len(c) for c in prepared.contributions]
+    lifts: list[float] | None = None
+    if uses_leave_one_out(len(rows)):
+        primary = compared.decision.primary_metric
+        full = compared.comparisons[primary].candidate
+        lifts = []
+        for i, count in enumerate(rows):
+            if count == 0:  # without it, the model is the candidate itself
+                lifts.append(0.0)
+                continue
+            model = fit(
+                seeded_clone(baseline.model.estimator, spec.seed),
+                prepared.training_frame(skip=i),
+                prepared.features,
+                spec.target,
+            )
+            without = predict(model, prepared.benchmark, prepared.features, prepared.task)
+            lifts.append((full - compute_metrics(prepared.y, without, prepared.task)[primary]) * 100.0)
+    bps, method = contributor_weights(rows, lifts)
+    return Weighed(weights_bps=bps, lifts_pp=lifts, method=method)
+
+
+def run_options(spec: PipelineSpec, primary: str, weights: dict[str, float]) -> dict[str, Any]:
+    """The options that, with the input hashes, define the run (and its id)."""
+    return {
+        "kind": PREVIEW if spec.preview else EVALUATION,
+        "target": spec.target,
+        "primary_metric": primary,
+        "metric_weights": weights,
+        "seed": spec.seed,
+        "sample": spec.sample,
+        "threshold_pp": spec.threshold_pp,
+        "min_benchmark_rows": spec.min_benchmark_rows,
+        "confidence": CONFIDENCE,
+        "resamples": RESAMPLES,
+    }
+
+
+def run_id_for(inputs: Inputs, spec: PipelineSpec, baseline_hash: str, options: dict[str, Any]) -> str:
+    """The deterministic run id (also the attestation id)."""
+    return pipeline_run_id(
+        run_identity(
+            baseline_model_hash=baseline_hash,
+            train_hash=inputs.train.data_hash,
+            benchmark_hash=inputs.benchmark.data_hash,
+            contributions=[
+                (data.data_hash, c.wallet or "")
+                for data, c in zip(inputs.contributions, spec.contributions, strict=True)
+            ],
+            options=options,
+        )
+    )
+
+
+def make_report(
+    run_id: str,
+    inputs: Inputs,
+    prepared: Prepared,
+    spec: PipelineSpec,
+    decision: Decision,
+    options: dict[str, Any],
+    compared: Compared | None = None,
+    weighed: Weighed | None = None,
+) -> dict[str, Any]:
+    """The companion evaluation report (see ``hokusai.evaluation.report``)."""
+    count = len(spec.contributions)
+    return build_report(
+        kind=options["kind"],
+        run_id=run_id,
+        decision=decision,
+        comparisons=compared.comparisons if compared else {},
+        task=prepared.task,
+        options=options,
+        samples=prepared.samples(),
+        contributions=[
+            {"wallet": c.wallet, "data_hash": d.data_hash}
+            for c, d in zip(spec.contributions, inputs.contributions, strict=True)
+        ],
+        rows=prepared.integration.rows,
+        weights_bps=weighed.weights_bps if weighed else [0] * count,
+        lifts_pp=weighed.lifts_pp if weighed else None,
+        weight_method=weighed.method if weighed else None,
+    )
+
+
+def attest(
+    run_id: str,
+    inputs: Inputs,
+    baseline: Baseline,
+    prepared: Prepared,
+    trained: Trained,
+    compared: Compared,
+    weighed: Weighed,
+    report: dict[str, Any],
+    spec: PipelineSpec,
+    signer: Signer,
+    environment: str,
+) -> dict[str, Any]:
+    """The sealed attestation document."""
+    estimator = trained.candidate.estimator
+    base_rows, contributed = len(prepared.base), prepared.contributed_rows
+    baseline_entry = ModelEntry(
+        model_id=baseline.source.reference,
+        model_type=model_type(trained.baseline.estimator),
+        model_hash=trained.baseline.model_hash,
+        training_config_hash=training_config_hash(trained.baseline.estimator),
+        training_metadata={"base_samples": base_rows, "data_manifest": inputs.train.manifest},
+        mlflow_run_id=baseline.source.run_id,
+    )
+    candidate_entry = ModelEntry(
+        model_id=f"candidate-{run_id}",
+        model_type=model_type(estimator),
+        model_hash=trained.candidate.model_hash,
+        training_config_hash=training_config_hash(estimator),
+        training_metadata={
+            "base_samples": base_rows,
+            "contributed_samples": contributed,
+            "contribution_ratio": contributed / (base_rows + contributed),
+        },
+    )
+    contributors = [
+        ContributorEntry(
+            wallet=str(c.wallet),
+            data_hash=d.data_hash,
+            data_manifest=d.manifest,
+            weight_bps=bps,
+            rows_used=len(rows),
+        )
+        for c, d, bps, rows in zip(
+            spec.contributions, inputs.contributions, weighed.weights_bps, prepared.contributions, strict=True
+        )
+    ]
+    document = build_document(
+        run_id=run_id,
+        environment=environment,
+        timestamp=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        comparisons=compared.comparisons,
+        decision=compared.decision,
+        metric_weights=compared.weights,
+        benchmark=BenchmarkEntry(
+            name=str(inputs.benchmark.manifest.get("source_path", "benchmark")),
+            rows=len(prepared.benchmark),
+            dataset_hash=inputs.benchmark.data_hash,
+            features=prepared.features,
+        ),
+        baseline=baseline_entry,
+        candidate=candidate_entry,
+        contributors=contributors,
+        evaluation_seconds=compared.seconds,
+    )
+    return seal(document, report, signer)

@@ -1,0 +1,150 @@
+"""MLflow models: fetch a baseline by URI or directory, load it, save a candidate, hash the estimator.
+
+A model's hash is the SHA-256 of its serialized estimator file (the sklearn flavor's
+``pickled_model``), never of ``MLmodel`` or other metadata files that carry timestamps or uuids.
+Candidates are saved in the ``pickle`` format: its bytes depend only on the fitted estimator, so the
+same training gives the same hash (the skops format is a zip with timestamps in it).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hokusai.errors import InvalidInput, NotFound
+from hokusai.hashing import file_sha256
+from hokusai.tracking.target import TrackingTarget, artifact_repository, client, mlflow_errors, quiet_mlflow
+
+_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w-]+))$")
+_LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[0-9a-f]+)$")
+_RUNS_URI = re.compile(r"^runs:/(?P<run_id>[0-9a-f]+)/(?P<path>.+)$")
+SERIALIZATION = "pickle"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a baseline came from: its reference and, when registered, its name and version."""
+
+    reference: str
+    registered_name: str | None = None
+    version: str | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A scikit-learn model read from an MLflow model directory."""
+
+    estimator: Any
+    directory: Path
+    model_file: Path
+    model_hash: str
+
+
+def fetch_model(target: TrackingTarget, reference: str, destination: Path) -> tuple[Path, ModelSource]:
+    """A local MLflow model directory for ``reference`` (a directory, ``models:/…`` or ``runs:/…``)."""
+    if "://" not in reference and ":/" not in reference:
+        directory = Path(reference).expanduser()
+        if not directory.is_dir():
+            raise NotFound(
+                f"baseline {reference!r} is neither an MLflow model directory nor a models:/NAME/VERSION, "
+                "models:/NAME@ALIAS or runs:/RUN_ID/PATH URI"
+            )
+        return directory, ModelSource(reference=str(directory.resolve()))
+    mlflow_client = client(target)
+    with mlflow_errors(target, f"baseline {reference}"):
+        if match := _MODELS_URI.match(reference):
+            name = match["name"]
+            version = (
+                mlflow_client.get_model_version_by_alias(name, match["alias"])
+                if match["alias"]
+                else mlflow_client.get_model_version(name, match["version"])
+            )
+            location = mlflow_client.get_model_version_download_uri(name, version.version)
+            source = ModelSource(reference, name, str(version.version), version.run_id)
+        elif match := _LOGGED_MODEL_URI.match(reference):
+            logged = mlflow_client.get_logged_model(match["model_id"])
+            location = logged.artifact_location
+            source = ModelSource(reference, run_id=logged.source_run_id)
+        elif match := _RUNS_URI.match(reference):
+            location = _run_model_location(target, mlflow_client, match["run_id"], match["path"])
+            source = ModelSource(reference, run_id=match["run_id"])
+        else:
+            raise InvalidInput(
+                f"baseline {reference!r} is not a models:/NAME/VERSION, models:/NAME@ALIAS, "
+                "runs:/RUN_ID/PATH URI or a directory"
+            )
+        destination.mkdir(parents=True, exist_ok=True)
+        local = artifact_repository(target, location).download_artifacts("", str(destination))
+    return Path(local), source
+
+
+def _run_model_location(target: TrackingTarget, mlflow_client: Any, run_id: str, path: str) -> str:
+    """A model logged in a run: an MLflow 3 logged model of that name, else the run's artifact path."""
+    run = mlflow_client.get_run(run_id)
+    logged = mlflow_client.search_logged_models(
+        experiment_ids=[run.info.experiment_id], filter_string=f"name = '{path}'"
+    )
+    for model in logged:
+        if model.source_run_id == run_id:
+            return model.artifact_location
+    return f"{run.info.artifact_uri}/{path.strip('/')}"
+
+
+def sklearn_flavor(directory: Path) -> dict[str, Any]:
+    """The sklearn flavor of an MLflow model directory, or a clear error."""
+    mlmodel = directory / "MLmodel"
+    if not mlmodel.is_file():
+        raise InvalidInput(f"{directory} is not an MLflow model directory (no MLmodel file)")
+    flavors = (yaml.safe_load(mlmodel.read_text()) or {}).get("flavors", {})
+    if "sklearn" not in flavors:
+        raise InvalidInput(
+            f"the model at {directory} is not a scikit-learn model (flavors: {', '.join(flavors) or 'none'})",
+            code="not_a_classifier",
+        )
+    return flavors["sklearn"]
+
+
+def load_model_dir(directory: Path) -> LoadedModel:
+    """Load the estimator of an MLflow sklearn model directory and hash its serialized file."""
+    flavor = sklearn_flavor(directory)
+    model_file = directory / flavor["pickled_model"]
+    import mlflow.sklearn
+
+    quiet_mlflow()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            estimator = mlflow.sklearn.load_model(str(directory))
+    except Exception as exc:  # unpickling errors come in every type
+        raise InvalidInput(
+            f"the model at {directory} cannot be loaded: {type(exc).__name__}: {exc}"
+        ) from None
+    return LoadedModel(estimator, directory, model_file, file_sha256(model_file))
+
+
+def save_model_dir(estimator: Any, directory: Path) -> LoadedModel:
+    """Save ``estimator`` as an MLflow sklearn model directory (pickle format) and hash it.
+
+    The requirements are the pinned scikit-learn MLflow names by default; passing them spares
+    MLflow's requirement inference, which imports the model in a subprocess (seconds per model).
+    """
+    import mlflow.sklearn
+
+    quiet_mlflow()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.sklearn.save_model(
+            estimator,
+            str(directory),
+            serialization_format=SERIALIZATION,
+            pip_requirements=mlflow.sklearn.get_default_pip_requirements(),
+        )
+    flavor = sklearn_flavor(directory)
+    model_file = directory / flavor["pickled_model"]
+    return LoadedModel(estimator, directory, model_file, file_sha256(model_file))
