@@ -132,7 +132,7 @@ class Client:
     ) -> None:
         config = resolve_config(api_key, url)
         self.url, self.api_key = config.url, None if wallet is not None else config.api_key
-        self.wallet, self.domain = wallet, domain or httpx.URL(self.url).netloc.decode()
+        self.wallet, self.domain = wallet, domain
         self._wallet_headers: dict[str, str] = {}
         self._signed_until = datetime.min.replace(tzinfo=UTC)
         self.http = httpx.Client(base_url=self.url, timeout=timeout)
@@ -161,7 +161,10 @@ class Client:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def sign_in(self) -> None:
-        """Sign an EIP-4361 message with the wallet for a nonce from the server (valid 55 minutes)."""
+        """Sign an EIP-4361 message for a nonce from the server (valid 55 minutes).
+
+        The message names the domain the server expects (from the nonce answer) unless ``domain`` was given.
+        """
         from eth_account.messages import encode_defunct
 
         from hokusai.server.auth.siwe import SiweMessage
@@ -170,9 +173,10 @@ class Client:
         response = self.http.get("/api/v1/auth/nonce")
         raise_for_error(response)
         now = datetime.now(UTC).replace(microsecond=0)
+        issued = response.json()
         message = SiweMessage(
-            domain=self.domain, address=self.wallet.address, uri=self.url, chain_id=1,
-            nonce=response.json()["nonce"], issued_at=now, statement="Sign in to Hokusai.",
+            domain=self.domain or issued["domain"], address=self.wallet.address, uri=self.url, chain_id=1,
+            nonce=issued["nonce"], issued_at=now, statement="Sign in to Hokusai.",
             expiration_time=now + timedelta(minutes=SIGN_IN_MINUTES),
         ).to_text()  # fmt: skip
         signature = self.wallet.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
