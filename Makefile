@@ -2,21 +2,39 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# checkov pins boto3 and packaging versions the project cannot share: it lives in its own venv.
+CHECKOV_VERSION := 3.3.30
+CHECKOV := .venv-checkov/bin/checkov
 
-.PHONY: up test install bench
+.PHONY: up test install bench checkov docker-constraints
 
-$(BIN)/.installed: pyproject.toml
+# Installed with the images' pins (docker/constraints.txt): tests run on exactly what ships.
+$(BIN)/.installed: pyproject.toml docker/constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --constraint docker/constraints.txt -e '.[test]'
 	touch $@
+
+$(CHECKOV):
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
 
 install: $(BIN)/.installed
 
 up: $(BIN)/.installed
 	$(BIN)/hokusai up
 
-test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+test: $(BIN)/.installed $(CHECKOV)
+	HOKUSAI_CHECKOV=$(abspath $(CHECKOV)) $(BIN)/python -m pytest
+
+# checkov on the Terraform, the Dockerfiles and the workflow; accepted findings: infrastructure/checkov-skips.yaml.
+checkov: $(BIN)/.installed $(CHECKOV)
+	HOKUSAI_CHECKOV=$(abspath $(CHECKOV)) $(BIN)/python -m pytest -q -s tests/infra/test_static_checks.py -k checkov
+
+# Pin both images to the versions in this virtualenv (the ones the tests ran with).
+docker-constraints: $(BIN)/.installed
+	{ echo "# Exact versions of every Python package both images install (the versions the test suite ran with)."; \
+	  echo "# Regenerate with 'make docker-constraints'. Test-only packages listed here are harmless: constraints only pin."; \
+	  $(BIN)/python -m pip freeze --exclude-editable; } > docker/constraints.txt
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/startup.py

@@ -19,16 +19,16 @@ FAKE_AWS_ENV = {
 
 
 class MotoServer:
-    """``python -m moto.server`` in its own process; ``endpoint`` is its URL."""
+    """``python -m moto.server`` (or a ``module`` wrapping it) in its own process; ``endpoint`` is its URL."""
 
-    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, extra_env: dict[str, str] | None = None, module: str = "moto.server") -> None:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(tempfile.mkdtemp(prefix="hokusai-moto-")) / "moto.log"
         env = {**os.environ, **FAKE_AWS_ENV, **(extra_env or {})}
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(self.port)],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

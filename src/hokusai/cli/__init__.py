@@ -8,7 +8,7 @@ import sys
 import typer
 
 from hokusai import __version__
-from hokusai.cli import attest, data, keys, models, pipeline, preview, runs, up
+from hokusai.cli import attest, data, infra, keys, models, pipeline, preview, runs, up
 from hokusai.errors import HokusaiError
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.command("contribute")(runs.contribute)
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(attest.app, name="attest")
 app.command("preview")(preview.preview)
+app.add_typer(infra.app, name="infra")
 
 
 @app.callback(invoke_without_command=True)
