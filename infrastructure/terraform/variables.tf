@@ -309,8 +309,8 @@ variable "api_secret_key" {
   sensitive   = true
 
   validation {
-    condition     = can(regex("^hk_(live|test)_[A-Za-z0-9-]{4,}_[A-Za-z0-9-]{16,}$", var.api_secret_key))
-    error_message = "api_secret_key must be hk_live_<key_id>_<secret>: letters, digits and -, an id of 4+ and a secret of 16+ characters."
+    condition     = can(regex("^hk_(live|test)_[a-z0-9]{8,32}_[A-Za-z0-9]{32,128}$", var.api_secret_key))
+    error_message = "api_secret_key must be hk_live_<key_id>_<secret>: an id of 8-32 lowercase letters/digits and a secret of 32-128 letters/digits (`hokusai keys generate` prints one)."
   }
 }
 

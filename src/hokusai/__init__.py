@@ -1,7 +1,10 @@
 """Hokusai: prove, with evidence, that contributed data made a machine-learning model better.
 
-Users import from the top: ``hokusai.Settings``, ``hokusai.HokusaiError``, …
+Users import from the top: ``hokusai.setup()``, ``hokusai.Client``, ``hokusai.configure_mlflow()``,
+``hokusai.HokusaiError`` and its subclasses, ``hokusai.Settings``.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from hokusai._version import __version__
 from hokusai.config import Settings, load_settings
@@ -20,6 +23,7 @@ from hokusai.errors import (
 )
 
 __all__ = [
+    "Client",
     "ConfigError",
     "Conflict",
     "Forbidden",
@@ -33,5 +37,26 @@ __all__ = [
     "Settings",
     "Unauthorized",
     "__version__",
+    "configure_mlflow",
     "load_settings",
+    "setup",
 ]
+
+if TYPE_CHECKING:
+    from hokusai.client import Client
+    from hokusai.client_config import configure_mlflow, setup
+
+_LAZY = {
+    "Client": "hokusai.client",
+    "setup": "hokusai.client_config",
+    "configure_mlflow": "hokusai.client_config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The SDK loads on first use, so ``import hokusai`` (and the CLI) stays fast."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'hokusai' has no attribute {name!r}")

@@ -109,6 +109,19 @@ class Settings(BaseSettings):
     redact_key: SecretStr | None = Field(
         None, description="Key of the keyed hash `hokusai data validate --redact-method hash` writes."
     )
+    pipeline_data_root: str | None = Field(
+        None, description="Where uploaded data lives: a local folder or s3://bucket/prefix."
+    )
+    upload_max_bytes: int = Field(
+        1 << 30, ge=1, description="Largest data file an upload may carry, in bytes."
+    )
+    job_runner: Literal["local", "ecs"] = Field("local", description="Where evaluation runs execute.")
+    job_workers: int = Field(2, ge=1, le=64, description="Evaluation runs at once with the local runner.")
+    ecs_cluster: str | None = Field(None, description="ECS cluster for runs (job runner `ecs`).")
+    ecs_task_definition: str | None = Field(None, description="Task definition for runs (job runner `ecs`).")
+    ecs_subnets: str = Field("", description="Subnets for run tasks (comma list; job runner `ecs`).")
+    ecs_security_groups: str = Field("", description="Security groups for run tasks (comma list).")
+    ecs_container: str = Field("api", description="Container in the task definition that runs the command.")
     # evaluation pipeline and attestations (issue 4)
     signer_key: SecretStr | None = Field(
         None, description="Hex secp256k1 private key that signs attestations (Secrets Manager in AWS)."
@@ -125,9 +138,9 @@ class Settings(BaseSettings):
     def _sql_url(cls, value: str | None) -> str | None:
         return _check_sql_url(value or None)
 
-    @field_validator("artifact_root")
+    @field_validator("artifact_root", "pipeline_data_root")
     @classmethod
-    def _artifact_root(cls, value: str | None) -> str | None:
+    def _storage_root(cls, value: str | None) -> str | None:
         if not value:
             return None
         if "://" in value and not value.startswith(("s3://", "file://")):
@@ -195,11 +208,20 @@ class Settings(BaseSettings):
             self.mlflow_backend_store_uri = f"sqlite:///{self.data_dir / 'mlflow.db'}"
         if self.artifact_root is None:
             self.artifact_root = str(self.data_dir / "mlartifacts")
+        if self.pipeline_data_root is None:
+            self.pipeline_data_root = str(self.data_dir / "pipeline-data")
+        if self.job_runner == "ecs" and not (
+            self.ecs_cluster and self.ecs_task_definition and self.ecs_subnets
+        ):
+            raise ValueError(
+                "job runner 'ecs' needs HOKUSAI_ECS_CLUSTER, HOKUSAI_ECS_TASK_DEFINITION "
+                "and HOKUSAI_ECS_SUBNETS"
+            )
+        if self.public_domain is None:
+            self.public_domain = self.api_url.removeprefix("http://")
         if self.signer_key_file is None:
             self.signer_key_file = self.data_dir / "keys" / "signer.key"
         self.signer_key_file = self.signer_key_file.expanduser().resolve()
-        if self.public_domain is None:
-            self.public_domain = self.api_url.removeprefix("http://")
         if self.mlflow_url is None:
             host = "127.0.0.1" if self.mlflow_host in ("0.0.0.0", "::") else self.mlflow_host
             self.mlflow_url = f"http://{host}:{self.mlflow_port}"
@@ -234,10 +256,25 @@ def env_name(field: str) -> str:
 def _one_line(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
-        field = str(err["loc"][0]) if err["loc"] else "settings"
         msg = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:  # a rule across several settings names them itself
+            parts.append(f"invalid settings: {msg}")
+            continue
+        field = str(err["loc"][0])
         parts.append(f"{env_name(field)}={err.get('input')!r} is invalid: {msg}")
     return "; ".join(parts)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The ``HOKUSAI_*`` variables that reproduce ``settings`` in a child process (secrets included)."""
+    env = {}
+    for field, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[env_name(field)] = str(value)
+    return env
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -22,6 +22,7 @@ class HokusaiError(Exception):
         if code is not None:
             self.code = code
         self.details = details
+        self.headers: dict[str, str] = {}  # HTTP headers the error response carries (challenges, Retry-After)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON error shape: ``{"error": {"code", "message", "details"}}``."""
@@ -100,6 +101,7 @@ class RateLimited(HokusaiError):
     def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
         super().__init__(message, details=details)
         self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class ServiceUnavailable(HokusaiError):

@@ -67,7 +67,7 @@ PLAN_VARIABLES: dict[str, dict[str, Any]] = {
 
 # Test-only secrets: they must never show up where they do not belong.
 DB_PASSWORD = "Emulated-db-Passw0rd-4-tests"
-API_SECRET_KEY = "hk_live_k3yid0001_S3cretS3cretS3cret0123"
+API_SECRET_KEY = "hk_live_k3yid0001abc_S3cretS3cretS3cretS3cretS3cretS3cret0123"
 
 
 def _platform_dir() -> str:

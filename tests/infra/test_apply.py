@@ -356,10 +356,8 @@ def test_validate_passes_every_check_against_the_deployment(
     }
     assert set(by_name) == expected
     failing = {name for name, check in by_name.items() if not check["ok"]}
-    # PROXY: enable when the /mlflow proxy lands (issues 5 and 6) — then every check passes:
-    # assert not failing and result.returncode == 0
-    assert failing <= PROXY_CHECKS, [by_name[name] for name in failing]
-    assert result.returncode == (1 if failing else 0)
+    assert not failing, [by_name[name] for name in failing]
+    assert result.returncode == 0
     assert by_name["service hokusai-api"]["detail"].startswith(
         f"{EMULATED_RUNNING_TASKS} of {EMULATED_RUNNING_TASKS}"
     )
@@ -374,7 +372,7 @@ def test_validate_fails_naming_the_ready_check_when_mlflow_stops(
     assert result.returncode == 1
     failing = {check["name"]: check["detail"] for check in checks if not check["ok"]}
     assert "api ready" in failing and "mlflow" in failing["api ready"]
-    assert set(failing) - PROXY_CHECKS == {"api ready"}
+    assert set(failing) == {"api ready", *PROXY_CHECKS}  # MLflow behind the proxy is down too
 
 
 def test_destroy_removes_every_resource(deployment: Deployment) -> None:

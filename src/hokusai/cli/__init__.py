@@ -8,7 +8,7 @@ import sys
 import typer
 
 from hokusai import __version__
-from hokusai.cli import attest, data, infra, keys, pipeline, preview, up
+from hokusai.cli import attest, data, infra, keys, models, pipeline, preview, runs, up
 from hokusai.errors import HokusaiError
 
 app = typer.Typer(
@@ -22,10 +22,13 @@ app.command("up")(up.up)
 app.command("serve")(up.serve)
 app.add_typer(data.app, name="data")
 app.add_typer(keys.app, name="keys")
-app.add_typer(infra.app, name="infra")
+app.add_typer(models.app, name="models")
+app.add_typer(runs.app, name="runs")
+app.command("contribute")(runs.contribute)
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(attest.app, name="attest")
 app.command("preview")(preview.preview)
+app.add_typer(infra.app, name="infra")
 
 
 @app.callback(invoke_without_command=True)

@@ -1,7 +1,7 @@
-"""``hokusai attest verify``: check an attestation by recomputing everything in it.
+"""``hokusai attest verify|get``: check an attestation by recomputing everything in it; fetch one.
 
 Exit 0 when every check passes, 1 when one fails (named in the output), 2 for unreadable input.
-(``attest get``, which fetches a document from a server, belongs to the API client.)
+``get`` downloads a document and its evaluation report from a server (ready for ``verify``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from rich.table import Table
 
 from hokusai.errors import InvalidInput, NotFound
 
-app = typer.Typer(help="Verify attestations.")
+app = typer.Typer(help="Verify attestations, or fetch them from a server.")
 out = Console()
 REPORT_FILE = "evaluation_report.json"
 
@@ -70,3 +70,26 @@ def verify(
         out.print(table)
     if not verdict.valid:
         raise typer.Exit(1)
+
+
+@app.command("get")
+def get(
+    attestation_id: Annotated[str, typer.Argument(help="The attestation id (a run's attestation_id).")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for attestation.json and evaluation_report.json.")
+    ] = Path("."),
+    url: Annotated[
+        str | None, typer.Option("--url", help="Server URL (else HOKUSAI_URL, config file).")
+    ] = None,
+) -> None:
+    """Download an attestation and its evaluation report from a server."""
+    from hokusai.client import Client
+    from hokusai.files import atomic_write_json
+
+    with Client(url=url) as client:
+        document = client.attestations.get(attestation_id)
+        report = client.attestations.report(attestation_id)
+    written = [atomic_write_json(out_dir / "attestation.json", document),
+               atomic_write_json(out_dir / REPORT_FILE, report)]  # fmt: skip
+    for path in written:
+        out.print(str(path))

@@ -9,15 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from hokusai.config import Settings, load_settings
 from hokusai.errors import InvalidInput
+
+if TYPE_CHECKING:  # the ORM loads only when a keys command runs: other commands start fast
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(help="Manage API keys in the local platform database.", no_args_is_help=True)
 SHOWN_ONCE = "store it now: it is shown only this once (only its SHA-256 is kept)"

@@ -9,16 +9,30 @@ import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
+from starlette.concurrency import run_in_threadpool
 
 from hokusai import __version__
 from hokusai.config import Settings, load_settings
 from hokusai.server.auth.authenticator import Authenticator
 from hokusai.server.db import create_db_engine, session_factory
 from hokusai.server.errors import install_error_handlers
+from hokusai.server.jobs import start_runner
 from hokusai.server.middleware import RequestContextMiddleware, RequestMetrics
 from hokusai.server.ratelimit import RateLimiter
-from hokusai.server.routes import auth, health, keys, me
+from hokusai.server.routes import (
+    attestations,
+    auth,
+    contributions,
+    datasets,
+    health,
+    keys,
+    me,
+    mlflow_proxy,
+    models,
+    runs,
+)
 from hokusai.server.state import AppState
+from hokusai.storage import BlobStore
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,15 +44,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     sessions = session_factory(engine)
     limiter = RateLimiter(settings.rate_limit_storage_url, settings.rate_limit_per_minute, metrics)
     authenticator = Authenticator(settings, sessions, metrics, limiter)
-    state = AppState(settings, engine, sessions, registry, metrics, limiter, authenticator)
+    store = BlobStore(
+        str(settings.pipeline_data_root),
+        s3_endpoint_url=settings.s3_endpoint_url,
+        cache_dir=settings.data_dir / "cache",
+    )
+    state = AppState(settings, engine, sessions, registry, metrics, limiter, authenticator, store)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        state.runner = await run_in_threadpool(start_runner, state)
         async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
             state.http = client
             yield
         state.http = None
+        await run_in_threadpool(state.runner.shutdown)
         engine.dispose()
 
     app = FastAPI(
@@ -49,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.hokusai = state
     install_error_handlers(app)
-    for module in (health, me, keys, auth):
+    for module in (health, me, keys, auth, datasets, models, contributions, runs, attestations, mlflow_proxy):
         app.include_router(module.router)
     if settings.cors_origin_list:  # outside authentication: a preflight never needs a credential
         app.add_middleware(

@@ -52,19 +52,24 @@ async def get_current_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
 
 
+def ensure_scope(state: AppState, principal: Principal, scope: str) -> None:
+    """403 ``insufficient_scope`` (counted) unless ``principal`` holds ``scope``."""
+    if not principal.has_scope(scope):
+        state.metrics.auth_failures.labels("insufficient_scope").inc()
+        raise Forbidden(
+            f"this needs the {scope!r} scope; the credential has {', '.join(sorted(principal.scopes))}",
+            code="insufficient_scope",
+            details={"required": scope, "granted": sorted(principal.scopes)},
+        )
+
+
 def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that yields the caller when it holds ``scope`` (``admin`` holds every scope)."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}; known: {', '.join(SCOPES)}")
 
     async def dependency(request: Request, principal: CurrentPrincipal) -> Principal:
-        if not principal.has_scope(scope):
-            request.app.state.hokusai.metrics.auth_failures.labels("insufficient_scope").inc()
-            raise Forbidden(
-                f"this needs the {scope!r} scope; the credential has {', '.join(sorted(principal.scopes))}",
-                code="insufficient_scope",
-                details={"required": scope, "granted": sorted(principal.scopes)},
-            )
+        ensure_scope(request.app.state.hokusai, principal, scope)
         return principal
 
     dependency.__name__ = f"require_scope_{scope}"

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hokusai.errors import HokusaiError, RateLimited, Unauthorized
+from hokusai.errors import HokusaiError, Unauthorized
 
 log = logging.getLogger("hokusai.server")
 
@@ -40,12 +40,10 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _hokusai_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HokusaiError)
-    headers = None
-    if isinstance(exc, RateLimited):
-        headers = {"Retry-After": str(exc.retry_after)}
-    elif isinstance(exc, Unauthorized):
-        headers = {"WWW-Authenticate": 'Bearer realm="hokusai"'}
-    return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
+    headers = dict(exc.headers)
+    if isinstance(exc, Unauthorized):
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="hokusai"')
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, headers or None)
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -15,7 +15,9 @@ from hokusai.server.middleware import RequestMetrics
 
 if TYPE_CHECKING:
     from hokusai.server.auth.authenticator import Authenticator
+    from hokusai.server.jobs import JobRunner
     from hokusai.server.ratelimit import RateLimiter
+    from hokusai.storage import BlobStore
 
 
 @dataclass
@@ -29,4 +31,6 @@ class AppState:
     metrics: RequestMetrics
     limiter: RateLimiter
     auth: Authenticator
+    store: BlobStore
     http: httpx.AsyncClient | None = field(default=None)
+    runner: JobRunner | None = field(default=None)

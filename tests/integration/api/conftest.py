@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,14 +21,11 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
 from hokusai.config import Settings
-from hokusai.server.app import create_app
 from hokusai.server.auth.principal import Principal
 from hokusai.server.auth.siwe import SiweMessage
-from hokusai.server.db import upgrade_database
 from hokusai.server.deps import CurrentPrincipal
-from hokusai.stack import first_start_notice
-from tests.support.api import ServedApp
 from tests.support.mlflow import mlflow_settings
+from tests.support.platform import serve_platform
 
 PROBE = "/test/probe"
 
@@ -76,29 +74,32 @@ ApiFactory = Callable[..., Api]
 @pytest.fixture
 def make_api(database_url: str, tmp_path: Path) -> Iterator[ApiFactory]:
     """Start an API with settings overrides; every one started is stopped after the test."""
-    stack: list[ServedApp] = []
+    stack: list[ExitStack] = []
 
     def start(**overrides: Any) -> Api:
         settings = mlflow_settings(tmp_path / f"state{len(stack)}", database_url=database_url, **overrides)
-        upgrade_database(str(settings.database_url))
-        app = create_app(settings)
-        admin_key = first_start_notice(app).get("admin_key", "")
-        api = Api("", settings, admin_key, app)
+        api = Api("", settings, "", None)
 
-        @app.get(PROBE)
-        async def probe(principal: CurrentPrincipal) -> dict[str, str]:
-            api.hits.append(principal)
-            return {"id": principal.id}
+        def add_probe(app: Any) -> None:
+            @app.get(PROBE)
+            async def probe(principal: CurrentPrincipal) -> dict[str, str]:
+                api.hits.append(principal)
+                return {"id": principal.id}
 
-        served = ServedApp(app).__enter__()
-        stack.append(served)
-        api.url = served.url
-        api.settings = settings.model_copy(update={"api_port": served.port})
+        exits = ExitStack()
+        stack.append(exits)
+        platform = exits.enter_context(serve_platform(settings, add_probe))
+        api.url, api.settings, api.admin_key, api.app = (
+            platform.url,
+            platform.settings,
+            platform.admin_key,
+            platform.app,
+        )
         return api
 
     yield start
-    for served in stack:
-        served.__exit__(None, None, None)
+    for exits in stack:
+        exits.close()
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 Security tables (issue 5): principals (users and wallets, with roles), API keys (only the SHA-256 of
 the full key is stored), sign-in nonces (EIP-4361), wallet role grants and the audit log.
+Resource tables (issue 6): datasets (files in the pipeline-data store, by content), models (a baseline
+in the MLflow registry with its training data and benchmark), contributions, evaluation runs and
+attestations.
 Times are stored in UTC and always come back timezone-aware, on SQLite as on PostgreSQL.
 """
 
@@ -12,13 +15,17 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -135,3 +142,106 @@ class AuditEvent(Base):
     client_ip: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Dataset(Base):
+    """A data file in the pipeline-data store, addressed by its content (``sha256/<hash><suffix>``)."""
+
+    __tablename__ = "hk_datasets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    format: Mapped[str] = mapped_column(String(16))
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    columns: Mapped[list[str]] = mapped_column(JSON)
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)  # `$defs/data_manifest` of the attestation schema
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Model(Base):
+    """A baseline in the MLflow registry, with its training data and the benchmark it is judged on."""
+
+    __tablename__ = "hk_models"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    model_type: Mapped[str] = mapped_column(String(16))
+    target_column: Mapped[str] = mapped_column(String(128))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("hk_principals.id"), index=True)
+    baseline_version: Mapped[str] = mapped_column(String(16))
+    source_uri: Mapped[str] = mapped_column(String(500))
+    train_dataset_id: Mapped[str] = mapped_column(ForeignKey("hk_datasets.id"))
+    benchmark_dataset_id: Mapped[str] = mapped_column(ForeignKey("hk_datasets.id"))
+    data_schema: Mapped[dict[str, Any]] = mapped_column(JSON)  # contributions must match it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Contribution(Base):
+    """A dataset contributed to a model by a wallet; the same bytes twice are the same contribution."""
+
+    __tablename__ = "hk_contributions"
+    __table_args__ = (UniqueConstraint("model_id", "dataset_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("hk_models.id"), index=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("hk_datasets.id"))
+    contributor_address: Mapped[str] = mapped_column(String(42), index=True)
+    submitted_by: Mapped[str] = mapped_column(String(32))
+    validation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Run(Base):
+    """One evaluation of contributions against a model: its state, progress, timings and outcome."""
+
+    __tablename__ = "hk_runs"
+    __table_args__ = (UniqueConstraint("submitted_by", "idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("hk_models.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # queued | running | succeeded | failed
+    submitted_by: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    worker: Mapped[str | None] = mapped_column(String(300))
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    delta_one_score: Mapped[float | None] = mapped_column(Float)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attestation_id: Mapped[str | None] = mapped_column(String(64))
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
+    registered_version: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RunContribution(Base):
+    """A contribution evaluated in a run, in order, with the weight it earned (basis points)."""
+
+    __tablename__ = "hk_run_contributions"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("hk_runs.id", ondelete="CASCADE"), primary_key=True)
+    contribution_id: Mapped[str] = mapped_column(ForeignKey("hk_contributions.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    weight_bps: Mapped[int | None] = mapped_column(Integer)
+
+
+class Attestation(Base):
+    """A signed attestation (id = the deterministic pipeline run id) and its evaluation report."""
+
+    __tablename__ = "hk_attestations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("hk_runs.id"))
+    hash_tree_root: Mapped[str] = mapped_column(String(64))
+    signer: Mapped[str] = mapped_column(String(42))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

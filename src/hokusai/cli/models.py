@@ -1,0 +1,77 @@
+"""``hokusai models``: register a baseline, list, show and trace models on a server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hokusai.cli._client import JsonOption, UrlOption, console, emit, make_client
+
+app = typer.Typer(help="Models on a Hokusai server.", no_args_is_help=True)
+
+
+@app.command("register")
+def register(
+    name: Annotated[str, typer.Argument(help="Model name (letters, digits, '.', '_', '-').")],
+    target: Annotated[str, typer.Option(help="Target (label) column.")],
+    train: Annotated[Path, typer.Option(help="The data the baseline was trained on.")],
+    benchmark: Annotated[Path, typer.Option(help="The benchmark both models are scored on.")],
+    source: Annotated[
+        str | None, typer.Option(help="A logged model: runs:/RUN_ID/PATH or models:/NAME/V.")
+    ] = None,
+    archive: Annotated[
+        Path | None, typer.Option(help="An MLflow model directory (or its .tar.gz/.zip).")
+    ] = None,
+    url: UrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a baseline with its training data and benchmark."""
+    with make_client(url) as client:
+        model = client.models.register(
+            name, target=target, train=train, benchmark=benchmark, source_uri=source, archive=archive
+        )
+    emit(model, as_json)
+
+
+@app.command("list")
+def index(url: UrlOption = None, as_json: JsonOption = False) -> None:
+    """All models."""
+    with make_client(url) as client:
+        models = client.models.list()
+    if as_json:
+        emit([m.model_dump() for m in models], True)
+        return
+    table = Table("name", "type", "target", "baseline")
+    for model in models:
+        table.add_row(model.name, model.model_type, model.target_column, model.baseline_uri)
+    console.print(table)
+
+
+@app.command("get")
+def show(name: str, url: UrlOption = None, as_json: JsonOption = False) -> None:
+    """One model."""
+    with make_client(url) as client:
+        emit(client.models.get(name), as_json)
+
+
+@app.command("lineage")
+def show_lineage(name: str, url: UrlOption = None, as_json: JsonOption = False) -> None:
+    """Every version of a model, baseline first, with its contributors and deltas."""
+    with make_client(url) as client:
+        lineage = client.models.lineage(name)
+    if as_json:
+        emit(lineage, True)
+        return
+    table = Table("version", "role", "outcome", "delta (pp)", "contributors", "attestation")
+    for version in lineage["versions"]:
+        contributors = ", ".join(c["contributor_address"] for c in version.get("contributions", []))
+        delta = version.get("delta_pp")
+        table.add_row(
+            version["version"], version["role"], version.get("outcome") or "",
+            f"{delta:+.2f}" if delta is not None else "", contributors, version.get("attestation_id") or "",
+        )  # fmt: skip
+    console.print(table)
+    console.print(f"cumulative improvement: {lineage['cumulative_improvement_pp']:+.2f} pp")

@@ -1,0 +1,106 @@
+"""``hokusai contribute`` and ``hokusai runs``: submit data and evaluations to a server, follow them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hokusai.cli._client import (
+    JsonOption,
+    KeystoreOption,
+    UrlOption,
+    WalletOption,
+    console,
+    emit,
+    make_client,
+)
+from hokusai.errors import InvalidData
+
+app = typer.Typer(help="Evaluation runs on a Hokusai server.", no_args_is_help=True)
+
+
+def contribute(
+    file: Annotated[Path, typer.Argument(help="The data file to contribute.")],
+    model: Annotated[str, typer.Option(help="The model to contribute to.")],
+    contributor: Annotated[str | None, typer.Option(help="Admin only: credit this wallet.")] = None,
+    wallet: WalletOption = False,
+    keystore: KeystoreOption = None,
+    url: UrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Upload a data file to a model; it is validated and credited to your wallet."""
+    with make_client(url, keystore, wallet) as client:
+        emit(client.contributions.submit(model, file, contributor_address=contributor), as_json)
+
+
+@app.command("submit")
+def submit(
+    model: Annotated[str, typer.Option(help="The model to evaluate against.")],
+    contribution: Annotated[list[str], typer.Option(help="Contribution id (repeat for several).")],
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    threshold: Annotated[float, typer.Option(help="DeltaOne threshold, percentage points.")] = 1.0,
+    idempotency_key: Annotated[str | None, typer.Option(help="Retry-safe key for this submission.")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait for the run to finish.")] = False,
+    wallet: WalletOption = False,
+    keystore: KeystoreOption = None,
+    url: UrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Queue an evaluation of contributions against a model."""
+    with make_client(url, keystore, wallet) as client:
+        run = client.runs.submit(
+            model,
+            contribution,
+            options={"seed": seed, "threshold_pp": threshold},
+            idempotency_key=idempotency_key,
+        )
+        if wait:
+            run = _wait(client, run.id, as_json)
+    emit(run, as_json)
+    _exit_for(run)
+
+
+@app.command("status")
+def status(run_id: str, url: UrlOption = None, as_json: JsonOption = False) -> None:
+    """A run's state, progress and (when done) result."""
+    with make_client(url) as client:
+        emit(client.runs.get(run_id), as_json)
+
+
+@app.command("wait")
+def wait_for(
+    run_id: str,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 1800,
+    url: UrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Wait for a run to finish (progress bar); exit 1 if it failed."""
+    with make_client(url) as client:
+        run = _wait(client, run_id, as_json, timeout)
+    emit(run, as_json)
+    _exit_for(run)
+
+
+def _wait(client, run_id: str, quiet: bool, timeout: float = 1800):  # type: ignore[no-untyped-def]
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=quiet) as bar:
+        task = bar.add_task(f"run {run_id}", total=1.0)
+
+        def show(run) -> None:  # type: ignore[no-untyped-def]
+            progress = run.progress or {}
+            done = (progress.get("index") or 0) / (progress.get("total") or 1)
+            bar.update(task, completed=1.0 if run.finished else done,
+                       description=f"run {run_id}: {run.state} {progress.get('step', '')}")  # fmt: skip
+
+        return client.runs.wait(run_id, timeout=timeout, on_progress=show)
+
+
+def _exit_for(run) -> None:  # type: ignore[no-untyped-def]
+    if run.state == "failed":
+        error = run.error or {}
+        raise InvalidData(
+            f"run {run.id} failed: {error.get('message')}", code=error.get("code") or "run_failed"
+        )

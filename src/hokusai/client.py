@@ -1,0 +1,382 @@
+"""The Python SDK: a typed client over the platform's REST API (httpx).
+
+``hokusai.setup(api_key=..., url=...)`` or ``hokusai.Client(...)``; resources hang off the client:
+``client.models``, ``client.datasets``, ``client.contributions``, ``client.runs``, ``client.attestations``,
+``client.contributors``, ``client.keys``. A server error becomes the matching ``HokusaiError``
+subclass carrying the server's error ``code`` and ``details``.
+"""
+
+from __future__ import annotations
+
+import base64
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from hokusai.client_config import resolve_config
+from hokusai.errors import (
+    Conflict,
+    Forbidden,
+    HokusaiError,
+    InvalidData,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthorized,
+)
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+_ERRORS: dict[int, type[HokusaiError]] = {
+    400: InvalidInput, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict,
+    413: PayloadTooLarge, 422: InvalidData, 503: ServiceUnavailable,
+}  # fmt: skip
+SIGN_IN_MINUTES = 55
+
+
+class _Resource(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Dataset(_Resource):
+    id: str
+    sha256: str
+    format: str
+    row_count: int
+    columns: list[str]
+
+
+class Model(_Resource):
+    id: str
+    name: str
+    model_type: str
+    target_column: str
+    baseline_version: str
+    baseline_uri: str
+
+
+class Contribution(_Resource):
+    id: str
+    model: str
+    contributor_address: str
+    data_hash: str
+    validation: dict[str, Any]
+
+
+class Run(_Resource):
+    id: str
+    model: str | None
+    state: str
+    progress: dict[str, Any] | None = None
+    outcome: str | None = None
+    delta_one_score: float | None = None
+    attestation_id: str | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("succeeded", "failed")
+
+
+class Verdict(_Resource):
+    valid: bool
+    checks: list[dict[str, Any]]
+
+
+class ApiKey(_Resource):
+    id: str
+    name: str
+    scopes: list[str]
+    status: str
+    key: str | None = None
+
+
+def raise_for_error(response: httpx.Response) -> None:
+    """Turn an error response (the platform's error shape, or anything else) into a ``HokusaiError``."""
+    if response.is_success:
+        return
+    try:
+        error = response.json()["error"]
+        code, message, details = error["code"], error["message"], error.get("details")
+    except (ValueError, KeyError, TypeError):
+        code, message, details = "http_error", f"HTTP {response.status_code}: {response.text[:200]}", None
+    if response.status_code == 429:
+        raise RateLimited(message, retry_after=int(response.headers.get("Retry-After", "1")), details=details)
+    kind = _ERRORS.get(response.status_code, HokusaiError)
+    raise kind(message, code=code, details=details)
+
+
+class Client:
+    """A session with one Hokusai server, authenticated by an API key or a wallet (EIP-4361)."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        url: str | None = None,
+        *,
+        wallet: LocalAccount | None = None,
+        domain: str | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        config = resolve_config(api_key, url)
+        self.url, self.api_key = config.url, None if wallet is not None else config.api_key
+        self.wallet, self.domain = wallet, domain
+        self._wallet_headers: dict[str, str] = {}
+        self._signed_until = datetime.min.replace(tzinfo=UTC)
+        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        self.datasets = Datasets(self)
+        self.models = Models(self)
+        self.contributions = Contributions(self)
+        self.runs = Runs(self)
+        self.attestations = Attestations(self)
+        self.contributors = Contributors(self)
+        self.keys = Keys(self)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _auth_headers(self) -> dict[str, str]:
+        if self.wallet is not None:
+            if datetime.now(UTC) >= self._signed_until:
+                self.sign_in()
+            return self._wallet_headers
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def sign_in(self) -> None:
+        """Sign an EIP-4361 message for a nonce from the server (valid 55 minutes).
+
+        The message names the domain the server expects (from the nonce answer) unless ``domain`` was given.
+        """
+        from eth_account.messages import encode_defunct
+
+        from hokusai.server.auth.siwe import SiweMessage
+
+        assert self.wallet is not None
+        response = self.http.get("/api/v1/auth/nonce")
+        raise_for_error(response)
+        now = datetime.now(UTC).replace(microsecond=0)
+        issued = response.json()
+        message = SiweMessage(
+            domain=self.domain or issued["domain"], address=self.wallet.address, uri=self.url, chain_id=1,
+            nonce=issued["nonce"], issued_at=now, statement="Sign in to Hokusai.",
+            expiration_time=now + timedelta(minutes=SIGN_IN_MINUTES),
+        ).to_text()  # fmt: skip
+        signature = self.wallet.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+        self._wallet_headers = {
+            "X-ETH-Address": self.wallet.address,
+            "X-ETH-Signature": signature,
+            "X-ETH-Message": base64.b64encode(message.encode()).decode(),
+        }
+        self._signed_until = now + timedelta(minutes=SIGN_IN_MINUTES - 1)
+
+    def logout(self) -> None:
+        """Burn the wallet sign-in's nonce on the server."""
+        if self.wallet is not None and self._wallet_headers:
+            self.request("POST", "/api/v1/auth/logout")
+            self._wallet_headers, self._signed_until = {}, datetime.min.replace(tzinfo=UTC)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send an authenticated request; the decoded JSON answer, or the matching ``HokusaiError``."""
+        headers = {**self._auth_headers(), **kwargs.pop("headers", {})}
+        try:
+            response = self.http.request(method, path, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(f"cannot reach Hokusai at {self.url}: {type(exc).__name__}") from None
+        raise_for_error(response)
+        return response.json() if response.content else None
+
+    def me(self) -> dict[str, Any]:
+        """Who the server says this client is (principal, method, scopes, wallet)."""
+        return self.request("GET", "/api/v1/me")
+
+
+class _Api:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+
+@contextmanager
+def _file_part(field: str, path: str | Path) -> Iterator[dict[str, Any]]:
+    file = Path(path)
+    if not file.is_file():
+        raise NotFound(f"{file}: no such file", code="file_not_found")
+    with file.open("rb") as handle:
+        yield {field: (file.name, handle)}
+
+
+class Datasets(_Api):
+    def upload(self, path: str | Path) -> Dataset:
+        """Upload a data file (training data or benchmark); the same bytes again give the same dataset."""
+        with _file_part("file", path) as files:
+            return Dataset(**self.client.request("POST", "/api/v1/datasets", files=files))
+
+    def get(self, dataset_id: str) -> Dataset:
+        return Dataset(**self.client.request("GET", f"/api/v1/datasets/{dataset_id}"))
+
+
+class Models(_Api):
+    def register(
+        self,
+        name: str,
+        *,
+        target: str,
+        train: str | Path | Dataset,
+        benchmark: str | Path | Dataset,
+        source_uri: str | None = None,
+        archive: str | Path | None = None,
+        model_type: str = "classification",
+    ) -> Model:
+        """Register a baseline from a logged MLflow model (``source_uri``) or a model directory/archive.
+
+        ``train`` and ``benchmark`` are data files (uploaded first) or already uploaded ``Dataset``s.
+        """
+        fields = {
+            "name": name, "target_column": target, "model_type": model_type,
+            "train_dataset_id": self._dataset(train).id, "benchmark_dataset_id": self._dataset(benchmark).id,
+        }  # fmt: skip
+        if archive is None:
+            return Model(
+                **self.client.request("POST", "/api/v1/models", json={**fields, "source_uri": source_uri})
+            )
+        with _archive(Path(archive)) as packed, _file_part("archive", packed) as files:
+            return Model(**self.client.request("POST", "/api/v1/models", data=fields, files=files))
+
+    def _dataset(self, value: str | Path | Dataset) -> Dataset:
+        return value if isinstance(value, Dataset) else self.client.datasets.upload(value)
+
+    def list(self) -> list[Model]:
+        return [Model(**m) for m in self.client.request("GET", "/api/v1/models")["models"]]
+
+    def get(self, name: str) -> Model:
+        return Model(**self.client.request("GET", f"/api/v1/models/{name}"))
+
+    def lineage(self, name: str) -> dict[str, Any]:
+        """Every version, baseline first, with contributions, contributors, deltas and attestation ids."""
+        return self.client.request("GET", f"/api/v1/models/{name}/lineage")
+
+
+@contextmanager
+def _archive(path: Path) -> Iterator[Path]:
+    """A model directory packed as .tar.gz (an existing archive is used as it is)."""
+    if path.is_file():
+        yield path
+        return
+    if not (path / "MLmodel").is_file():
+        raise InvalidInput(f"{path} is not an MLflow model directory (no MLmodel file)")
+    with tempfile.TemporaryDirectory() as tmp:
+        packed = Path(tmp) / f"{path.name or 'model'}.tar.gz"
+        with tarfile.open(packed, "w:gz") as tar:
+            tar.add(path, arcname=path.name or "model")
+        yield packed
+
+
+class Contributions(_Api):
+    def submit(self, model: str, path: str | Path, *, contributor_address: str | None = None) -> Contribution:
+        """Contribute a data file to ``model``, credited to the signed-in wallet (or an admin's choice)."""
+        data = {"contributor_address": contributor_address} if contributor_address else None
+        with _file_part("file", path) as files:
+            answer = self.client.request(
+                "POST", f"/api/v1/models/{model}/contributions", data=data, files=files
+            )
+        return Contribution(**answer)
+
+    def list(self, model: str) -> list[Contribution]:
+        answer = self.client.request("GET", f"/api/v1/models/{model}/contributions")
+        return [Contribution(**c) for c in answer["contributions"]]
+
+    def get(self, contribution_id: str) -> Contribution:
+        return Contribution(**self.client.request("GET", f"/api/v1/contributions/{contribution_id}"))
+
+
+class Runs(_Api):
+    def submit(
+        self,
+        model: str,
+        contributions: list[str],
+        *,
+        options: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Run:
+        """Queue an evaluation of ``contributions`` (ids) against ``model``."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        body = {"model": model, "contributions": contributions, "options": options or {}}
+        return Run(**self.client.request("POST", "/api/v1/runs", json=body, headers=headers))
+
+    def get(self, run_id: str) -> Run:
+        return Run(**self.client.request("GET", f"/api/v1/runs/{run_id}"))
+
+    def wait(
+        self,
+        run_id: str,
+        *,
+        timeout: float = 1800.0,
+        interval: float = 1.0,
+        on_progress: Callable[[Run], None] | None = None,
+    ) -> Run:
+        """Poll until the run succeeds or fails (its final ``Run``); ``TimeoutError`` after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.get(run_id)
+            if on_progress is not None:
+                on_progress(run)
+            if run.finished:
+                return run
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} is still {run.state} after {timeout:g}s")
+            time.sleep(interval)
+
+
+class Attestations(_Api):
+    def get(self, attestation_id: str) -> dict[str, Any]:
+        """The signed attestation document."""
+        return self.client.request("GET", f"/api/v1/attestations/{attestation_id}")
+
+    def report(self, attestation_id: str) -> dict[str, Any]:
+        """The evaluation report (intervals, sample sizes, reason code) behind an attestation."""
+        return self.client.request("GET", f"/api/v1/attestations/{attestation_id}/report")
+
+    def verify(self, document: dict[str, Any], report: dict[str, Any] | None = None) -> Verdict:
+        """The server's verdict: schema, hash tree root, signature and signer."""
+        body = {"attestation": document, "report": report}
+        return Verdict(**self.client.request("POST", "/api/v1/attestations/verify", json=body))
+
+
+class Contributors(_Api):
+    def impact(self, address: str) -> dict[str, Any]:
+        """What a wallet's contributions achieved across finished runs."""
+        return self.client.request("GET", f"/api/v1/contributors/{address}/impact")
+
+
+class Keys(_Api):
+    def create(self, name: str, scopes: list[str], **options: Any) -> ApiKey:
+        """A new key; its plaintext is in ``.key`` this once."""
+        return ApiKey(
+            **self.client.request("POST", "/api/v1/keys", json={"name": name, "scopes": scopes, **options})
+        )
+
+    def list(self) -> list[ApiKey]:
+        return [ApiKey(**k) for k in self.client.request("GET", "/api/v1/keys")["keys"]]
+
+    def revoke(self, key_id: str) -> ApiKey:
+        return ApiKey(**self.client.request("DELETE", f"/api/v1/keys/{key_id}"))
+
+    def rotate(self, key_id: str) -> ApiKey:
+        return ApiKey(**self.client.request("POST", f"/api/v1/keys/{key_id}/rotate"))

@@ -1,0 +1,90 @@
+"""Where the SDK finds its server and credentials, and pointing the stock MLflow client at the proxy.
+
+Lookup order for each value: the argument, then ``HOKUSAI_API_KEY`` / ``HOKUSAI_URL``, then
+``~/.config/hokusai/config.toml`` (``$XDG_CONFIG_HOME/hokusai/config.toml``), whose keys are
+``api_key`` and ``url`` (at the top or under ``[default]``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hokusai.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hokusai.client import Client
+
+DEFAULT_URL = "http://127.0.0.1:8001"
+_default: Client | None = None
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """The resolved server URL and API key (the key may be absent for wallet sign-in)."""
+
+    url: str
+    api_key: str | None
+
+
+def config_file() -> Path:
+    """The SDK's config file path (it need not exist)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "hokusai" / "config.toml"
+
+
+def _file_values() -> dict[str, str]:
+    path = config_file()
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    section = data.get("default", data)
+    return {k: str(v) for k, v in section.items() if k in ("api_key", "url") and v}
+
+
+def resolve_config(api_key: str | None = None, url: str | None = None) -> ClientConfig:
+    """The client settings from the argument, the environment or the config file, in that order."""
+    stored = _file_values()
+    final_url = url or os.environ.get("HOKUSAI_URL") or stored.get("url") or DEFAULT_URL
+    if not final_url.startswith(("http://", "https://")):
+        raise ConfigError(f"the Hokusai URL {final_url!r} must start with http:// or https://")
+    key = api_key or os.environ.get("HOKUSAI_API_KEY") or stored.get("api_key")
+    return ClientConfig(final_url.rstrip("/"), key)
+
+
+def setup(api_key: str | None = None, url: str | None = None) -> Client:
+    """Configure and return the default client (``hokusai.client()`` gives it back later)."""
+    from hokusai.client import Client
+
+    global _default
+    _default = Client(api_key=api_key, url=url)
+    return _default
+
+
+def default_client() -> Client:
+    """The client made by ``setup()``, or one from the environment/config file."""
+    return _default if _default is not None else setup()
+
+
+def configure_mlflow(client: Client | None = None) -> str:
+    """Point the stock MLflow client at the platform's authenticated proxy; returns the tracking URI.
+
+    Sets ``MLFLOW_TRACKING_URI`` to ``<url>/mlflow`` and ``MLFLOW_TRACKING_TOKEN`` to the API key, so
+    ``mlflow`` calls in this process (and its children) go through the platform's authentication.
+    """
+    import mlflow
+
+    chosen = client or default_client()
+    if not chosen.api_key:
+        raise ConfigError("configure_mlflow needs an API key (argument, HOKUSAI_API_KEY or the config file)")
+    uri = f"{chosen.url}/mlflow"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    os.environ["MLFLOW_TRACKING_TOKEN"] = chosen.api_key
+    mlflow.set_tracking_uri(uri)
+    return uri

@@ -1,0 +1,210 @@
+"""Job runners: where an evaluation run executes; everywhere the command is `hokusai pipeline run --run-id`.
+
+``LocalRunner`` runs it as a child process (a bounded pool, so the API stays responsive);
+``EcsRunner`` starts it as an ECS Fargate task of the same image. Both can tell whether a worker
+is still alive, so runs orphaned by a dead process are marked failed instead of left running.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from hokusai.config import Settings, settings_env
+from hokusai.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from hokusai.server.state import AppState
+
+ExitCallback = Callable[[str, int], None]
+log = logging.getLogger("hokusai.jobs")
+
+
+def worker_command(run_id: str) -> list[str]:
+    """The one command that executes a run, locally or in a container."""
+    return [sys.executable, "-m", "hokusai", "pipeline", "run", "--run-id", run_id]
+
+
+def local_worker_id(pid: int | None = None) -> str:
+    """``local:<host>:<pid>`` — recorded by a worker when it starts a run."""
+    return f"local:{socket.gethostname()}:{pid or os.getpid()}"
+
+
+class JobRunner(Protocol):
+    """Starts runs and answers whether a recorded worker still exists."""
+
+    def submit(self, run_id: str) -> None: ...
+
+    def is_alive(self, worker: str) -> bool: ...
+
+    def shutdown(self) -> None: ...
+
+
+class LocalRunner:
+    """At most ``max_workers`` run processes at a time; ``on_exit(run_id, returncode)`` after each."""
+
+    def __init__(
+        self,
+        on_exit: ExitCallback,
+        *,
+        max_workers: int = 2,
+        env: dict[str, str] | None = None,
+        log_dir: Path | None = None,
+        command: Callable[[str], list[str]] = worker_command,
+    ) -> None:
+        self._on_exit, self._env, self._log_dir, self._command = on_exit, env, log_dir, command
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"run-worker-{i}", daemon=True)
+            for i in range(max_workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, run_id: str) -> None:
+        """Queue ``run_id``; it starts as soon as a worker slot is free."""
+        self._queue.put(run_id)
+
+    def _work(self) -> None:
+        while (run_id := self._queue.get()) is not None:
+            log = None
+            if self._log_dir is not None:
+                self._log_dir.mkdir(parents=True, exist_ok=True)
+                log = (self._log_dir / f"{run_id}.log").open("ab")
+            try:
+                process = subprocess.Popen(
+                    self._command(run_id), env=self._env, stdin=subprocess.DEVNULL,
+                    stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+                with self._lock:
+                    self._processes[run_id] = process
+                code = process.wait()
+            except OSError:
+                code = -1
+            finally:
+                if log is not None:
+                    log.close()
+                with self._lock:
+                    self._processes.pop(run_id, None)
+            self._on_exit(run_id, code)
+
+    def is_alive(self, worker: str) -> bool:
+        """Whether ``local:<host>:<pid>`` is a live process on this host."""
+        kind, _, rest = worker.partition(":")
+        host, _, pid = rest.rpartition(":")
+        if kind != "local" or host != socket.gethostname() or not pid.isdigit():
+            return False
+        return Path(f"/proc/{pid}").exists()
+
+    def shutdown(self) -> None:
+        """Stop taking work and terminate running processes (the runs are marked failed by ``on_exit``)."""
+        for _ in self._threads:
+            self._queue.put(None)
+        with self._lock:
+            running = list(self._processes.values())
+        for process in running:
+            process.terminate()
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+
+class EcsRunner:
+    """Runs each evaluation as an ECS Fargate task of the API's image."""
+
+    def __init__(
+        self,
+        *,
+        cluster: str,
+        task_definition: str,
+        subnets: Sequence[str],
+        security_groups: Sequence[str],
+        container: str = "api",
+        client: Any = None,
+    ) -> None:
+        import boto3
+
+        self.cluster, self.task_definition, self.container = cluster, task_definition, container
+        self.network = {
+            "awsvpcConfiguration": {
+                "subnets": list(subnets),
+                "securityGroups": list(security_groups),
+                "assignPublicIp": "DISABLED",
+            }
+        }  # fmt: skip
+        self._ecs = client or boto3.client("ecs")
+
+    def submit(self, run_id: str) -> None:
+        """``RunTask`` with the worker command as the container's command."""
+        command = ["hokusai", "pipeline", "run", "--run-id", run_id]
+        try:
+            answer = self._ecs.run_task(
+                cluster=self.cluster, taskDefinition=self.task_definition, launchType="FARGATE", count=1,
+                networkConfiguration=self.network, startedBy=f"hokusai-run-{run_id}"[:36],
+                overrides={"containerOverrides": [{"name": self.container, "command": command}]},
+            )  # fmt: skip
+        except Exception as exc:  # botocore: throttling, bad config, missing cluster
+            raise ServiceUnavailable(f"could not start an ECS task for run {run_id}: {exc}") from None
+        if answer.get("failures") or not answer.get("tasks"):
+            raise ServiceUnavailable(f"ECS refused the task for run {run_id}: {answer.get('failures')}")
+
+    def is_alive(self, worker: str) -> bool:
+        """Whether ``ecs:<task arn>`` has not stopped."""
+        kind, _, arn = worker.partition(":")
+        if kind != "ecs" or not arn:
+            return False
+        tasks = self._ecs.describe_tasks(cluster=self.cluster, tasks=[arn]).get("tasks", [])
+        return bool(tasks) and tasks[0].get("lastStatus") != "STOPPED"
+
+    def shutdown(self) -> None:
+        """Nothing to stop: ECS tasks outlive the API process by design."""
+
+
+def make_runner(settings: Settings, on_exit: ExitCallback) -> JobRunner:
+    """The runner the settings ask for; local workers get the API's settings in their environment."""
+    if settings.job_runner == "ecs":
+        return EcsRunner(
+            cluster=str(settings.ecs_cluster),
+            task_definition=str(settings.ecs_task_definition),
+            subnets=[s for s in settings.ecs_subnets.split(",") if s],
+            security_groups=[s for s in settings.ecs_security_groups.split(",") if s],
+            container=settings.ecs_container,
+        )
+    env = {**os.environ, **settings_env(settings)}
+    return LocalRunner(
+        on_exit, max_workers=settings.job_workers, env=env, log_dir=settings.data_dir / "logs" / "runs"
+    )
+
+
+def start_runner(state: AppState) -> JobRunner:
+    """The app's runner, after failing runs orphaned by a dead worker and re-queuing waiting ones."""
+    from hokusai.server.services import runs
+
+    def on_exit(run_id: str, code: int) -> None:
+        with state.sessions() as session:
+            runs.worker_exited(session, run_id, code)
+
+    runner = make_runner(state.settings, on_exit)
+    try:
+        with state.sessions() as session:
+            orphaned = runs.recover_orphans(session, runner.is_alive)
+            waiting = runs.queued_runs(session)
+    except SQLAlchemyError as exc:  # the API still starts; /ready reports the database
+        log.warning("could not check for orphaned runs: %s", type(exc).__name__)
+        return runner
+    if orphaned:
+        log.warning("runs left running by a dead worker were marked failed", extra={"runs": orphaned})
+    for run_id in waiting:
+        runner.submit(run_id)
+    return runner

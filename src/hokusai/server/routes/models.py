@@ -1,0 +1,111 @@
+"""``/api/v1/models``: register a baseline, list and read models, and trace a model's lineage."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from hokusai.errors import InvalidInput
+from hokusai.server.deps import ReadPrincipal, SessionDep, SettingsDep, StateDep, WritePrincipal
+from hokusai.server.services.models import (
+    ModelRegistration,
+    get_model,
+    lineage,
+    list_models,
+    model_view,
+    register_model,
+)
+from hokusai.server.uploads import Upload, receive_request_file
+
+router = APIRouter(prefix="/api/v1/models", tags=["models"])
+
+_REGISTRATION_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": ModelRegistration.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["archive", "name", "target_column", "train_dataset_id",
+                                 "benchmark_dataset_id"],
+                    "properties": {
+                        "archive": {"type": "string", "format": "binary",
+                                    "description": "An MLflow model directory as .tar.gz or .zip"},
+                        **{k: v for k, v in ModelRegistration.model_json_schema()["properties"].items()
+                           if k != "source_uri"},
+                    },
+                }
+            },
+        },
+    }
+}  # fmt: skip
+
+
+def _registration(values: Any) -> ModelRegistration:
+    try:
+        return ModelRegistration.model_validate(values)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Register a baseline: JSON with source_uri, or multipart with the model directory `archive`",
+    openapi_extra=_REGISTRATION_BODY,
+    responses={403: {}, 404: {}, 409: {}, 422: {}},
+)
+async def register(request: Request, principal: WritePrincipal, state: StateDep) -> JSONResponse:
+    """The model is checked (loads, is a classifier), registered in MLflow, and recorded; 201."""
+    upload: Upload | None = None
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        upload = await receive_request_file(request, state.settings, file_field="archive")
+        values: Any = upload.fields
+    else:
+        try:
+            values = json.loads(await request.body() or b"null")
+        except ValueError:
+            raise InvalidInput(
+                "the body is not JSON (or send multipart/form-data)", code="bad_json"
+            ) from None
+
+    def work() -> dict[str, Any]:
+        registration = _registration(values)
+        with state.sessions() as session:
+            model = register_model(
+                session, state.settings, state.store, principal, registration,
+                archive=upload.path if upload else None,
+            )  # fmt: skip
+            session.commit()
+            return model_view(session, model)
+
+    try:
+        body = await run_in_threadpool(work)
+    finally:
+        if upload is not None:
+            upload.discard()
+    return JSONResponse(body, status_code=201, headers={"Location": f"/api/v1/models/{body['name']}"})
+
+
+@router.get("", summary="All models")
+def index(_principal: ReadPrincipal, session: SessionDep) -> dict[str, Any]:
+    return {"models": [model_view(session, model) for model in list_models(session)]}
+
+
+@router.get("/{name}", summary="One model")
+def read(name: str, _principal: ReadPrincipal, session: SessionDep) -> dict[str, Any]:
+    return model_view(session, get_model(session, name))
+
+
+@router.get("/{name}/lineage", summary="Every version of the model, baseline first, with what produced it")
+def read_lineage(
+    name: str, _principal: ReadPrincipal, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    return lineage(session, settings, get_model(session, name))

@@ -1,0 +1,73 @@
+"""Attestations as the platform stores and serves them, and contributor impact aggregated from runs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hokusai.errors import NotFound
+from hokusai.server.db.models import Attestation, Contribution, Model, Run, RunContribution
+from hokusai.server.services.runs import SUCCEEDED
+from hokusai.wallet import checksum_address
+
+
+def get_attestation(session: Session, attestation_id: str) -> Attestation:
+    """The attestation ``attestation_id`` (a pipeline run id); 404 otherwise."""
+    attestation = session.get(Attestation, attestation_id)
+    if attestation is None:
+        raise NotFound(f"no attestation {attestation_id!r}", code="attestation_not_found")
+    return attestation
+
+
+def stored_report(session: Session, document: dict[str, Any]) -> dict[str, Any] | None:
+    """The evaluation report stored with the document's run id, if this platform made it."""
+    run_id = (document.get("metadata") or {}).get("pipeline_run_id")
+    stored = session.get(Attestation, run_id) if isinstance(run_id, str) else None
+    return stored.report if stored is not None else None
+
+
+def contributor_impact(session: Session, address: str) -> dict[str, Any]:
+    """What a wallet's contributions achieved in finished runs: per model and in total.
+
+    ``weighted_delta_one`` sums, over succeeded runs, the run's DeltaOne score times the wallet's
+    weight in it; only accepted runs (a DeltaOne) count towards ``accepted_runs`` and the reward basis.
+    """
+    wallet = checksum_address(address)
+    contributions = list(
+        session.scalars(select(Contribution).where(Contribution.contributor_address == wallet))
+    )
+    rows = session.execute(
+        select(Run, RunContribution, Model.name)
+        .join(RunContribution, RunContribution.run_id == Run.id)
+        .join(Contribution, Contribution.id == RunContribution.contribution_id)
+        .join(Model, Model.id == Run.model_id)
+        .where(Contribution.contributor_address == wallet, Run.state == SUCCEEDED)
+        .order_by(Run.finished_at)
+    ).all()
+    per_model: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"runs": 0, "accepted_runs": 0, "weighted_delta_one": 0.0, "attestations": []}
+    )
+    for run, link, model_name in rows:
+        entry = per_model[model_name]
+        entry["runs"] += 1
+        accepted = bool((run.result or {}).get("accepted"))
+        if accepted:
+            entry["accepted_runs"] += 1
+            entry["weighted_delta_one"] += (run.delta_one_score or 0.0) * (link.weight_bps or 0) / 10_000
+        entry["attestations"].append(
+            {"attestation_id": run.attestation_id, "run_id": run.id, "outcome": run.outcome,
+             "delta_one_score": run.delta_one_score, "weight": (link.weight_bps or 0) / 10_000}
+        )  # fmt: skip
+    models = {name: {**values, "weighted_delta_one": round(values["weighted_delta_one"], 6)}
+              for name, values in per_model.items()}  # fmt: skip
+    return {
+        "address": wallet,
+        "contributions": len(contributions),
+        "runs": sum(m["runs"] for m in models.values()),
+        "accepted_runs": sum(m["accepted_runs"] for m in models.values()),
+        "weighted_delta_one": round(sum(m["weighted_delta_one"] for m in models.values()), 6),
+        "models": models,
+    }

@@ -1,0 +1,228 @@
+"""Evaluation runs: submission (idempotent, authorised per contribution), state changes, recovery.
+
+A run moves queued → running → succeeded | failed. Only a worker moves it to running (atomically,
+so a run never executes twice), and a run whose worker died is marked failed with that reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hokusai.hashing import canonical_hash
+from hokusai.server.auth.principal import Principal
+from hokusai.server.db.models import Contribution, Model, Run, RunContribution, utcnow
+
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+FINISHED = (SUCCEEDED, FAILED)
+
+
+class RunOptions(BaseModel):
+    """Evaluation options a client may set; the rest come from the model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(42, ge=0, lt=2**32)
+    sample: int | None = Field(None, ge=2)
+    threshold_pp: float = Field(1.0, ge=0, le=100)
+    primary_metric: str | None = None
+    min_benchmark_rows: int = Field(200, ge=1)
+    metric_weights: dict[str, float] | None = None
+
+
+def submit_run(
+    session: Session,
+    principal: Principal,
+    *,
+    model: Model,
+    contribution_ids: list[str],
+    options: RunOptions,
+    idempotency_key: str | None,
+) -> tuple[Run, bool]:
+    """Queue an evaluation; the same ``Idempotency-Key`` and request give back the same run."""
+    request_hash = canonical_hash(
+        {"model": model.id, "contributions": contribution_ids, "options": options.model_dump()}
+    )
+    if idempotency_key:
+        earlier = session.scalar(
+            select(Run).where(Run.submitted_by == principal.id, Run.idempotency_key == idempotency_key)
+        )
+        if earlier is not None:
+            if earlier.request_hash != request_hash:
+                raise Conflict(
+                    "this Idempotency-Key was used for a different request; use a new key",
+                    code="idempotency_key_reused",
+                )
+            return earlier, False
+    contributions = _authorised_contributions(session, principal, model, contribution_ids)
+    run = Run(
+        id=uuid.uuid4().hex,
+        model_id=model.id,
+        state=QUEUED,
+        submitted_by=principal.id,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        options=options.model_dump(),
+        created_at=utcnow(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+            for position, contribution in enumerate(contributions):
+                session.add(
+                    RunContribution(run_id=run.id, contribution_id=contribution.id, position=position)
+                )
+    except IntegrityError:  # a concurrent request with the same key won
+        if not idempotency_key:
+            raise
+        return submit_run(
+            session, principal, model=model, contribution_ids=contribution_ids, options=options,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
+    return run, True
+
+
+def _authorised_contributions(
+    session: Session, principal: Principal, model: Model, contribution_ids: list[str]
+) -> list[Contribution]:
+    if not contribution_ids:
+        raise InvalidInput("a run needs at least one contribution id", code="no_contributions")
+    if len(set(contribution_ids)) != len(contribution_ids):
+        raise InvalidInput("a contribution is listed twice", code="duplicate_contribution")
+    found: list[Contribution] = []
+    for contribution_id in contribution_ids:
+        contribution = session.get(Contribution, contribution_id)
+        if contribution is None:
+            raise NotFound(f"no contribution {contribution_id!r}", code="contribution_not_found")
+        if contribution.model_id != model.id:
+            raise InvalidInput(
+                f"contribution {contribution_id!r} was submitted to another model", code="wrong_model"
+            )
+        found.append(contribution)
+    if principal.is_admin or principal.id == model.owner_id:
+        return found
+    foreign = [c.id for c in found if c.contributor_address != principal.wallet_address]
+    if foreign:
+        raise Forbidden(
+            f"contribution(s) {', '.join(foreign)} belong to another wallet; only an admin or the model's "
+            "owner may evaluate them",
+            code="not_your_contribution",
+        )
+    return found
+
+
+def get_run(session: Session, run_id: str) -> Run:
+    """The run ``run_id``; 404 otherwise."""
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r}", code="run_not_found")
+    return run
+
+
+def run_contributions(session: Session, run: Run) -> list[tuple[RunContribution, Contribution]]:
+    """The run's contributions in submission order."""
+    query = (
+        select(RunContribution, Contribution)
+        .join(Contribution, Contribution.id == RunContribution.contribution_id)
+        .where(RunContribution.run_id == run.id)
+        .order_by(RunContribution.position)
+    )
+    return [(link, contribution) for link, contribution in session.execute(query).all()]
+
+
+def claim(session: Session, run_id: str, worker: str) -> bool:
+    """queued → running for ``worker``; False when another worker (or a failure) got there first."""
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.state == QUEUED)
+        .values(state=RUNNING, worker=worker, started_at=utcnow(), progress={"step": "starting"})
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def set_progress(session: Session, run_id: str, progress: dict[str, Any]) -> None:
+    """Record how far a running run got."""
+    session.execute(update(Run).where(Run.id == run_id, Run.state == RUNNING).values(progress=progress))
+    session.commit()
+
+
+def fail(session: Session, run_id: str, code: str, reason: str) -> bool:
+    """Mark an unfinished run failed with a readable ``reason``; False if it had already finished."""
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.state.in_((QUEUED, RUNNING)))
+        .values(state=FAILED, error_code=code, error=reason[:4000], finished_at=utcnow())
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def worker_exited(session: Session, run_id: str, code: int) -> None:
+    """A local worker process ended: a run it left unfinished is failed with the exit code as the reason."""
+    if code == 0:
+        fail(session, run_id, "worker_incomplete", "the run's worker exited without recording a result")
+    else:
+        fail(
+            session,
+            run_id,
+            "worker_died",
+            f"the run's worker process exited with code {code}; see the run log",
+        )
+
+
+def recover_orphans(session: Session, is_alive: Any) -> list[str]:
+    """Runs left ``running`` by a worker that no longer exists are marked failed; returns their ids."""
+    orphaned = []
+    for run in session.scalars(select(Run).where(Run.state == RUNNING)).all():
+        if not run.worker or not is_alive(run.worker):
+            reason = (
+                f"the worker running it ({run.worker or 'unknown'}) died before it finished; submit it again"
+            )
+            if fail(session, run.id, "worker_died", reason):
+                orphaned.append(run.id)
+    return orphaned
+
+
+def queued_runs(session: Session) -> list[str]:
+    """Runs waiting for a worker, oldest first (re-queued when the API starts)."""
+    return list(session.scalars(select(Run.id).where(Run.state == QUEUED).order_by(Run.created_at)))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def run_view(session: Session, run: Run) -> dict[str, Any]:
+    """The JSON a client sees of a run: state, progress, timings and, when done, the result."""
+    model = session.get(Model, run.model_id)
+    duration = (
+        (run.finished_at - run.started_at).total_seconds() if run.finished_at and run.started_at else None
+    )
+    return {
+        "id": run.id,
+        "model": model.name if model else None,
+        "state": run.state,
+        "progress": run.progress,
+        "options": run.options,
+        "contributions": [contribution.id for _, contribution in run_contributions(session, run)],
+        "created_at": _iso(run.created_at),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "duration_seconds": duration,
+        "outcome": run.outcome,
+        "delta_one_score": run.delta_one_score,
+        "result": run.result,
+        "attestation_id": run.attestation_id,
+        "mlflow_run_id": run.mlflow_run_id,
+        "registered_version": run.registered_version,
+        "error": {"code": run.error_code, "message": run.error} if run.state == FAILED else None,
+    }

@@ -1,0 +1,179 @@
+"""Streaming ``multipart/form-data`` uploads: the file part goes to a temporary file as it arrives.
+
+Never holds a file in memory, hashes it on the way (the platform's one data hash: SHA-256 of the bytes),
+refuses it as soon as it passes the size limit, and keeps the upload's extension so the data tooling can
+detect its format. Small text fields (up to 64 KiB in all) are collected beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from hokusai.config import Settings
+from hokusai.errors import InvalidInput, PayloadTooLarge
+
+MAX_FIELDS_BYTES = 64 << 10
+_SUFFIX = re.compile(r"(\.[A-Za-z0-9]{1,8}){1,2}$")
+
+
+@dataclass
+class Upload:
+    """One uploaded file (in a temporary file the caller must ``discard``) and the form's text fields."""
+
+    path: Path
+    filename: str
+    sha256: str
+    size: int
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def discard(self) -> None:
+        """Remove the temporary file (idempotent)."""
+        self.path.unlink(missing_ok=True)
+
+
+def upload_suffix(filename: str) -> str:
+    """The extension(s) of an uploaded file name, lower-cased (``.csv``, ``.csv.gz``); '' if none."""
+    match = _SUFFIX.search(Path(filename).name)
+    return match.group(0).lower() if match else ""
+
+
+class _Collector:
+    """Callbacks for python-multipart: routes the file part to disk and text parts to ``fields``."""
+
+    def __init__(self, file_field: str, directory: Path, max_bytes: int) -> None:
+        self.file_field, self.directory, self.max_bytes = file_field, directory, max_bytes
+        self.fields: dict[str, str] = {}
+        self.upload: Upload | None = None
+        self._header_field = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._name = ""
+        self._text = bytearray()
+        self._handle: object | None = None
+        self._digest = hashlib.sha256()
+        self._field_bytes = 0
+        self.pending: list[bytes] = []  # file bytes parsed but not yet written (written off the event loop)
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_header_field": self._header_name,
+            "on_header_value": self._header_value,
+            "on_header_end": lambda: None,
+            "on_headers_finished": self._headers_finished,
+        }
+
+    def _part_begin(self) -> None:
+        self._headers, self._header_field, self._name, self._text = {}, b"", "", bytearray()
+
+    def _header_name(self, data: bytes, start: int, end: int) -> None:
+        self._header_field = data[start:end].lower()
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._headers[self._header_field] = self._headers.get(self._header_field, b"") + data[start:end]
+
+    def _headers_finished(self) -> None:
+        _disposition, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._name = options.get(b"name", b"").decode("utf-8", "replace")
+        filename = options.get(b"filename")
+        if filename is None:
+            return
+        if self._name != self.file_field or self.upload is not None:
+            expected = f"one file is expected, in the form field {self.file_field!r}"
+            raise InvalidInput(expected, code="bad_upload")
+        name = Path(filename.decode("utf-8", "replace")).name or "upload"
+        fd, tmp = tempfile.mkstemp(prefix="upload-", suffix=upload_suffix(name), dir=self.directory)
+        os.close(fd)
+        self.upload = Upload(Path(tmp), name, "", 0)
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        chunk = data[start:end]
+        if self.upload is not None and self._name == self.file_field and not self.upload.sha256:
+            self.upload.size += len(chunk)
+            if self.upload.size > self.max_bytes:
+                raise PayloadTooLarge(
+                    f"the file is larger than the limit of {self.max_bytes} bytes",
+                    details={"limit_bytes": self.max_bytes},
+                )
+            self._digest.update(chunk)
+            self.pending.append(chunk)
+            return
+        self._field_bytes += len(chunk)
+        if self._field_bytes > MAX_FIELDS_BYTES:
+            raise InvalidInput("form fields are too large (64 KiB in all)", code="bad_upload")
+        self._text += chunk
+
+    def _part_end(self) -> None:
+        if self.upload is not None and self._name == self.file_field and not self.upload.sha256:
+            self.upload.sha256 = self._digest.hexdigest()
+        elif self._name:
+            self.fields[self._name] = self._text.decode("utf-8", "replace")
+
+
+async def receive_upload(
+    content_type: str, body: AsyncIterator[bytes], *, file_field: str, directory: Path, max_bytes: int
+) -> Upload:
+    """Parse a multipart body as it streams in; the file part lands in ``directory``."""
+    kind, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if kind != b"multipart/form-data" or not boundary:
+        raise InvalidInput("send the file as multipart/form-data", code="bad_upload")
+    directory.mkdir(parents=True, exist_ok=True)
+    collector = _Collector(file_field, directory, max_bytes)
+    parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
+    handle = None
+    try:
+        async for chunk in body:
+            parser.write(chunk)
+            if collector.pending:
+                if handle is None:
+                    assert collector.upload is not None
+                    handle = collector.upload.path.open("wb")
+                data, collector.pending = b"".join(collector.pending), []
+                await run_in_threadpool(handle.write, data)
+        parser.finalize()
+        if collector.upload is None or not collector.upload.sha256:
+            raise InvalidInput(f"no file in the form field {file_field!r}", code="bad_upload")
+        if handle is None:
+            collector.upload.path.touch()
+        else:
+            handle.close()
+        collector.upload.fields = collector.fields
+        return collector.upload
+    except BaseException as exc:
+        if handle is not None:
+            handle.close()
+        if collector.upload is not None:
+            collector.upload.discard()
+        if isinstance(exc, FormParserError):
+            raise InvalidInput("the multipart/form-data body is malformed", code="bad_upload") from None
+        raise
+
+
+async def receive_request_file(request: Request, settings: Settings, file_field: str = "file") -> Upload:
+    """The data file of a multipart request, refused at once if its declared size is over the limit."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.upload_max_bytes + MAX_FIELDS_BYTES + 4096:
+        raise PayloadTooLarge(
+            f"the upload is larger than the limit of {settings.upload_max_bytes} bytes",
+            details={"limit_bytes": settings.upload_max_bytes},
+        )
+    return await receive_upload(
+        request.headers.get("content-type", ""),
+        request.stream(),
+        file_field=file_field,
+        directory=settings.data_dir / "tmp" / "uploads",
+        max_bytes=settings.upload_max_bytes,
+    )

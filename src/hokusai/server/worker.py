@@ -1,0 +1,148 @@
+"""Execute one stored run: ``hokusai pipeline run --run-id ID`` (a local child process or an ECS task).
+
+Claims the run (queued → running, atomically), fetches its data from the pipeline-data store,
+runs the evaluation pipeline against the model's registered baseline, and records the outcome,
+the attestation and the contributors' weights. Any failure is recorded with a readable reason;
+a failed run stores no attestation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.orm import Session
+
+from hokusai.config import Settings
+from hokusai.errors import HokusaiError
+from hokusai.server.db import create_db_engine, session_factory
+from hokusai.server.db.models import Attestation, Dataset, utcnow
+from hokusai.server.jobs import local_worker_id
+from hokusai.server.services import runs
+from hokusai.server.services.models import get_model_by_id
+from hokusai.storage import BlobStore
+
+log = logging.getLogger("hokusai.worker")
+PROGRESS_INTERVAL_SECONDS = 0.5
+
+
+def worker_identity() -> str:
+    """``ecs:<task arn>`` in an ECS task (task metadata endpoint), else ``local:<host>:<pid>``."""
+    metadata = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
+    if metadata:
+        try:
+            return "ecs:" + httpx.get(f"{metadata}/task", timeout=2).json()["TaskARN"]
+        except (httpx.HTTPError, KeyError, ValueError):
+            log.warning("could not read the ECS task ARN; recording a local worker id")
+    return local_worker_id()
+
+
+def execute_run(run_id: str, settings: Settings) -> str:
+    """Run ``run_id`` to completion; returns its final state (``succeeded`` or ``failed``)."""
+    engine = create_db_engine(str(settings.database_url))
+    sessions = session_factory(engine)
+    try:
+        with sessions() as session:
+            if not runs.claim(session, run_id, worker_identity()):
+                run = runs.get_run(session, run_id)
+                log.info("run %s is %s; nothing to do", run_id, run.state)
+                return run.state
+        try:
+            with sessions() as session:
+                _execute(session, run_id, settings)
+            return runs.SUCCEEDED
+        except HokusaiError as exc:
+            reason, code = exc.message, exc.code
+        except Exception as exc:  # recorded for the user; the traceback goes to the run log
+            log.exception("run %s failed unexpectedly", run_id)
+            reason, code = f"internal error ({type(exc).__name__}: {exc})", "internal_error"
+        with sessions() as session:
+            runs.fail(session, run_id, code, reason)
+        return runs.FAILED
+    finally:
+        engine.dispose()
+
+
+def _execute(session: Session, run_id: str, settings: Settings) -> None:
+    from hokusai.pipeline.run import run_pipeline
+    from hokusai.pipeline.spec import Contribution, PipelineSpec
+
+    run = runs.get_run(session, run_id)
+    model = get_model_by_id(session, run.model_id)
+    store = BlobStore(
+        str(settings.pipeline_data_root),
+        s3_endpoint_url=settings.s3_endpoint_url,
+        cache_dir=settings.data_dir / "cache",
+    )
+
+    def local(dataset_id: str) -> Path:
+        dataset = session.get(Dataset, dataset_id)
+        assert dataset is not None
+        return store.local_path(dataset.storage_key)
+
+    linked = runs.run_contributions(session, run)
+    options = run.options
+    spec = PipelineSpec(
+        baseline=f"models:/{model.name}/{model.baseline_version}",
+        train=local(model.train_dataset_id),
+        benchmark=local(model.benchmark_dataset_id),
+        contributions=tuple(Contribution(local(c.dataset_id), c.contributor_address) for _, c in linked),
+        target=model.target_column,
+        primary_metric=options.get("primary_metric"),
+        seed=options["seed"],
+        sample=options.get("sample"),
+        threshold_pp=options["threshold_pp"],
+        min_benchmark_rows=options["min_benchmark_rows"],
+        metric_weights=options.get("metric_weights"),
+        register=True,
+        model_name=model.name,
+        out_dir=settings.data_dir / "runs" / run_id,
+    )
+    last = 0.0
+
+    def progress(event: Any) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if event.state == "started" or now - last >= PROGRESS_INTERVAL_SECONDS:
+            last = now
+            runs.set_progress(
+                session,
+                run_id,
+                {"step": event.step, "index": event.index, "total": event.total, "state": event.state},
+            )
+
+    result = run_pipeline(spec, settings.model_copy(update={"tracking_uri": settings.mlflow_url}), progress)
+    summary = json.loads(json.dumps(result.to_dict(), default=str))
+    for key in ("report", "attestation", "out_dir", "files", "plots"):
+        summary.pop(key, None)
+    if result.attestation is not None and session.get(Attestation, result.pipeline_run_id) is None:
+        session.add(
+            Attestation(
+                id=result.pipeline_run_id,
+                run_id=run.id,
+                hash_tree_root=result.attestation["attestation"]["hash_tree_root"],
+                signer=result.attestation["attestation"]["verification_key"],
+                document=result.attestation,
+                report=result.report,
+                created_at=utcnow(),
+            )
+        )
+    weights = {c.data_hash: c.weight_bps for c in result.contributors}
+    for link, contribution in linked:
+        dataset = session.get(Dataset, contribution.dataset_id)
+        link.weight_bps = weights.get(dataset.sha256) if dataset else None
+    run.state = runs.SUCCEEDED
+    run.outcome = result.outcome
+    run.delta_one_score = result.delta_one_score
+    run.result = summary
+    run.attestation_id = result.attestation_id
+    run.mlflow_run_id = result.mlflow_run_id
+    run.registered_version = result.registered_model_version
+    run.progress = {"step": "done", "state": "finished"}
+    run.finished_at = utcnow()
+    session.commit()

@@ -1,0 +1,91 @@
+"""The platform CLI against a running server: models, contribute with a wallet, runs, attest get/verify."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from tests.integration.resources.conftest import DemoFiles
+from tests.support.platform import Platform
+
+pytestmark = pytest.mark.realparts
+
+
+def hokusai(platform: Platform, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "HOKUSAI_URL": platform.url, "HOKUSAI_API_KEY": platform.admin_key, **env}
+    environment["HOKUSAI_DATA_DIR"] = str(platform.settings.data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "hokusai", *args], capture_output=True, text=True, env=environment
+    )
+
+
+def test_register_contribute_with_a_wallet_run_and_verify_from_the_command_line(
+    platform: Platform, demo_files: DemoFiles, tmp_path: Path
+) -> None:
+    registered = hokusai(
+        platform, "models", "register", "cli-model", "--target", demo_files.target,
+        "--train", str(demo_files.base), "--benchmark", str(demo_files.benchmark),
+        "--archive", str(demo_files.model_dir), "--json",
+    )  # fmt: skip
+    assert registered.returncode == 0, registered.stderr
+    listed = hokusai(platform, "models", "list", "--json")
+    assert "cli-model" in {m["name"] for m in json.loads(listed.stdout)}
+
+    wallet = Account.create()
+    key = wallet.key.hex()
+    contributed = hokusai(
+        platform, "contribute", str(demo_files.contribution), "--model", "cli-model", "--wallet", "--json",
+        HOKUSAI_WALLET_KEY=key, HOKUSAI_API_KEY="",
+    )  # fmt: skip
+    assert contributed.returncode == 0, contributed.stderr
+    contribution = json.loads(contributed.stdout)
+    assert contribution["contributor_address"] == wallet.address
+    assert key not in contributed.stdout + contributed.stderr
+
+    submitted = hokusai(
+        platform, "runs", "submit", "--model", "cli-model", "--contribution", contribution["id"],
+        "--wait", "--json", "--wallet", HOKUSAI_WALLET_KEY=key, HOKUSAI_API_KEY="",
+    )  # fmt: skip
+    assert submitted.returncode == 0, submitted.stderr
+    run = json.loads(submitted.stdout)
+    assert run["state"] == "succeeded"
+    status = hokusai(platform, "runs", "status", run["id"], "--json")
+    assert json.loads(status.stdout)["attestation_id"] == run["attestation_id"]
+
+    fetched = hokusai(platform, "attest", "get", run["attestation_id"], "--out", str(tmp_path))
+    assert fetched.returncode == 0, fetched.stderr
+    verified = hokusai(platform, "attest", "verify", str(tmp_path / "attestation.json"),
+                       "--data", str(demo_files.contribution))  # fmt: skip
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "needle"),
+    [
+        (("runs", "status", "no-such-run"), {}, "no run 'no-such-run'"),
+        (
+            ("contribute", "missing.csv", "--model", "m", "--wallet"),
+            {"HOKUSAI_WALLET_KEY": ""},
+            "HOKUSAI_WALLET_KEY",
+        ),
+        (
+            ("contribute", "missing.csv", "--model", "m", "--wallet"),
+            {"HOKUSAI_WALLET_KEY": "0xnothex"},
+            "not a valid",
+        ),
+        (("models", "get", "nope"), {"HOKUSAI_API_KEY": "hk_test_bogus_key"}, "error:"),
+    ],
+)
+def test_command_line_errors_are_one_line_with_exit_2(
+    platform: Platform, args: tuple[str, ...], env: dict[str, str], needle: str
+) -> None:
+    result = hokusai(platform, *args, **env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in result.stderr
