@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import quote
 
@@ -29,7 +30,20 @@ router = APIRouter(include_in_schema=False)
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 BROWSER_CHALLENGE = {"WWW-Authenticate": 'Basic realm="Hokusai MLflow (password: your API key)"'}
 UPSTREAM_TIMEOUT = httpx.Timeout(connect=5.0, read=300.0, write=300.0, pool=10.0)
+CHUNK_BYTES = 1 << 20  # bodies are passed on in chunks of up to 1 MiB: few writes, bounded memory
 _SAFE_PATH = "/:@!$&'()*+,;=-._~"
+
+
+async def _coalesced(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Re-chunk a streamed body into pieces of up to ``CHUNK_BYTES`` (never the whole body)."""
+    buffer = bytearray()
+    async for chunk in chunks:
+        buffer += chunk
+        if len(buffer) >= CHUNK_BYTES:
+            yield bytes(buffer)
+            buffer.clear()
+    if buffer:
+        yield bytes(buffer)
 
 
 def _basic_as_bearer(request: Request) -> MutableHeaders:
@@ -74,7 +88,7 @@ async def mlflow_proxy(path: str, request: Request, principal: ProxyPrincipal, s
     url = f"{state.settings.mlflow_url}/{quote(target, safe=_SAFE_PATH)}"
     if request.url.query:
         url = f"{url}?{request.url.query}"
-    body = request.stream() if request.method not in ("GET", "HEAD", "OPTIONS") else None
+    body = _coalesced(request.stream()) if request.method not in ("GET", "HEAD", "OPTIONS") else None
     upstream_request = state.http.build_request(
         request.method, url, headers=request_headers(request.headers.items()), content=body,
         timeout=UPSTREAM_TIMEOUT,
@@ -86,7 +100,9 @@ async def mlflow_proxy(path: str, request: Request, principal: ProxyPrincipal, s
             f"MLflow is not reachable ({type(exc).__name__}); try again shortly", code="mlflow_unavailable"
         ) from None
     response = StreamingResponse(
-        upstream.aiter_raw(), status_code=upstream.status_code, background=BackgroundTask(upstream.aclose)
+        upstream.aiter_raw(CHUNK_BYTES),
+        status_code=upstream.status_code,
+        background=BackgroundTask(upstream.aclose),
     )
     response.raw_headers = [
         (name.encode("latin-1"), value.encode("latin-1"))
