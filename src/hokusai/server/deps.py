@@ -19,12 +19,12 @@ from hokusai.server.auth.principal import SCOPES, Principal
 from hokusai.server.state import AppState
 
 
-def get_state(request: Request) -> AppState:
-    """The running app's shared state."""
+async def get_state(request: Request) -> AppState:
+    """The running app's shared state (async: a plain ``def`` would cost a thread-pool hop per request)."""
     return request.app.state.hokusai
 
 
-def get_settings(state: Annotated[AppState, Depends(get_state)]) -> Settings:
+async def get_settings(state: Annotated[AppState, Depends(get_state)]) -> Settings:
     """The settings the app was created with."""
     return state.settings
 

@@ -30,7 +30,7 @@ _DROP_REQUEST = frozenset({
     "transfer-encoding", "upgrade", "authorization", "x-api-key", "cookie", "x-eth-address",
     "x-eth-signature", "x-eth-message",
 })  # fmt: skip
-_DROP_RESPONSE = frozenset(
+HOP_BY_HOP_RESPONSE = frozenset(  # never passed back: hop-by-hop headers
     {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "server"}
 )
 _ARTIFACT_PARAMS = frozenset({"path", "artifact_path", "artifact_uri", "root_uri"})
@@ -73,8 +73,3 @@ def required_scope(method: str, path: str) -> str:
 def request_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """Headers to send upstream: everything but hop-by-hop headers and the caller's credentials."""
     return [(k, v) for k, v in headers if k.lower() not in _DROP_REQUEST]
-
-
-def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Headers to send back: everything but hop-by-hop headers (the body is passed through raw)."""
-    return [(k, v) for k, v in headers if k.lower() not in _DROP_RESPONSE]

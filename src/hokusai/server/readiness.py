@@ -6,7 +6,7 @@ import asyncio
 import time
 from dataclasses import asdict, dataclass
 
-import httpx
+import aiohttp
 from sqlalchemy import Engine, text
 
 
@@ -41,21 +41,23 @@ async def probe_database(engine: Engine, timeout: float) -> ProbeResult:
     return ProbeResult("database", error is None, round((time.perf_counter() - started) * 1000, 1), error)
 
 
-async def probe_mlflow(client: httpx.AsyncClient, mlflow_url: str, timeout: float) -> ProbeResult:
+async def probe_mlflow(session: aiohttp.ClientSession, mlflow_url: str, timeout: float) -> ProbeResult:
     """``GET <mlflow>/health`` must answer 200 within ``timeout`` seconds."""
     started = time.perf_counter()
     try:
-        response = await client.get(f"{mlflow_url}/health", timeout=timeout)
-        error = None if response.status_code == 200 else f"/health answered {response.status_code}"
-    except httpx.TimeoutException:
+        async with session.get(
+            f"{mlflow_url}/health", timeout=aiohttp.ClientTimeout(total=timeout)
+        ) as response:
+            error = None if response.status == 200 else f"/health answered {response.status}"
+    except TimeoutError:
         error = f"no answer within {timeout:g}s"
-    except httpx.HTTPError as exc:
+    except aiohttp.ClientError as exc:
         error = f"unreachable at {mlflow_url}: {type(exc).__name__}"
     return ProbeResult("mlflow", error is None, round((time.perf_counter() - started) * 1000, 1), error)
 
 
 async def probe_all(
-    engine: Engine, client: httpx.AsyncClient, mlflow_url: str, timeout: float
+    engine: Engine, client: aiohttp.ClientSession, mlflow_url: str, timeout: float
 ) -> list[ProbeResult]:
     """Both probes at once, so /ready takes as long as the slowest, not the sum."""
     return list(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import httpx
+import aiohttp
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,5 +32,5 @@ class AppState:
     limiter: RateLimiter
     auth: Authenticator
     store: BlobStore
-    http: httpx.AsyncClient | None = field(default=None)
+    http: aiohttp.ClientSession | None = field(default=None)  # to MLflow: readiness and the proxy
     runner: JobRunner | None = field(default=None)
