@@ -49,7 +49,8 @@ def up(
     def announce(urls: dict[str, str]) -> None:
         console.print(f"[green]ready[/]  API     {urls['api']}")
         console.print(f"       docs    {urls['docs']}")
-        console.print(f"       MLflow  {urls['mlflow']}   (log: {urls['mlflow_log']})")
+        console.print(f"       MLflow  {urls['api']}/mlflow/  (UI and client; password: an API key)")
+        console.print(f"       logs    {urls['mlflow_log']}", soft_wrap=True)
         if "admin_key" in urls:
             console.print(ADMIN_KEY_NOTICE.format(key=urls["admin_key"]), highlight=False, soft_wrap=True)
         console.print("Press Ctrl-C to stop.")
