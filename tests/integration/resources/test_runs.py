@@ -57,9 +57,6 @@ def test_a_run_left_running_by_a_dead_worker_is_failed_when_the_api_starts(
 ) -> None:
     register(platform, demo_files, "orphans")
     with platform.client() as admin:
-        contribution = admin.contributions.submit(
-            "orphans", demo_files.contribution, contributor_address=Account.create().address
-        )
         model_id = admin.models.get("orphans").id
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -77,7 +74,6 @@ def test_a_run_left_running_by_a_dead_worker_is_failed_when_the_api_starts(
     with platform.app.state.hokusai.sessions() as session:
         session.add(orphan)
         session.commit()
-    assert contribution.id
     with (
         serve_platform(platform.settings) as restarted,
         restarted.client(api_key=platform.admin_key) as admin,
