@@ -35,8 +35,11 @@ router = APIRouter(prefix="/api/v1", tags=["contributions"])
 )
 async def contribute(name: str, request: Request, principal: WritePrincipal, state: StateDep) -> JSONResponse:
     """Validation and manifest in the answer; the contributor is the signed-in wallet."""
-    with state.sessions() as session:
-        get_model(session, name)  # 404 before reading a byte of the upload
+    def model_exists() -> None:
+        with state.sessions() as session:
+            get_model(session, name)
+
+    await run_in_threadpool(model_exists)  # 404 before reading a byte of the upload
     upload = await receive_request_file(request, state.settings)
 
     def store() -> tuple[dict[str, Any], bool]:
