@@ -211,3 +211,10 @@ def test_a_model_archive_that_escapes_its_folder_is_refused(
         )
     assert error.code == "bad_archive"
     assert not (platform.settings.data_dir.parent / "MLmodel").exists()
+
+
+def test_a_model_is_found_by_its_name_or_by_the_id_in_responses(platform: Platform, model: str) -> None:
+    with platform.client() as admin:
+        by_name = admin.models.get(model)
+        assert admin.models.get(by_name.id).name == model
+        assert isinstance(error_of(lambda: admin.models.get("0" * 32)), NotFound)

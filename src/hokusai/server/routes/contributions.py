@@ -35,6 +35,7 @@ router = APIRouter(prefix="/api/v1", tags=["contributions"])
 )
 async def contribute(name: str, request: Request, principal: WritePrincipal, state: StateDep) -> JSONResponse:
     """Validation and manifest in the answer; the contributor is the signed-in wallet."""
+
     def model_exists() -> None:
         with state.sessions() as session:
             get_model(session, name)

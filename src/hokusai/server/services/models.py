@@ -52,8 +52,8 @@ def check_model_name(name: str) -> str:
 
 
 def get_model(session: Session, name: str) -> Model:
-    """The model called ``name``; 404 otherwise."""
-    model = session.scalar(select(Model).where(Model.name == name))
+    """The model called ``name`` (or with that id, so ids in responses work in URLs too); 404 otherwise."""
+    model = session.scalar(select(Model).where(Model.name == name)) or session.get(Model, name)
     if model is None:
         raise NotFound(f"no model named {name!r}", code="model_not_found")
     return model
