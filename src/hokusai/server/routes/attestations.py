@@ -10,9 +10,8 @@ from pydantic import BaseModel, Field
 
 from hokusai.server import policy
 from hokusai.server.deps import Caller, OptionalCaller, SessionDep, SettingsDep
-from hokusai.server.services.access import attestation_subject, contributor_subject, model_subject
+from hokusai.server.services.access import attestation_subject, contributor_subject
 from hokusai.server.services.attestations import contributor_impact, get_attestation, stored_report
-from hokusai.server.services.models import list_models
 from hokusai.wallet import checksum_address
 
 router = APIRouter(prefix="/api/v1", tags=["attestations"])
@@ -55,12 +54,7 @@ def verify(
 
 @router.get("/contributors/{address}/impact", summary="What a wallet's contributions achieved")
 def impact(address: str, principal: Caller, session: SessionDep) -> dict[str, Any]:
-    """The wallet itself and admins see everything; a model's owner what the wallet did for its models."""
+    """The wallet itself (and admins) only; a model's owner sees contributions and runs of its models."""
     wallet = checksum_address(address)
-    subject = contributor_subject(wallet)
-    if policy.allows(principal, "impact.read", subject):
-        return contributor_impact(session, wallet)
-    owned = [m.id for m in list_models(session) if policy.allows(principal, "model.write", model_subject(m))]
-    if not owned:
-        policy.require(principal, "impact.read", subject)
-    return contributor_impact(session, wallet, model_ids=owned)
+    policy.require(principal, "impact.read", contributor_subject(wallet))
+    return contributor_impact(session, wallet)

@@ -29,13 +29,12 @@ def stored_report(session: Session, document: dict[str, Any]) -> dict[str, Any] 
     return stored.report if stored is not None else None
 
 
-def contributor_impact(session: Session, address: str, model_ids: list[str] | None = None) -> dict[str, Any]:
+def contributor_impact(session: Session, address: str) -> dict[str, Any]:
     """What a wallet's contributions achieved in finished runs: per model and in total.
 
     ``weighted_delta_one`` sums, over the accepted runs that count, the run's DeltaOne score times the
     wallet's weight in it. A contribution counts at most once per baseline version
     (``runs.counted_runs``): evaluating it again is listed (``counted: false``) but adds nothing.
-    ``model_ids`` restricts it to those models (what a model's owner may see).
     """
     wallet = checksum_address(address)
     contribution_query = select(Contribution).where(Contribution.contributor_address == wallet)
@@ -47,9 +46,6 @@ def contributor_impact(session: Session, address: str, model_ids: list[str] | No
         .where(Contribution.contributor_address == wallet, Run.state == SUCCEEDED)
         .order_by(Run.finished_at)
     )
-    if model_ids is not None:
-        contribution_query = contribution_query.where(Contribution.model_id.in_(model_ids))
-        query = query.where(Run.model_id.in_(model_ids))
     contributions = list(session.scalars(contribution_query))
     rows = session.execute(query).all()
     per_model: dict[str, dict[str, Any]] = defaultdict(
