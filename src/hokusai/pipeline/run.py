@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hokusai.attestation.signing import load_signer
+from hokusai.attestation.signing import bind_domain, load_signer, settings_domain
 from hokusai.config import Settings
 from hokusai.pipeline import steps
 from hokusai.pipeline.inputs import Inputs, load_inputs
@@ -131,6 +131,7 @@ def _evaluate(
         else:
             with progress.step("attest"):
                 signer = load_signer(settings)
+                report = bind_domain(report, settings_domain(settings))  # the report records the domain
                 attestation = steps.attest(
                     run_id, inputs, baseline, prepared, trained, compared, weighed, report, spec,
                     signer, settings.environment,
