@@ -48,7 +48,12 @@ def make_sealed(signer: Signer, timestamp: str = "2026-01-01T00:00:00Z", mlflow_
     )  # fmt: skip
     run_id = pipeline_run_id(identity)
     report = bind_domain(
-        {"report_version": "1", "pipeline_run_id": run_id, "options": OPTIONS, "outcome": {"reason": "accepted"}},
+        {
+            "report_version": "1",
+            "pipeline_run_id": run_id,
+            "options": OPTIONS,
+            "outcome": {"reason": "accepted"},
+        },
         signer.domain,
     )
     document = build_document(
