@@ -1,5 +1,5 @@
 // Compile Solidity standard-JSON input (stdin) with the solc npm package's bundled soljson.js
-// (solcjs; nothing is downloaded) and print the standard-JSON output (stdout).
+// (solcjs; nothing is downloaded) and print {"version": compiler version, "output": standard-JSON output}.
 // Imports resolve against this folder, then node_modules (e.g. @openzeppelin/contracts/...).
 "use strict";
 const fs = require("fs");
@@ -17,4 +17,5 @@ function findImports(importPath) {
 }
 
 const input = fs.readFileSync(0, "utf8");
-process.stdout.write(solc.compile(input, { import: findImports }));
+const output = JSON.parse(solc.compile(input, { import: findImports }));
+process.stdout.write(JSON.stringify({ version: solc.version(), output }));
