@@ -165,9 +165,10 @@ def mint_request(
     as_json: JsonOption = False,
 ) -> None:
     """The signed mint request ({domain, types, message, typedDataDigest, signatures, submitCalldata})."""
-    offline = {"--payload": payload, "--chain-id": chain_id, "--verifying-contract": verifying_contract}
-    if key_files:
-        offline["--key-file"] = key_files
+    offline = {
+        "--payload": payload, "--chain-id": chain_id, "--verifying-contract": verifying_contract,
+        "--key-file": key_files or None,
+    }  # fmt: skip
     given = [flag for flag, value in offline.items() if value is not None]
     if run_id is not None:
         if given:
