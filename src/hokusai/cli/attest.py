@@ -113,7 +113,13 @@ def published(url: str) -> tuple[list[str], dict[str, Any]]:
     from hokusai.client import Client
 
     with Client(url=url) as client:
-        answer = client.attestations.signers()
+        try:
+            answer = client.attestations.signers()
+        except NotFound:
+            raise InvalidInput(
+                f"{url} publishes no signer set (GET /api/v1/attestations/signers: 404); name the signer with "
+                "--signer 0x…"
+            ) from None
     try:
         signers, chain_id = list(answer["signers"]), int(answer["chain_id"])
         return signers, attestation_domain(chain_id, answer.get("verifying_contract"))

@@ -222,6 +222,14 @@ def test_verify_uses_HOKUSAI_URL_and_pins_the_published_chain(
     assert served.seen == ["/api/v1/attestations/signers"]
 
 
+def test_a_platform_that_publishes_no_signers_is_one_line_and_exit_2(
+    sealed: Sealed, served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["attest", "verify", str(_write(sealed, tmp_path)), "--platform", served.url], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "publishes no signer set" in err and "--signer" in err
+
+
 def test_verify_with_neither_a_platform_nor_a_signer_says_so_in_one_line(
     sealed: Sealed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

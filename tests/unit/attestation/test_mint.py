@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from hokusai.attestation.attesters import AttesterSet, LocalAttester
 from hokusai.attestation.eip712 import recover
 from hokusai.attestation.mint import (
     TYPES,
+    MintPayload,
     attestation_hash,
     benchmark_spec_hash,
     contract_rule_violations,
@@ -298,12 +300,11 @@ def test_the_actual_cost_is_compute_seconds_times_the_hourly_price_in_micro_doll
     assert cost_usd_micro(0, 1.0) == 0
 
 
-def test_an_accepted_runs_payload_maps_every_field(sealed: Sealed, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    settings = Settings(data_dir=tmp_path, mint_deadline_seconds=3600, compute_price_usd_per_hour=3.6)
-    payload = payload_for_run(
+def _run_payload(sealed: Sealed, settings: Settings, accepted: bool = True) -> MintPayload:
+    return payload_for_run(
         model_id=7,
         attestation=sealed.document,
-        report={"outcome": {"accepted": True, "primary_metric": "auroc"}},
+        report={"outcome": {"accepted": accepted, "primary_metric": "auroc"}},
         spec_id="spec-1",
         metric_family="rank",
         max_cost_usd_micro=9_000_000,
@@ -313,16 +314,18 @@ def test_an_accepted_runs_payload_maps_every_field(sealed: Sealed, tmp_path) -> 
         settings=settings,
         now=KAT_NOW,
     )
+
+
+def test_an_accepted_runs_payload_maps_every_field(sealed: Sealed, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, mint_deadline_seconds=3600, compute_price_usd_per_hour=3.6)
+    payload = _run_payload(sealed, settings)
     flat = payload_fields(payload)
     digest = "0x" + canonical_hash(sealed.document)
     assert flat["modelId"] == "7"
     assert flat["pipelineRunId"] == sealed.document["metadata"]["pipeline_run_id"]
     assert (flat["baselineScoreBps"], flat["candidateScoreBps"]) == (8800, 9100)  # auroc 0.88 -> 0.91
-    assert (flat["totalSamples"], flat["actualCostUsdMicro"], flat["maxCostUsdMicro"]) == (
-        400,
-        10_000,
-        9_000_000,
-    )
+    assert (flat["totalSamples"], flat["actualCostUsdMicro"]) == (400, 10_000)  # 10 s at 3.6 USD/h
+    assert flat["maxCostUsdMicro"] == 9_000_000
     assert flat["datasetHash"] == "0x" + HASH["bench"]
     assert flat["attestationHash"] == digest
     assert flat["idempotencyKey"] == idempotency_key(7, digest)
@@ -335,23 +338,12 @@ def test_an_accepted_runs_payload_maps_every_field(sealed: Sealed, tmp_path) -> 
     assert parse_payload(flat) == payload  # the flat form reads back
 
 
-def test_a_run_that_was_not_accepted_has_no_mint_payload(sealed: Sealed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_run_that_was_not_accepted_has_no_mint_payload(sealed: Sealed, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="only an accepted run"):
-        payload_for_run(
-            model_id=7,
-            attestation=sealed.document,
-            report={"outcome": {"accepted": False, "primary_metric": "auroc"}},
-            spec_id="s",
-            metric_family="rank",
-            max_cost_usd_micro=0,
-            compute_seconds=0.0,
-            baseline_commitment="0x" + "01" * 32,
-            candidate_commitment="0x" + "02" * 32,
-            settings=Settings(data_dir=tmp_path),
-        )
+        _run_payload(sealed, Settings(data_dir=tmp_path), accepted=False)
 
 
-def test_mint_requests_from_settings_need_the_contract_address(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_mint_requests_from_settings_need_the_contract_address(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="HOKUSAI_DELTA_VERIFIER_ADDRESS"):
         settings_mint_domain(Settings(data_dir=tmp_path))
     domain = settings_mint_domain(
