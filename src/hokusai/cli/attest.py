@@ -117,8 +117,8 @@ def published(url: str) -> tuple[list[str], dict[str, Any]]:
             answer = client.attestations.signers()
         except NotFound:
             raise InvalidInput(
-                f"{url} publishes no signer set (GET /api/v1/attestations/signers: 404); name the signer with "
-                "--signer 0x…"
+                f"{url} publishes no signer set (GET /api/v1/attestations/signers: 404); "
+                "name the signer with --signer 0x…"
             ) from None
     try:
         signers, chain_id = list(answer["signers"]), int(answer["chain_id"])
