@@ -4,7 +4,8 @@
   existing signer key alone (``HOKUSAI_SIGNER_KEY``, else ``HOKUSAI_SIGNER_KEY_FILE``, created on
   first use with mode 0600 and linked into place atomically), threshold 1.
 * Deployed: AWS KMS keys (``HOKUSAI_ATTESTER_KMS_KEY_IDS``; see :mod:`hokusai.attestation.kms`).
-* ``HOKUSAI_ENVIRONMENT=production`` refuses file and environment keys.
+* ``HOKUSAI_ENVIRONMENT=production`` refuses file and environment keys; staging and production never
+  create a key file (a deployed process without a configured key must not sign with a fresh one).
 
 The first attester signs the attestation document (schema v1 has one signature); a mint request
 is signed by ``HOKUSAI_ATTESTER_THRESHOLD`` of them. Keys are never logged or shown.
@@ -28,6 +29,8 @@ from eth_account.signers.local import LocalAccount
 from hokusai.attestation.eip712 import canonical_signature
 from hokusai.config import Settings, env_name
 from hokusai.errors import ConfigError
+
+DEPLOYED = ("staging", "production")
 
 
 class Attester(Protocol):
@@ -152,6 +155,11 @@ def signer_key_attester(settings: Settings, *, create: bool = True) -> LocalAtte
         return LocalAttester(_account(settings.signer_key.get_secret_value(), env_name("signer_key")))
     path = Path(str(settings.signer_key_file))
     if not path.exists():
+        if settings.environment in DEPLOYED:
+            raise ConfigError(
+                f"no signer key configured and {settings.environment} never creates one: set "
+                f"{env_name('attester_kms_key_ids')} (or {env_name('signer_key')} outside production)"
+            )
         if not create:
             raise ConfigError(
                 f"no signer key at {path} (and {env_name('signer_key')} is unset); "

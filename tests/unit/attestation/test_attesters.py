@@ -197,3 +197,13 @@ def test_a_local_attester_never_shows_its_key() -> None:
     attester = LocalAttester(account)
     assert account.key.hex().removeprefix("0x") not in repr(attester)
     assert attester.address in repr(attester)
+
+
+def test_a_deployed_environment_never_creates_a_signing_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="staging never creates one"):
+        load_attesters(_settings(tmp_path, environment="staging"))
+    assert not (tmp_path / "keys").exists()
+    account = Account.create()  # outside production a configured environment key still works
+    assert load_signer(_settings(tmp_path, environment="staging", signer_key=account.key.hex())).address == (
+        account.address
+    )
