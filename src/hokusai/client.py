@@ -175,7 +175,8 @@ class Client:
         now = datetime.now(UTC).replace(microsecond=0)
         issued = response.json()
         message = SiweMessage(
-            domain=self.domain or issued["domain"], address=self.wallet.address, uri=self.url, chain_id=1,
+            domain=self.domain or issued["domain"], address=self.wallet.address,
+            uri=issued.get("uri", self.url), chain_id=min(issued.get("chain_ids") or [1]),
             nonce=issued["nonce"], issued_at=now, statement="Sign in to Hokusai.",
             expiration_time=now + timedelta(minutes=SIGN_IN_MINUTES),
         ).to_text()  # fmt: skip

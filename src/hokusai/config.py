@@ -132,6 +132,21 @@ class Settings(BaseSettings):
     tracking_uri: str | None = Field(
         None, description="MLflow tracking URI of the pipeline. Default: MLFLOW_URL if up, else the store."
     )
+    # authorization (issue 10)
+    chain_ids: str = Field("1", description="Chain ids a SIWE sign-in message may name (comma list).")
+    json_body_max_bytes: int = Field(1 << 20, ge=1024, description="Largest JSON request body, in bytes.")
+    archive_max_unpacked_bytes: int = Field(
+        256 << 20, ge=1, description="Largest unpacked size of an uploaded model archive, in bytes."
+    )
+    owner_storage_max_bytes: int = Field(
+        10 << 30, ge=1, description="Bytes of uploaded data one principal may keep stored."
+    )
+    wallet_key_max_seconds: int = Field(
+        30 * 86400, ge=60, description="Longest lifetime of an API key minted under a wallet sign-in."
+    )
+    signer_url: str | None = Field(
+        None, description="API URL a run worker asks to sign its attestation. Default: the API's URL."
+    )
     # on-chain rewards: EIP-712 domains, attesters, mint requests (issue 13)
     chain_id: int = Field(
         1, ge=1, description="EIP-155 chain id of the attestation and mint-request domains."
@@ -180,7 +195,15 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s):// MLflow server URL or a sqlite:/// or postgresql:// store")
         return normalize_sql_url(value).rstrip("/")
 
-    @field_validator("s3_endpoint_url", "mlflow_url")
+    @field_validator("chain_ids")
+    @classmethod
+    def _chain_ids(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        if not items or not all(item.isdigit() and int(item) > 0 for item in items):
+            raise ValueError("must be a comma list of positive chain ids, e.g. 1 or 1,8453")
+        return ",".join(items)
+
+    @field_validator("s3_endpoint_url", "mlflow_url", "signer_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if not value:
@@ -262,12 +285,19 @@ class Settings(BaseSettings):
         if self.mlflow_url is None:
             host = "127.0.0.1" if self.mlflow_host in ("0.0.0.0", "::") else self.mlflow_host
             self.mlflow_url = f"http://{host}:{self.mlflow_port}"
+        if self.signer_url is None:
+            self.signer_url = self.api_url
         return self
 
     @property
     def admin_address_set(self) -> frozenset[str]:
         """The EIP-55 addresses of ``admin_addresses``."""
         return frozenset(a for a in self.admin_addresses.split(",") if a)
+
+    @property
+    def chain_id_set(self) -> frozenset[int]:
+        """The chain ids of ``chain_ids``."""
+        return frozenset(int(item) for item in self.chain_ids.split(","))
 
     @property
     def attester_key_file_list(self) -> list[str]:

@@ -3,7 +3,7 @@ hash and the signer's EIP-712 signature (under the domain the report records, se
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +126,16 @@ def build_document(
             for i, c in enumerate(contributors, 1)
         ],
     }
+
+
+Sealer = Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
+"""Turns an unsigned document and its report into the sealed document: ``seal`` with a local signer, or
+the platform's signing endpoint (a run worker holds no key)."""
+
+
+def local_sealer(signer: Signer) -> Sealer:
+    """A ``Sealer`` that signs in this process with ``signer``."""
+    return lambda document, report: seal(document, report, signer)
 
 
 def seal(document: Mapping[str, Any], report: Mapping[str, Any], signer: Signer) -> dict[str, Any]:

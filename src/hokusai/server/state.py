@@ -16,7 +16,9 @@ from hokusai.server.middleware import RequestMetrics
 if TYPE_CHECKING:
     from hokusai.server.auth.authenticator import Authenticator
     from hokusai.server.jobs import JobRunner
+    from hokusai.server.mlflow_access import MlflowAccess
     from hokusai.server.ratelimit import RateLimiter
+    from hokusai.server.services.audit import AuditBuffer
     from hokusai.storage import BlobStore
 
 
@@ -32,5 +34,7 @@ class AppState:
     limiter: RateLimiter
     auth: Authenticator
     store: BlobStore
+    mlflow_access: MlflowAccess
+    audit: AuditBuffer
     http: aiohttp.ClientSession | None = field(default=None)  # to MLflow: readiness and the proxy
     runner: JobRunner | None = field(default=None)

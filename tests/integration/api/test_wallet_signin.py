@@ -183,7 +183,7 @@ def test_wallet_without_admin_cannot_grant_roles(api: Api, wallet: LocalAccount)
     response = httpx.post(f"{api.url}/api/v1/auth/grants", headers=headers,
                           json={"address": wallet.address, "role": "admin"})  # fmt: skip
     assert response.status_code == 403
-    assert response.json()["error"]["code"] == "insufficient_scope"
+    assert response.json()["error"]["code"] == "role_required"
 
 
 def test_wallet_can_mint_itself_an_api_key_within_its_scopes(api: Api, wallet: LocalAccount) -> None:

@@ -1,4 +1,5 @@
-"""``/api/v1/attestations``: the signed documents, their verification, and contributor impact."""
+"""``/api/v1/attestations``: the signed documents (accepted ones are public), their verification, and
+contributor impact."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from hokusai.server.deps import ReadPrincipal, SessionDep, SettingsDep
+from hokusai.server import policy
+from hokusai.server.deps import Caller, OptionalCaller, SessionDep, SettingsDep
+from hokusai.server.services.access import attestation_subject, contributor_subject, model_subject
 from hokusai.server.services.attestations import contributor_impact, get_attestation, stored_report
+from hokusai.server.services.models import list_models
+from hokusai.wallet import checksum_address
 
 router = APIRouter(prefix="/api/v1", tags=["attestations"])
 
@@ -21,20 +26,25 @@ class VerifyRequest(BaseModel):
 
 
 @router.get("/attestations/{attestation_id}", summary="A signed attestation document")
-def read_attestation(attestation_id: str, _principal: ReadPrincipal, session: SessionDep) -> dict[str, Any]:
-    return get_attestation(session, attestation_id).document
+def read_attestation(attestation_id: str, principal: OptionalCaller, session: SessionDep) -> dict[str, Any]:
+    """Public for accepted runs (it exists to be verified by anyone); otherwise the run's participants."""
+    attestation = get_attestation(session, attestation_id)
+    policy.require(principal, "attestation.read", attestation_subject(session, attestation))
+    return attestation.document
 
 
 @router.get("/attestations/{attestation_id}/report", summary="The evaluation report behind an attestation")
-def read_report(attestation_id: str, _principal: ReadPrincipal, session: SessionDep) -> dict[str, Any]:
-    return get_attestation(session, attestation_id).report
+def read_report(attestation_id: str, principal: OptionalCaller, session: SessionDep) -> dict[str, Any]:
+    attestation = get_attestation(session, attestation_id)
+    policy.require(principal, "attestation.read", attestation_subject(session, attestation))
+    return attestation.report
 
 
 @router.post("/attestations/verify", summary="Verify a document: schema, hash tree, signature, signer")
 def verify(
-    body: VerifyRequest, _principal: ReadPrincipal, session: SessionDep, settings: SettingsDep
+    body: VerifyRequest, _principal: OptionalCaller, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    """The verdict with every check and its reason; the signer must be this platform's."""
+    """The verdict with every check and its reason; the signer must be this platform's. Public."""
     from hokusai.attestation import load_signer, verify_attestation
 
     report = body.report or stored_report(session, body.attestation)
@@ -44,5 +54,13 @@ def verify(
 
 
 @router.get("/contributors/{address}/impact", summary="What a wallet's contributions achieved")
-def impact(address: str, _principal: ReadPrincipal, session: SessionDep) -> dict[str, Any]:
-    return contributor_impact(session, address)
+def impact(address: str, principal: Caller, session: SessionDep) -> dict[str, Any]:
+    """The wallet itself and admins see everything; a model's owner what the wallet did for its models."""
+    wallet = checksum_address(address)
+    subject = contributor_subject(wallet)
+    if policy.allows(principal, "impact.read", subject):
+        return contributor_impact(session, wallet)
+    owned = [m.id for m in list_models(session) if policy.allows(principal, "model.write", model_subject(m))]
+    if not owned:
+        policy.require(principal, "impact.read", subject)
+    return contributor_impact(session, wallet, model_ids=owned)
