@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hokusai.cli._client import JsonOption, UrlOption, emit
+from hokusai.cli._client import JsonOption, KeystoreOption, UrlOption, WalletOption, emit, make_client
 from hokusai.errors import ConfigError, InvalidInput, NotFound
 
 app = typer.Typer(help="Verify attestations, or fetch them from a server.")
@@ -168,6 +168,8 @@ def mint_request(
         Path | None, typer.Option("--out", help="Write the mint request to this file.")
     ] = None,
     url: UrlOption = None,
+    keystore: KeystoreOption = None,
+    wallet: WalletOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """The signed mint request ({domain, types, message, typedDataDigest, signatures, submitCalldata})."""
@@ -179,9 +181,7 @@ def mint_request(
     if run_id is not None:
         if given:
             raise InvalidInput(f"give RUN_ID or --payload, not both ({', '.join(given)} with RUN_ID)")
-        from hokusai.client import Client
-
-        with Client(url=url) as client:
+        with make_client(url, keystore, wallet) as client:
             request = client.runs.mint_request(run_id)
     else:
         missing = [flag for flag in offline if flag not in given]
@@ -190,8 +190,10 @@ def mint_request(
                 "give an accepted run's RUN_ID, or sign offline with --payload FILE --chain-id N "
                 f"--verifying-contract 0x… --key-file F (missing: {', '.join(missing)})"
             )
-        if url is not None:
-            raise InvalidInput("--url is for RUN_ID; offline signing talks to no server")
+        if url is not None or keystore is not None or wallet:
+            raise InvalidInput(
+                "--url, --keystore and --wallet are for RUN_ID; offline signing talks to no server"
+            )
         request = sign_offline(payload, chain_id, verifying_contract, key_files or [])  # type: ignore[arg-type]
     if out_file is not None:
         from hokusai.files import atomic_write_json
