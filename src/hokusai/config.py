@@ -147,6 +147,28 @@ class Settings(BaseSettings):
     signer_url: str | None = Field(
         None, description="API URL a run worker asks to sign its attestation. Default: the API's URL."
     )
+    # on-chain rewards: EIP-712 domains, attesters, mint requests (issue 13)
+    chain_id: int = Field(
+        1, ge=1, description="EIP-155 chain id of the attestation and mint-request domains."
+    )
+    delta_verifier_address: str | None = Field(
+        None, description="DeltaVerifier contract (EIP-55) in both domains; mint requests need it."
+    )
+    attester_key_files: str = Field(
+        "", description="Attester key files (comma list, development). Default: the signer key alone."
+    )
+    attester_kms_key_ids: str = Field(
+        "", description="AWS KMS attester keys (comma list of ids, ARNs or alias/NAME; ECC_SECG_P256K1)."
+    )
+    attester_threshold: int = Field(
+        1, ge=1, le=100, description="Attester signatures a mint request carries (m of n)."
+    )
+    mint_deadline_seconds: int = Field(
+        432000, ge=60, le=31_536_000, description="How long a signed mint request stays valid (seconds)."
+    )
+    compute_price_usd_per_hour: float = Field(
+        0.05826, ge=0, le=1000, description="Price of one hour of run compute (actualCostUsdMicro)."
+    )
 
     @field_validator("database_url", "mlflow_backend_store_uri")
     @classmethod
@@ -190,7 +212,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
-    @field_validator("admin_addresses", "cors_origins")
+    @field_validator("admin_addresses", "cors_origins", "attester_key_files", "attester_kms_key_ids")
     @classmethod
     def _comma_list(cls, value: str) -> str:
         return ",".join(item.strip() for item in (value or "").split(",") if item.strip())
@@ -204,6 +226,21 @@ class Settings(BaseSettings):
             return ",".join(checksum_address(item) for item in value.split(",") if item)
         except HokusaiError as exc:
             raise ValueError(exc.message) from None
+
+    @field_validator("delta_verifier_address")
+    @classmethod
+    def _contract_address(cls, value: str | None) -> str | None:
+        from hokusai.wallet import checksum_address
+
+        if not value:
+            return None
+        try:
+            address = checksum_address(value.strip())
+        except HokusaiError as exc:
+            raise ValueError(exc.message) from None
+        if int(address, 16) == 0:
+            raise ValueError("must not be the zero address")
+        return address
 
     @field_validator("rate_limit_storage_url")
     @classmethod
@@ -261,6 +298,14 @@ class Settings(BaseSettings):
     def chain_id_set(self) -> frozenset[int]:
         """The chain ids of ``chain_ids``."""
         return frozenset(int(item) for item in self.chain_ids.split(","))
+
+    @property
+    def attester_key_file_list(self) -> list[str]:
+        return [path for path in self.attester_key_files.split(",") if path]
+
+    @property
+    def attester_kms_key_id_list(self) -> list[str]:
+        return [key for key in self.attester_kms_key_ids.split(",") if key]
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hokusai.attestation.document import Sealer, local_sealer
-from hokusai.attestation.signing import load_signer
+from hokusai.attestation.signing import bind_domain, load_signer, settings_domain
 from hokusai.config import Settings
 from hokusai.pipeline import steps
 from hokusai.pipeline.inputs import Inputs, load_inputs
@@ -139,6 +139,8 @@ def _evaluate(
             progress.skip("attest", "preview: an estimate is not attested")
         else:
             with progress.step("attest"):
+                # the report records the signing domain (a hash tree leaf) before anyone signs it
+                report = bind_domain(report, settings_domain(settings))
                 attestation = steps.attest(
                     run_id, inputs, baseline, prepared, trained, compared, weighed, report, spec,
                     sealer or local_sealer(load_signer(settings)), settings.environment,
