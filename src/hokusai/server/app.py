@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from starlette.concurrency import run_in_threadpool
 
 from hokusai import __version__
+from hokusai.attestation import load_attesters
 from hokusai.config import Settings, load_settings
 from hokusai.server.auth.authenticator import Authenticator
 from hokusai.server.db import create_db_engine, session_factory
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        state.attesters = await run_in_threadpool(load_attesters, settings)
         state.runner = await run_in_threadpool(start_runner, state)
         flusher = asyncio.create_task(flush_audit())
         # aiohttp for the upstream hop: measured ~1 ms less per proxied request than httpx here.

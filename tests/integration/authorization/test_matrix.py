@@ -306,6 +306,7 @@ CASES: list[Case] = [
         lambda w, a: f"/api/v1/runs/{w.ids['run']}/sign",
         request=lambda w, a: {"json": {"document": {}, "report": {}}},
     ),
+    Case("GET", "/api/v1/attestations/signers", fixed("/api/v1/attestations/signers")),
     Case(
         "GET",
         "/api/v1/attestations/{attestation_id}",

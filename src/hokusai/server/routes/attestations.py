@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hokusai.server import policy
-from hokusai.server.deps import Caller, OptionalCaller, SessionDep, SettingsDep
+from hokusai.server.deps import Caller, OptionalCaller, SessionDep, StateDep
 from hokusai.server.services.access import attestation_subject, contributor_subject
 from hokusai.server.services.attestations import contributor_impact, get_attestation, stored_report
 from hokusai.wallet import checksum_address
@@ -22,6 +22,25 @@ class VerifyRequest(BaseModel):
 
     attestation: dict[str, Any]
     report: dict[str, Any] | None = Field(None, description="The companion evaluation_report.json")
+
+
+class Signers(BaseModel):
+    """Who signs attestations and mint requests, how many must, for which chain and contract."""
+
+    signers: list[str]
+    threshold: int
+    chain_id: int
+    verifying_contract: str | None
+
+
+@router.get("/attestations/signers", response_model=Signers, summary="The platform's published signers")
+def signers(_principal: OptionalCaller, state: StateDep) -> Signers:
+    """Public: what ``hokusai attest verify`` checks a document's signer against."""
+    from hokusai.attestation import published_signers
+
+    state.signer()  # loads the attester set if it is not loaded yet
+    assert state.attesters is not None
+    return Signers(**published_signers(state.settings, state.attesters))
 
 
 @router.get("/attestations/{attestation_id}", summary="A signed attestation document")
@@ -41,14 +60,20 @@ def read_report(attestation_id: str, principal: OptionalCaller, session: Session
 
 @router.post("/attestations/verify", summary="Verify a document: schema, hash tree, signature, signer")
 def verify(
-    body: VerifyRequest, _principal: OptionalCaller, session: SessionDep, settings: SettingsDep
+    body: VerifyRequest, _principal: OptionalCaller, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
-    """The verdict with every check and its reason; the signer must be this platform's. Public."""
-    from hokusai.attestation import load_signer, verify_attestation
+    """The verdict with every check and its reason; the signer must be one of this platform's, under its
+    EIP-712 domain. Public."""
+    from hokusai.attestation import verify_attestation
+    from hokusai.attestation.signing import settings_domain
 
     report = body.report or stored_report(session, body.attestation)
-    signer = load_signer(settings).address
-    verdict = verify_attestation(body.attestation, report=report, signer=signer)
+    signer = state.signer().address
+    assert state.attesters is not None
+    verdict = verify_attestation(
+        body.attestation, report=report, signer=set(state.attesters.addresses),
+        expected_domain=settings_domain(state.settings),
+    )  # fmt: skip
     return {**verdict.to_dict(), "signer": signer}
 
 

@@ -74,6 +74,6 @@ def sign(
     describes that run: the registered model file, the model's data, the run's contributions and options."""
     return {
         "attestation": sign_run_document(
-            session, state.settings, run_id, x_hokusai_run_token, body.document, body.report
+            session, state.signer(), run_id, x_hokusai_run_token, body.document, body.report
         )
     }

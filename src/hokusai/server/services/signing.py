@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 from hokusai.attestation.content import hash_tree_root, identity_of, pipeline_run_id
 from hokusai.attestation.document import seal
 from hokusai.attestation.schema import schema_errors
-from hokusai.attestation.signing import load_signer
-from hokusai.config import Settings
+from hokusai.attestation.signing import Signer
 from hokusai.errors import Conflict, InvalidInput
 from hokusai.server.db.models import Attestation, Dataset, Model, Run, utcnow
 from hokusai.server.services.audit import record_event
@@ -71,7 +70,7 @@ def mismatches(
 
 def sign_run_document(
     session: Session,
-    settings: Settings,
+    signer: Signer,
     run_id: str,
     token: str | None,
     document: dict[str, Any],
@@ -101,7 +100,7 @@ def sign_run_document(
                 code="attestation_exists",
             )
         return stored.document
-    sealed = seal(document, report, load_signer(settings))
+    sealed = seal(document, report, signer)
     section = sealed["attestation"]
     session.add(
         Attestation(
