@@ -144,6 +144,10 @@ class Settings(BaseSettings):
     wallet_key_max_seconds: int = Field(
         30 * 86400, ge=60, description="Longest lifetime of an API key minted under a wallet sign-in."
     )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Proxies whose X-Forwarded-For is believed (comma list, e.g. the load balancer's CIDR).",
+    )
     signer_url: str | None = Field(
         None, description="API URL a run worker asks to sign its attestation. Default: the API's URL."
     )
