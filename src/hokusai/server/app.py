@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import aiohttp
 from fastapi import Depends, FastAPI
@@ -19,7 +20,7 @@ from hokusai.config import Settings, load_settings
 from hokusai.server.auth.authenticator import Authenticator
 from hokusai.server.db import create_db_engine, session_factory
 from hokusai.server.deps import authorize_route
-from hokusai.server.errors import install_error_handlers
+from hokusai.server.errors import document_errors, install_error_handlers
 from hokusai.server.jobs import start_runner
 from hokusai.server.middleware import BodyLimitMiddleware, RequestContextMiddleware, RequestMetrics
 from hokusai.server.mlflow_access import MlflowAccess
@@ -118,6 +119,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.hokusai = state
     install_error_handlers(app)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            app.openapi_schema = document_errors(
+                get_openapi(
+                    title=app.title, version=app.version, description=app.description, routes=app.routes
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     for module in (*ROUTERS, mlflow_proxy):
         app.include_router(module.router)
     app.mount("/mlflow", mlflow_proxy.MlflowProxy(state))  # /mlflow/…: a plain ASGI app (hot path)
