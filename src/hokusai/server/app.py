@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +19,7 @@ from hokusai.attestation import load_attesters
 from hokusai.config import Settings, load_settings
 from hokusai.server.auth.authenticator import Authenticator
 from hokusai.server.db import create_db_engine, session_factory
-from hokusai.server.deps import authorize_route
+from hokusai.server.deps import require_checked_routes
 from hokusai.server.errors import document_errors, install_error_handlers
 from hokusai.server.jobs import start_runner
 from hokusai.server.middleware import BodyLimitMiddleware, RequestContextMiddleware, RequestMetrics
@@ -115,7 +115,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Evaluate contributed data against a baseline model and attest the improvement.",
         lifespan=lifespan,
-        dependencies=[Depends(authorize_route)],  # every route is checked against its policy-table row
     )
     app.state.hokusai = state
     install_error_handlers(app)
@@ -134,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     for module in (*ROUTERS, mlflow_proxy):
         app.include_router(module.router)
+    require_checked_routes(app)  # every route is checked against its policy-table row
     app.mount("/mlflow", mlflow_proxy.MlflowProxy(state))  # /mlflow/…: a plain ASGI app (hot path)
     if settings.cors_origin_list:  # outside authentication: a preflight never needs a credential
         app.add_middleware(
