@@ -240,6 +240,12 @@ def run(
     ] = False,
     out_dir: OutDir = None,
     as_json: AsJson = False,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle", help="Load a pickle/cloudpickle baseline (it can run code: yours only)."
+        ),
+    ] = False,
     run_id: Annotated[
         str | None,
         typer.Option("--run-id", help="Execute a run submitted to the platform API (workers use this)."),
@@ -256,7 +262,7 @@ def run(
         contribution, contributor, baseline=baseline, train=train, benchmark=benchmark, target=target,
         primary_metric=primary_metric, seed=seed, sample=sample, threshold_pp=threshold,
         min_benchmark_rows=min_benchmark_rows, metric_weights=parse_weights(metric_weight),
-        register=not no_register, model_name=model_name, out_dir=out_dir,
+        register=not no_register, model_name=model_name, out_dir=out_dir, allow_pickle=trust_pickle,
     )  # fmt: skip
     execute(spec, as_json)
 
