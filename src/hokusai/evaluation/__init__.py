@@ -1,4 +1,4 @@
-"""Evaluation: train the candidate, score both models, paired intervals, the DeltaOne decision, valuation, weights."""
+"""Evaluation: train, score, paired intervals, the DeltaOne decision, contributor valuation and weights."""
 
 from hokusai.evaluation.compare import MetricComparison, compare_models
 from hokusai.evaluation.decision import Decision, Reason, decide

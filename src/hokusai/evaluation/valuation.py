@@ -247,9 +247,7 @@ def estimate(
     if method is Method.EXACT:
         return exact_shapley(players, utilities)
     if method is Method.PERMUTATION:
-        return permutation_shapley(
-            players, utilities, seed=seed, tolerance=tolerance, truncation=truncation
-        )
+        return permutation_shapley(players, utilities, seed=seed, tolerance=tolerance, truncation=truncation)
     if method is Method.BANZHAF:
         return msr_banzhaf(players, utilities, seed=seed, tolerance=tolerance)
     raise InvalidInput(f"no estimator for valuation method {method!r}")

@@ -58,7 +58,9 @@ def cleared(value_pp: float | None, floor_pp: float) -> float:
     return value_pp
 
 
-def weights_from_values(values_pp: Sequence[float | None], players: Sequence[bool], floor_pp: float) -> Weights:
+def weights_from_values(
+    values_pp: Sequence[float | None], players: Sequence[bool], floor_pp: float
+) -> Weights:
     """Basis points per contribution from its value (pp) and whether it is a player (rows > 0)."""
     shares = [max(0.0, cleared(v, floor_pp)) if p else 0.0 for v, p in zip(values_pp, players, strict=True)]
     if sum(shares) > 0:
