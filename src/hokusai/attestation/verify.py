@@ -3,6 +3,7 @@
 Checks, in order (each reported with its reason, all run even when one fails):
 ``schema``, ``report`` (the companion evaluation report belongs to this run), ``pipeline_run_id``
 (recomputed from the hashes, wallets and options), ``hash_tree_root``, ``public_inputs_hash``,
+``weights`` (the attested weights recomputed from the report's contributor values and noise floor),
 ``signature`` (EIP-712 signature recovers the document's ``verification_key``), ``signer`` (that key
 is the expected signer) and one ``data:<file>`` per data file given (its SHA-256 is attested).
 """
@@ -18,6 +19,7 @@ from hokusai.attestation.content import hash_tree_root, identity_of, pipeline_ru
 from hokusai.attestation.schema import schema_errors
 from hokusai.attestation.signing import recover_signer
 from hokusai.errors import HokusaiError, NotFound
+from hokusai.evaluation.weights import TOTAL_BPS, weights_from_values
 from hokusai.hashing import file_sha256
 from hokusai.wallet import checksum_address
 
@@ -121,6 +123,21 @@ def verify_attestation(
             "public_inputs_hash", stated, public_inputs_hash(document, attestation["hash_tree_root"])
         )
 
+    def weights() -> tuple[bool, str]:
+        if report is None:
+            return False, "needs the evaluation report (it holds the contributors' values)"
+        valuation = report.get("valuation")
+        if not valuation:
+            return False, "the report has no valuation section (values and noise floor) to recompute from"
+        contributions = report["contributions"]
+        recomputed = weights_from_values(
+            [c["value_pp"] for c in contributions],
+            [bool(c["player"]) for c in contributions],
+            valuation["noise_floor_pp"] or 0.0,
+        ).bps
+        stated = [round(c["weight"] * TOTAL_BPS) for c in document["contributors"]]
+        return _compare("weights (bps) from the report's values", stated, recomputed)
+
     def signature() -> tuple[bool, str]:
         recovered = recover_signer(
             run_id,
@@ -144,6 +161,7 @@ def verify_attestation(
         _run("pipeline_run_id", run_id_check),
         _run("hash_tree_root", root),
         _run("public_inputs_hash", inputs),
+        _run("weights", weights),
         _run("signature", signature),
         _run("signer", signer_check),
     ]
