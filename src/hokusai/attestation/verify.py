@@ -134,6 +134,7 @@ def verify_attestation(
             [c["value_pp"] for c in contributions],
             [bool(c["player"]) for c in contributions],
             valuation["noise_floor_pp"] or 0.0,
+            bool(report["outcome"]["accepted"]),
         ).bps
         stated = [round(c["weight"] * TOTAL_BPS) for c in document["contributors"]]
         return _compare("weights (bps) from the report's values", stated, recomputed)

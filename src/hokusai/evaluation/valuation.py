@@ -253,9 +253,10 @@ def estimate(
     raise InvalidInput(f"no estimator for valuation method {method!r}")
 
 
-def noise_floor(utilities: Sequence[float], z: float = 1.96) -> float:
-    """The seed-noise floor: ``z`` standard deviations of the difference of two utilities, from the
-    full coalition trained with several seeds (0 when the model ignores its seed)."""
+def noise_floor(utilities: Sequence[float]) -> float:
+    """The seed-noise floor: the standard deviation of the full coalition's utility over several
+    seeds (0 when the model ignores its seed). A value smaller than the noise of one retrain cannot
+    be told apart from a change of seed."""
     if len(utilities) < 2:
         return 0.0
-    return float(z * math.sqrt(2.0) * np.std(utilities, ddof=1))
+    return float(np.std(utilities, ddof=1))

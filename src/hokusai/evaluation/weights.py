@@ -3,8 +3,9 @@
 * a value whose magnitude is within the seed-noise floor counts as 0;
 * basis points are proportional to the positive part of each (floored) value, largest-remainder
   rounded (Hamilton; ties go to the earlier contribution), summing to exactly 10000;
-* when no value clears the floor, the contributions with surviving rows share equally and the
-  attribution is flagged inconclusive;
+* when no value clears the floor although the DeltaOne was accepted, the contributions with
+  surviving rows share equally and the attribution is flagged inconclusive; in a run that was not
+  accepted nothing is attributed then (all 0: there is no improvement to pay for);
 * a contribution with no surviving row gets 0 (it is not a player).
 
 ``hokusai attest verify`` calls :func:`weights_from_values` on the report's values to recompute
@@ -25,7 +26,7 @@ TOTAL_BPS = 10_000
 class WeightMethod(StrEnum):
     VALUES = "positive_value_share"
     EQUAL = "equal_split_inconclusive"
-    NONE = "no_players"
+    NONE = "nothing_attributed"  # no players, or nothing cleared the floor in a run not accepted
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,13 @@ def cleared(value_pp: float | None, floor_pp: float) -> float:
 
 
 def weights_from_values(
-    values_pp: Sequence[float | None], players: Sequence[bool], floor_pp: float
+    values_pp: Sequence[float | None], players: Sequence[bool], floor_pp: float, accepted: bool
 ) -> Weights:
-    """Basis points per contribution from its value (pp) and whether it is a player (rows > 0)."""
+    """Basis points per contribution from its value (pp), whether it is a player (rows > 0) and
+    whether the run's DeltaOne was accepted."""
     shares = [max(0.0, cleared(v, floor_pp)) if p else 0.0 for v, p in zip(values_pp, players, strict=True)]
     if sum(shares) > 0:
         return Weights(largest_remainder(shares, TOTAL_BPS), WeightMethod.VALUES)
-    if any(players):
+    if accepted and any(players):
         return Weights(largest_remainder([float(p) for p in players], TOTAL_BPS), WeightMethod.EQUAL)
     return Weights([0] * len(players), WeightMethod.NONE)

@@ -265,6 +265,7 @@ def weigh_contributors(
         [len(c) > 0 for c in prepared.contributions],
         full_utility=comparison.candidate,
         baseline_utility=comparison.baseline,
+        accepted=compared.decision.accepted,
         # a sampled run's baseline is the seeded clone on the (sampled) base rows: the empty coalition
         empty_utility=comparison.baseline if prepared.sampled else None,
         seed=spec.seed,

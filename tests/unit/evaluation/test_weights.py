@@ -16,37 +16,47 @@ def test_largest_remainder_of_nothing_is_all_zero() -> None:
 
 
 def test_weights_are_proportional_to_the_positive_part_of_each_value() -> None:
-    weights = weights_from_values([3.0, 1.0, -2.0], [True, True, True], floor_pp=0.0)
+    weights = weights_from_values([3.0, 1.0, -2.0], [True, True, True], floor_pp=0.0, accepted=True)
     assert weights.method is WeightMethod.VALUES
     assert weights.bps == [7500, 2500, 0]
 
 
 def test_a_value_within_the_noise_floor_counts_as_zero() -> None:
-    weights = weights_from_values([3.0, 0.4, -0.4], [True, True, True], floor_pp=0.5)
+    weights = weights_from_values([3.0, 0.4, -0.4], [True, True, True], floor_pp=0.5, accepted=True)
     assert weights.bps == [10_000, 0, 0]
 
 
 def test_a_value_just_above_the_floor_earns_its_share() -> None:
-    assert weights_from_values([3.0, 1.0], [True, True], floor_pp=0.99).bps == [7500, 2500]
+    assert weights_from_values([3.0, 1.0], [True, True], floor_pp=0.99, accepted=True).bps == [7500, 2500]
 
 
-def test_when_no_value_clears_the_floor_players_share_equally_and_it_is_flagged() -> None:
-    weights = weights_from_values([0.1, -0.2, 5.0], [True, True, False], floor_pp=0.5)
+def test_in_a_run_not_accepted_nothing_is_attributed_when_no_value_clears_the_floor() -> None:
+    weights = weights_from_values([0.1, -0.2], [True, True], floor_pp=0.5, accepted=False)
+    assert weights.bps == [0, 0]
+    assert weights.method is WeightMethod.NONE and not weights.inconclusive
+
+
+def test_in_a_run_not_accepted_values_that_clear_the_floor_still_set_the_weights() -> None:
+    assert weights_from_values([2.0, -3.0], [True, True], floor_pp=0.5, accepted=False).bps == [10_000, 0]
+
+
+def test_when_no_value_clears_the_floor_of_an_accepted_run_players_share_equally_flagged() -> None:
+    weights = weights_from_values([0.1, -0.2, 5.0], [True, True, False], floor_pp=0.5, accepted=True)
     assert weights.bps == [5000, 5000, 0]
     assert weights.inconclusive
 
 
 def test_a_contribution_with_no_surviving_rows_gets_nothing_whatever_its_value() -> None:
-    weights = weights_from_values([5.0, 1.0], [False, True], floor_pp=0.0)
+    weights = weights_from_values([5.0, 1.0], [False, True], floor_pp=0.0, accepted=True)
     assert weights.bps == [0, 10_000]
     assert not weights.inconclusive
 
 
 def test_without_players_nobody_is_weighted() -> None:
-    weights = weights_from_values([None, None], [False, False], floor_pp=0.0)
+    weights = weights_from_values([None, None], [False, False], floor_pp=0.0, accepted=True)
     assert weights.bps == [0, 0]
     assert weights.method is WeightMethod.NONE
 
 
 def test_an_unknown_value_of_a_player_counts_as_zero() -> None:
-    assert weights_from_values([None, 2.0], [True, True], floor_pp=0.0).bps == [0, 10_000]
+    assert weights_from_values([None, 2.0], [True, True], floor_pp=0.0, accepted=True).bps == [0, 10_000]
