@@ -84,6 +84,7 @@ class Attribution:
     noise_retrains: int = 0
     samples: int = 0
     stopped: Stop | None = None
+    estimator: str = ""
     tolerance_pp: float = DEFAULT_TOLERANCE_PP
     noise_floor_pp: float | None = None
     seeds: list[int] = field(default_factory=list)
@@ -112,6 +113,7 @@ class Attribution:
         """The run-level ``valuation`` section of the evaluation report (no timings: deterministic)."""
         return {
             "method": None if self.method is None else self.method.value,
+            "estimator": self.estimator,
             "players": sum(self.players),
             "budget": self.budget,
             "retrains": self.retrains,
@@ -223,6 +225,7 @@ def attribute(
         noise_retrains=config.noise_seeds,
         samples=result.samples,
         stopped=result.stopped,
+        estimator=result.estimator,
         tolerance_pp=config.tolerance_pp,
         noise_floor_pp=floor_pp,
         seeds=[seed + j for j in range(config.noise_seeds + 1)],

@@ -6,7 +6,12 @@ primary metric of a seeded clone trained on base + that coalition and scored on 
   a permutation's walk stops once its prefix is within the seed-noise floor of the full coalition
   (the rest of its marginals count as 0);
 * ``msr_banzhaf``: Banzhaf values with maximum sample reuse (Wang & Jia 2023): every sampled
-  coalition (each player in with probability 1/2) serves every player, in or out.
+  coalition (each player in with probability 1/2) serves every player, in or out. Once there are
+  at least twice as many samples as players, the values are the least-squares coefficients of the
+  utilities on the players' in/out indicators (with all 2^n coalitions these are exactly the
+  Banzhaf values; on a sample they remove the chance imbalance of the other players between the
+  "in" and "out" halves, which is most of MSR's error: see docs/pipeline.md), with classical
+  least-squares standard errors; before that, the plain difference of means and its error.
 
 The sampled estimators report a standard error per player and stop when every standard error is
 below ``tolerance`` or when the next sample would need more retrains than the budget has left.
@@ -37,6 +42,7 @@ Evaluate = Callable[[Sequence[Coalition]], Sequence[float]]
 ROUND_PERMUTATIONS = 4  # permutations walked side by side in one round (their steps run in parallel)
 ROUND_SUBSETS = 8  # coalitions drawn per round by MSR Banzhaf
 MIN_SAMPLES = 2  # a standard error needs two samples per player (per side for Banzhaf)
+LEAST_SQUARES_SAMPLES_PER_PLAYER = 2  # regression-adjusted Banzhaf from 2 (n + 1) samples on
 MAX_DRAWS_PER_RETRAIN = 20  # guard: draws that only hit the cache cannot go on forever
 
 
@@ -63,6 +69,7 @@ class Estimate:
     stderr: list[float | None]
     samples: int
     stopped: Stop
+    estimator: str = ""
 
 
 class Utilities:
@@ -197,6 +204,8 @@ def msr_banzhaf(players: int, utilities: Utilities, *, seed: int, tolerance: flo
         if not masks:
             return [0.0] * players, [None] * players
         member, u = np.array(masks), np.array(values_drawn)
+        if len(u) >= LEAST_SQUARES_SAMPLES_PER_PLAYER * (players + 1):
+            return least_squares(member, u)
         values, errors = [], []
         for i in range(players):
             inside, outside = u[member[:, i]], u[~member[:, i]]
@@ -231,7 +240,27 @@ def msr_banzhaf(players: int, utilities: Utilities, *, seed: int, tolerance: flo
         if take < len(coalitions):
             break  # the budget is spent
     values, errors = estimate()
-    return Estimate(Method.BANZHAF, values, errors, len(masks), stopped)
+    fitted = len(masks) >= LEAST_SQUARES_SAMPLES_PER_PLAYER * (players + 1)
+    return Estimate(
+        Method.BANZHAF,
+        values,
+        errors,
+        len(masks),
+        stopped,
+        "least_squares" if fitted else "difference_of_means",
+    )
+
+
+def least_squares(member: np.ndarray, utilities: np.ndarray) -> tuple[list[float], list[float | None]]:
+    """Coefficients of ``utilities ~ 1 + indicators`` and their classical standard errors."""
+    design = np.column_stack([np.ones(len(utilities)), member.astype(float)])
+    coefficients, _, rank, _ = np.linalg.lstsq(design, utilities, rcond=None)
+    residual = utilities - design @ coefficients
+    dof = len(utilities) - rank
+    sigma2 = float(residual @ residual) / dof if dof > 0 else 0.0
+    covariance = sigma2 * np.linalg.pinv(design.T @ design)
+    errors: list[float | None] = [float(math.sqrt(max(v, 0.0))) for v in np.diag(covariance)[1:]]
+    return [float(c) for c in coefficients[1:]], errors
 
 
 def estimate(

@@ -147,11 +147,18 @@ def test_permutation_values_are_within_a_few_standard_errors_of_the_exact_ones()
         assert abs(value - truth) <= 4 * se + 1e-9
 
 
-def test_msr_banzhaf_recovers_an_additive_game_where_banzhaf_equals_shapley() -> None:
-    weights = [0.03, 0.01, 0.0, 0.02, -0.01]
-    cache, _ = utilities(additive(weights), 5, budget=31)
-    result = msr_banzhaf(5, cache, seed=0, tolerance=0.0)
-    assert result.values == pytest.approx(weights, abs=1e-3 + 3 * max(e or 0 for e in result.stderr))
+def test_least_squares_banzhaf_recovers_an_additive_game_exactly_from_a_sample() -> None:
+    weights = [0.03, 0.01, 0.0, 0.02, -0.01, 0.005]
+    cache, _ = utilities(additive(weights), 6, budget=20)  # 20 of the 64 coalitions
+    result = msr_banzhaf(6, cache, seed=0, tolerance=0.0)
+    assert result.estimator == "least_squares"
+    assert result.values == pytest.approx(weights, abs=1e-12)
+
+
+def test_with_fewer_samples_than_twice_the_players_banzhaf_is_a_difference_of_means() -> None:
+    cache, _ = utilities(additive(list(np.linspace(0, 0.02, 40))), 40, budget=60)
+    result = msr_banzhaf(40, cache, seed=0, tolerance=0.0)
+    assert result.estimator == "difference_of_means" and result.samples < 82
 
 
 def test_fifty_players_get_a_value_and_a_standard_error_within_sixty_four_retrains() -> None:
