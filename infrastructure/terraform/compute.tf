@@ -31,7 +31,7 @@ locals {
 
   task_environment = {
     api      = merge(local.app_environment, { HOKUSAI_API_HOST = "0.0.0.0", HOKUSAI_API_PORT = tostring(local.api_port) })
-    pipeline = local.app_environment
+    pipeline = merge(local.app_environment, local.dask_environment) # dask.tf: empty unless dask_enabled
     mlflow   = { AWS_DEFAULT_REGION = var.aws_region }
   }
 
