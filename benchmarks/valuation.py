@@ -263,9 +263,11 @@ def share(bps: list[int], kinds: list[str]) -> float:
     return sum(b for b, k in zip(bps, kinds, strict=True) if k in NON_INFORMATIVE) / TOTAL_BPS
 
 
-def quality(seeds: int, workers: int) -> dict[str, Any]:
+def quality(seeds: int, workers: int, only: str | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for data in datasets():
+        if only and data.name != only:
+            continue
         rules: dict[str, list[dict[str, Any]]] = {
             "platform (auto)": [],
             "permutation Shapley": [],
@@ -356,14 +358,18 @@ def main() -> None:
     parser.add_argument("--spearman-seeds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="also write every figure to this file")
+    parser.add_argument("--only", help="the quality table of this data set alone (no Spearman, no 50)")
     args = parser.parse_args()
+    console.width = max(console.width, 150)  # the tables have many columns
     started = time.perf_counter()
-    figures = {
-        "quality": quality(args.seeds, args.workers),
-        "spearman": spearman(args.spearman_seeds, args.workers),
-        "fifty": fifty(args.workers),
-    }
+    figures: dict[str, Any] = {"quality": quality(args.seeds, args.workers, args.only)}
+    if not args.only:
+        figures["spearman"] = spearman(args.spearman_seeds, args.workers)
+        figures["fifty"] = fifty(args.workers)
     figures["seconds"] = time.perf_counter() - started
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(figures, handle, indent=2)
     for name, rules in figures["quality"].items():
         table = Table(title=f"{name}: {args.seeds} seeds")
         columns = ["rule", "method", "non-informative share (median / max)", "flipped at 0 bps",
@@ -379,6 +385,8 @@ def main() -> None:
                 f"{f['retrains_median']:.0f}", f"{f['floor_pp_median']:.3f}", str(f["inconclusive"]),
             )  # fmt: skip
         console.print(table)
+    if args.only:
+        return
     table = Table(title=f"Spearman vs exact Shapley (brute force), {args.spearman_seeds} seeds, budget 64")
     for column in ("game", "msr_banzhaf median / min", "permutation_shapley median / min"):
         table.add_column(column)
@@ -388,9 +396,6 @@ def main() -> None:
     console.print(table)
     console.print(f"50 contributors: {json.dumps(figures['fifty'])}")
     console.print(f"total {figures['seconds']:.0f} s")
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(figures, handle, indent=2)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@
 * basis points are proportional to the positive part of each (floored) value, largest-remainder
   rounded (Hamilton; ties go to the earlier contribution), summing to exactly 10000;
 * when no value clears the floor although the DeltaOne was accepted, the contributions with
-  surviving rows share equally and the attribution is flagged inconclusive; in a run that was not
-  accepted nothing is attributed then (all 0: there is no improvement to pay for);
+  surviving rows share equally (except those whose value is below minus the floor: they
+  demonstrably hurt; if all did, all share) and the attribution is flagged inconclusive; in a run
+  that was not accepted nothing is attributed then (all 0: there is no improvement to pay for);
 * a contribution with no surviving row gets 0 (it is not a player).
 
 ``hokusai attest verify`` calls :func:`weights_from_values` on the report's values to recompute
@@ -68,5 +69,7 @@ def weights_from_values(
     if sum(shares) > 0:
         return Weights(largest_remainder(shares, TOTAL_BPS), WeightMethod.VALUES)
     if accepted and any(players):
-        return Weights(largest_remainder([float(p) for p in players], TOTAL_BPS), WeightMethod.EQUAL)
+        harmless = [p and cleared(v, floor_pp) >= 0 for v, p in zip(values_pp, players, strict=True)]
+        sharing = harmless if any(harmless) else list(players)
+        return Weights(largest_remainder([float(s) for s in sharing], TOTAL_BPS), WeightMethod.EQUAL)
     return Weights([0] * len(players), WeightMethod.NONE)

@@ -46,6 +46,16 @@ def test_when_no_value_clears_the_floor_of_an_accepted_run_players_share_equally
     assert weights.inconclusive
 
 
+def test_the_equal_split_leaves_out_a_player_whose_value_is_clearly_negative() -> None:
+    weights = weights_from_values([0.1, -3.0, 0.2], [True, True, True], floor_pp=0.5, accepted=True)
+    assert weights.bps == [5000, 0, 5000] and weights.inconclusive
+
+
+def test_when_every_player_clearly_hurt_an_accepted_run_still_splits_among_all() -> None:
+    weights = weights_from_values([-1.0, -3.0], [True, True], floor_pp=0.5, accepted=True)
+    assert weights.bps == [5000, 5000]
+
+
 def test_a_contribution_with_no_surviving_rows_gets_nothing_whatever_its_value() -> None:
     weights = weights_from_values([5.0, 1.0], [False, True], floor_pp=0.0, accepted=True)
     assert weights.bps == [0, 10_000]
