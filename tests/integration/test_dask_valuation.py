@@ -91,6 +91,7 @@ def _value(problem: RetrainProblem, config: ValuationConfig) -> Attribution:
         [True] * len(problem.players),
         full_utility=full,
         baseline_utility=0.5,
+        accepted=True,
         seed=42,
         config=config,
     )
