@@ -14,6 +14,11 @@ $(BIN)/.installed: pyproject.toml docker/constraints.txt
 	$(BIN)/python -m pip install --quiet --constraint docker/constraints.txt -e '.[test]'
 	touch $@
 
+# The contract tests' Solidity compiler (npm solc, its bundled soljson.js) and OpenZeppelin, exactly as locked.
+CONTRACT_DEPS := tests/contracts/node_modules/.package-lock.json
+$(CONTRACT_DEPS): tests/contracts/package-lock.json
+	npm ci --prefix tests/contracts --ignore-scripts --no-audit --no-fund
+
 $(CHECKOV):
 	$(PYTHON) -m venv .venv-checkov
 	.venv-checkov/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
@@ -23,7 +28,7 @@ install: $(BIN)/.installed
 up: $(BIN)/.installed
 	$(BIN)/hokusai up
 
-test: $(BIN)/.installed $(CHECKOV)
+test: $(BIN)/.installed $(CHECKOV) $(CONTRACT_DEPS)
 	HOKUSAI_CHECKOV=$(abspath $(CHECKOV)) $(BIN)/python -m pytest
 
 # checkov on the Terraform, the Dockerfiles and the workflow; accepted findings: infrastructure/checkov-skips.yaml.

@@ -1,6 +1,8 @@
-# ECS on Fargate: the API service behind the load balancer, the MLflow service reachable only
-# inside the VPC (Cloud Map: mlflow.hokusai-<env>.internal), and the pipeline task definition
-# the API starts with ECS RunTask. Both services autoscale on CPU and roll back failed deployments.
+# ECS on Fargate: the API service behind the load balancer (and, for pipeline runs, inside the VPC
+# as api.hokusai-<env>.internal: the runs send unsigned attestations there to be signed), the
+# MLflow service reachable only inside the VPC (Cloud Map: mlflow.hokusai-<env>.internal), and the
+# pipeline task definition the API starts with ECS RunTask. Both services autoscale on CPU and roll
+# back failed deployments.
 
 locals {
   api_port        = 8001
@@ -9,6 +11,8 @@ locals {
 
   mlflow_host         = "mlflow.${local.name}.internal"
   mlflow_internal_url = "http://${local.mlflow_host}:${local.mlflow_port}"
+  api_host            = "api.${local.name}.internal"
+  api_internal_url    = "http://${local.api_host}:${local.api_port}"
   # Host headers MLflow accepts: what the API sends through service discovery, plus loopback
   # for the container health check.
   mlflow_allowed_hosts = "${local.mlflow_host}:${local.mlflow_port},${local.mlflow_host},localhost:*,127.0.0.1:*"
@@ -27,11 +31,25 @@ locals {
     HOKUSAI_ECS_TASK_DEFINITION = local.pipeline_family
     HOKUSAI_ECS_SUBNETS         = join(",", aws_subnet.private[*].id)
     HOKUSAI_ECS_SECURITY_GROUPS = aws_security_group.api.id
+    HOKUSAI_CHAIN_ID            = tostring(var.chain_id)
   }
 
+  # The chain settings are plain: both the API (signs) and runs (record the domain in the report).
+  chain_environment = var.delta_verifier_address == null ? {} : { HOKUSAI_DELTA_VERIFIER_ADDRESS = var.delta_verifier_address }
+
+  # The API's attesters: KMS key aliases (no key material), or the signer-key secret (secrets.tf).
+  attester_environment = local.kms_attesters ? {
+    HOKUSAI_ATTESTER_KMS_KEY_IDS = join(",", local.attester_aliases)
+    HOKUSAI_ATTESTER_THRESHOLD   = tostring(var.attester_threshold)
+  } : {}
+
   task_environment = {
-    api      = merge(local.app_environment, { HOKUSAI_API_HOST = "0.0.0.0", HOKUSAI_API_PORT = tostring(local.api_port) })
-    pipeline = merge(local.app_environment, local.dask_environment) # dask.tf: empty unless dask_enabled
+    api = merge(
+      local.app_environment, local.chain_environment, local.attester_environment,
+      # the load balancer sits in the VPC: its X-Forwarded-For names the client
+      { HOKUSAI_API_HOST = "0.0.0.0", HOKUSAI_API_PORT = tostring(local.api_port), HOKUSAI_FORWARDED_ALLOW_IPS = var.vpc_cidr },
+    )
+    pipeline = merge(local.app_environment, local.chain_environment, { HOKUSAI_SIGNER_URL = local.api_internal_url }, local.dask_environment) # dask.tf
     mlflow   = { AWS_DEFAULT_REGION = var.aws_region }
   }
 
@@ -106,7 +124,7 @@ locals {
 
   task_size = {
     api      = { cpu = var.api_cpu, memory = var.api_memory, role = aws_iam_role.api_task.arn, family = "hokusai-api-${var.environment}" }
-    pipeline = { cpu = var.pipeline_cpu, memory = var.pipeline_memory, role = aws_iam_role.api_task.arn, family = local.pipeline_family }
+    pipeline = { cpu = var.pipeline_cpu, memory = var.pipeline_memory, role = aws_iam_role.pipeline_task.arn, family = local.pipeline_family }
     mlflow   = { cpu = var.mlflow_cpu, memory = var.mlflow_memory, role = aws_iam_role.mlflow_task.arn, family = "hokusai-mlflow-${var.environment}" }
   }
 }
@@ -143,7 +161,7 @@ resource "aws_ecs_task_definition" "this" {
 }
 
 # ---------------------------------------------------------------------------------------------
-# MLflow: private service discovery (Cloud Map) instead of a load balancer
+# Private service discovery (Cloud Map): MLflow (no load balancer), and the API for pipeline runs
 # ---------------------------------------------------------------------------------------------
 
 resource "aws_service_discovery_private_dns_namespace" "main" {
@@ -152,8 +170,15 @@ resource "aws_service_discovery_private_dns_namespace" "main" {
   vpc         = aws_vpc.main.id
 }
 
-resource "aws_service_discovery_service" "mlflow" {
-  name = "mlflow"
+moved {
+  from = aws_service_discovery_service.mlflow
+  to   = aws_service_discovery_service.this["mlflow"]
+}
+
+resource "aws_service_discovery_service" "this" {
+  for_each = toset(["mlflow", "api"])
+
+  name = each.key
 
   dns_config {
     namespace_id   = aws_service_discovery_private_dns_namespace.main.id
@@ -206,6 +231,11 @@ resource "aws_ecs_service" "api" {
     container_port   = local.api_port
   }
 
+  # Pipeline runs reach the API's signing endpoint at api.hokusai-<env>.internal (HOKUSAI_SIGNER_URL).
+  service_registries {
+    registry_arn = aws_service_discovery_service.this["api"].arn
+  }
+
   # Autoscaling owns the running count between api_desired_count and api_max_count.
   lifecycle {
     ignore_changes = [desired_count]
@@ -240,7 +270,7 @@ resource "aws_ecs_service" "mlflow" {
   }
 
   service_registries {
-    registry_arn = aws_service_discovery_service.mlflow.arn
+    registry_arn = aws_service_discovery_service.this["mlflow"].arn
   }
 
   lifecycle {

@@ -1,7 +1,9 @@
 # Roles: the ECS execution role (pull images, write logs, read the tasks' secrets), one task role
-# for the API and its pipeline runs, one for MLflow, and two service roles (flow logs, RDS
-# enhanced monitoring). Policies name resources by ARNs built from known names, so every policy
-# is complete at plan time and can be checked before anything is created.
+# for the API (buckets, starting pipeline runs, kms:Sign with the attester keys), one for pipeline
+# runs (buckets only: no signer secret, no attester key, no RunTask, no PassRole), one for MLflow,
+# and two service roles (flow logs, RDS enhanced monitoring). Policies name resources by ARNs
+# built from known names (attester keys by their aliases), so every policy is complete at plan
+# time and can be checked before anything is created.
 
 locals {
   arn_iam_role  = "arn:${local.partition}:iam::${local.account_id}:role"
@@ -14,9 +16,10 @@ locals {
   referenced_secrets = distinct(flatten([for task, secrets in local.task_secrets : values(secrets)]))
 
   role_names = {
-    execution   = "${local.name}-ecs-execution"
-    api_task    = "${local.name}-api-task"
-    mlflow_task = "${local.name}-mlflow-task"
+    execution     = "${local.name}-ecs-execution"
+    api_task      = "${local.name}-api-task"
+    pipeline_task = "${local.name}-pipeline-task"
+    mlflow_task   = "${local.name}-mlflow-task"
   }
 }
 
@@ -67,16 +70,11 @@ resource "aws_iam_role_policy" "execution_secrets" {
 }
 
 # ---------------------------------------------------------------------------------------------
-# API task role (also the role of pipeline runs, which the API starts with ECS RunTask)
+# Task roles of the API and of pipeline runs (which the API starts with ECS RunTask)
 # ---------------------------------------------------------------------------------------------
 
-resource "aws_iam_role" "api_task" {
-  name               = local.role_names.api_task
-  description        = "Hokusai ${var.environment} API and pipeline tasks: buckets, pipeline runs"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
-}
-
-data "aws_iam_policy_document" "api_task" {
+# What both need: the platform's buckets (data, artifacts).
+data "aws_iam_policy_document" "buckets" {
   statement {
     sid       = "ListBuckets"
     actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
@@ -88,6 +86,16 @@ data "aws_iam_policy_document" "api_task" {
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
     resources = [for arn in values(local.bucket_arns) : "${arn}/*"]
   }
+}
+
+resource "aws_iam_role" "api_task" {
+  name               = local.role_names.api_task
+  description        = "Hokusai ${var.environment} API tasks: buckets, pipeline runs, attester signatures"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "api_task" {
+  source_policy_documents = [data.aws_iam_policy_document.buckets.json]
 
   statement {
     sid       = "StartPipelineRuns"
@@ -122,7 +130,7 @@ data "aws_iam_policy_document" "api_task" {
   statement {
     sid       = "PassPipelineRoles"
     actions   = ["iam:PassRole"]
-    resources = ["${local.arn_iam_role}/${local.role_names.execution}", "${local.arn_iam_role}/${local.role_names.api_task}"]
+    resources = ["${local.arn_iam_role}/${local.role_names.execution}", "${local.arn_iam_role}/${local.role_names.pipeline_task}"]
 
     condition {
       test     = "StringEquals"
@@ -130,12 +138,42 @@ data "aws_iam_policy_document" "api_task" {
       values   = ["ecs-tasks.amazonaws.com"]
     }
   }
+
+  # Sign only, and only with the attester keys (named by their aliases: key ARNs are not known
+  # before the keys exist). No GetPublicKey, no Decrypt: the address comes from signatures.
+  dynamic "statement" {
+    for_each = local.kms_attesters ? [local.attester_aliases] : []
+
+    content {
+      sid       = "SignWithAttesterKeys"
+      actions   = ["kms:Sign"]
+      resources = ["arn:${local.partition}:kms:${var.aws_region}:${local.account_id}:key/*"]
+
+      condition {
+        test     = "ForAnyValue:StringEquals"
+        variable = "kms:ResourceAliases"
+        values   = statement.value
+      }
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "api_task" {
-  name   = "buckets-and-pipeline-runs"
+  name   = "buckets-pipeline-runs-attesters"
   role   = aws_iam_role.api_task.id
   policy = data.aws_iam_policy_document.api_task.json
+}
+
+resource "aws_iam_role" "pipeline_task" {
+  name               = local.role_names.pipeline_task
+  description        = "Hokusai ${var.environment} pipeline runs: buckets only (no signing, no secrets)"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy" "pipeline_task" {
+  name   = "buckets"
+  role   = aws_iam_role.pipeline_task.id
+  policy = data.aws_iam_policy_document.buckets.json
 }
 
 # ---------------------------------------------------------------------------------------------

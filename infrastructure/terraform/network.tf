@@ -124,7 +124,8 @@ resource "aws_flow_log" "main" {
 
 # ---------------------------------------------------------------------------------------------
 # Security groups: the load balancer takes 80/443 from the internet; API tasks take 8001 only
-# from the load balancer; MLflow tasks take 5000 only from API (and pipeline) tasks; the
+# from the load balancer and from pipeline runs (same group, for signing); MLflow tasks take 5000
+# only from API (and pipeline) tasks; the
 # database takes 5432 only from tasks. Egress is limited to what each part needs.
 # ---------------------------------------------------------------------------------------------
 
@@ -198,6 +199,28 @@ resource "aws_security_group_rule" "api_from_alb" {
   from_port                = local.api_port
   to_port                  = local.api_port
   source_security_group_id = aws_security_group.alb.id
+}
+
+# Pipeline runs use the API's security group (HOKUSAI_ECS_SECURITY_GROUPS): these two rules let a
+# run reach the API's port inside the group, for the signing endpoint (HOKUSAI_SIGNER_URL).
+resource "aws_security_group_rule" "api_from_pipeline_runs" {
+  type              = "ingress"
+  description       = "API port from pipeline run tasks (signing endpoint)"
+  security_group_id = aws_security_group.api.id
+  protocol          = "tcp"
+  from_port         = local.api_port
+  to_port           = local.api_port
+  self              = true
+}
+
+resource "aws_security_group_rule" "pipeline_runs_to_api" {
+  type              = "egress"
+  description       = "Pipeline run tasks to the API port (signing endpoint, through service discovery)"
+  security_group_id = aws_security_group.api.id
+  protocol          = "tcp"
+  from_port         = local.api_port
+  to_port           = local.api_port
+  self              = true
 }
 
 resource "aws_security_group_rule" "api_to_mlflow" {

@@ -23,6 +23,16 @@ output "mlflow_internal_url" {
   value       = local.mlflow_internal_url
 }
 
+output "api_internal_url" {
+  description = "Private URL of the API inside the VPC: pipeline runs' HOKUSAI_SIGNER_URL (they send unsigned attestations there)."
+  value       = local.api_internal_url
+}
+
+output "attester_key_aliases" {
+  description = "KMS aliases of the attester keys (ECC_SECG_P256K1; the API may only kms:Sign with them). Empty: the signer-key secret signs."
+  value       = local.attester_aliases
+}
+
 output "load_balancer_dns_name" {
   description = "DNS name of the public load balancer (point var.domain_name here with a CNAME or alias)."
   value       = aws_lb.public.dns_name

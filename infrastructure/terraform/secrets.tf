@@ -5,23 +5,28 @@
 locals {
   secret_prefix = "hokusai/${var.environment}"
 
-  secret_names = {
-    database_url             = "${local.secret_prefix}/database-url"
-    signer_key               = "${local.secret_prefix}/signer-key"
-    bootstrap_admin_key_hash = "${local.secret_prefix}/bootstrap-admin-key-hash"
-  }
+  # The signer key exists only without KMS attesters (attesters.tf): then no plaintext key is at rest.
+  secret_names = merge(
+    {
+      database_url             = "${local.secret_prefix}/database-url"
+      bootstrap_admin_key_hash = "${local.secret_prefix}/bootstrap-admin-key-hash"
+    },
+    local.kms_attesters ? {} : { signer_key = "${local.secret_prefix}/signer-key" },
+  )
 
   # Environment variable => secret (key of local.secret_names), per task. The platform and MLflow
   # share one PostgreSQL database (platform tables are prefixed hk_), hence one URL secret.
+  # Pipeline runs never get a signing key: the API signs (HOKUSAI_SIGNER_URL).
   task_secrets = {
-    api = {
-      HOKUSAI_DATABASE_URL             = "database_url"
-      HOKUSAI_SIGNER_KEY               = "signer_key"
-      HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH = "bootstrap_admin_key_hash"
-    }
+    api = merge(
+      {
+        HOKUSAI_DATABASE_URL             = "database_url"
+        HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH = "bootstrap_admin_key_hash"
+      },
+      local.kms_attesters ? {} : { HOKUSAI_SIGNER_KEY = "signer_key" },
+    )
     pipeline = {
       HOKUSAI_DATABASE_URL = "database_url"
-      HOKUSAI_SIGNER_KEY   = "signer_key"
     }
     mlflow = {
       MLFLOW_BACKEND_STORE_URI = "database_url"
@@ -101,6 +106,7 @@ data "aws_iam_policy_document" "kms" {
       identifiers = [
         aws_iam_role.execution.arn,
         aws_iam_role.api_task.arn,
+        aws_iam_role.pipeline_task.arn,
         aws_iam_role.mlflow_task.arn,
       ]
     }
@@ -133,17 +139,22 @@ resource "aws_secretsmanager_secret_version" "bootstrap_admin_key_hash" {
   secret_string = local.bootstrap_admin_key_hash
 }
 
-# The attestation signer key (secp256k1, 32 bytes hex) is derived once, at creation, from a
-# Secrets Manager random password; ignore_changes keeps it stable across later applies (the
-# data source yields a new password on every read). Rotation: see the operator guide.
+# The development-style attestation signer key (secp256k1, 32 bytes hex; only without KMS
+# attesters) is derived once, at creation, from a Secrets Manager random password; ignore_changes
+# keeps it stable across later applies (the data source yields a new password on every read).
+# Rotation: see the operator guide.
 data "aws_secretsmanager_random_password" "signer_seed" {
+  count = local.kms_attesters ? 0 : 1
+
   password_length     = 64
   exclude_punctuation = true
 }
 
 resource "aws_secretsmanager_secret_version" "signer_key" {
+  count = local.kms_attesters ? 0 : 1
+
   secret_id     = aws_secretsmanager_secret.this["signer_key"].id
-  secret_string = sha256(data.aws_secretsmanager_random_password.signer_seed.random_password)
+  secret_string = sha256(data.aws_secretsmanager_random_password.signer_seed[0].random_password)
 
   lifecycle {
     ignore_changes = [secret_string]

@@ -315,6 +315,64 @@ variable "api_secret_key" {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Attesters and the chain (attestations and mint requests)
+# ---------------------------------------------------------------------------------------------
+
+variable "attester_keys" {
+  type        = number
+  description = "Number of AWS KMS attester keys (ECC_SECG_P256K1, SIGN_VERIFY; the API may only kms:Sign with them). 0 keeps the development-style signer key in Secrets Manager instead. Null means: 1, and 0 in development."
+  default     = null
+
+  validation {
+    condition     = var.attester_keys == null || (try(var.attester_keys >= 0 && var.attester_keys <= 10 && floor(var.attester_keys) == var.attester_keys, false))
+    error_message = "attester_keys must be a whole number from 0 to 10."
+  }
+
+  validation {
+    condition     = var.environment != "production" || var.attester_keys == null || try(var.attester_keys >= 1, false)
+    error_message = "production signs with KMS attesters only: attester_keys must be at least 1."
+  }
+}
+
+variable "attester_threshold" {
+  type        = number
+  description = "Attester signatures a mint request carries (m of the attester_keys; at most the contract's threshold)."
+  default     = 1
+
+  validation {
+    condition     = var.attester_threshold >= 1 && floor(var.attester_threshold) == var.attester_threshold
+    error_message = "attester_threshold must be a whole number of at least 1."
+  }
+
+  validation {
+    condition     = var.attester_threshold <= max(1, coalesce(var.attester_keys, var.environment == "development" ? 0 : 1))
+    error_message = "attester_threshold must not exceed the number of attester keys (attester_keys)."
+  }
+}
+
+variable "chain_id" {
+  type        = number
+  description = "EIP-155 chain id of the attestation and mint-request signatures (HOKUSAI_CHAIN_ID)."
+  default     = 1
+
+  validation {
+    condition     = var.chain_id >= 1 && floor(var.chain_id) == var.chain_id
+    error_message = "chain_id must be a positive whole number."
+  }
+}
+
+variable "delta_verifier_address" {
+  type        = string
+  description = "Address of the DeltaVerifier contract (HOKUSAI_DELTA_VERIFIER_ADDRESS); mint requests need it. Null: not configured."
+  default     = null
+
+  validation {
+    condition     = var.delta_verifier_address == null || can(regex("^0x[0-9a-fA-F]{40}$", var.delta_verifier_address))
+    error_message = "delta_verifier_address must be 0x followed by 40 hex digits."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
 # Monitoring
 # ---------------------------------------------------------------------------------------------
 

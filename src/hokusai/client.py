@@ -175,7 +175,8 @@ class Client:
         now = datetime.now(UTC).replace(microsecond=0)
         issued = response.json()
         message = SiweMessage(
-            domain=self.domain or issued["domain"], address=self.wallet.address, uri=self.url, chain_id=1,
+            domain=self.domain or issued["domain"], address=self.wallet.address,
+            uri=issued.get("uri", self.url), chain_id=min(issued.get("chain_ids") or [1]),
             nonce=issued["nonce"], issued_at=now, statement="Sign in to Hokusai.",
             expiration_time=now + timedelta(minutes=SIGN_IN_MINUTES),
         ).to_text()  # fmt: skip
@@ -323,6 +324,11 @@ class Runs(_Api):
     def get(self, run_id: str) -> Run:
         return Run(**self.client.request("GET", f"/api/v1/runs/{run_id}"))
 
+    def mint_request(self, run_id: str) -> dict[str, Any]:
+        """The signed mint request of an accepted run (owner or admin): ``{domain, types, primaryType,
+        message, typedDataDigest, signatures, signerAddresses, submitCalldata}``."""
+        return self.client.request("GET", f"/api/v1/runs/{run_id}/mint-request")
+
     def wait(
         self,
         run_id: str,
@@ -352,6 +358,10 @@ class Attestations(_Api):
     def report(self, attestation_id: str) -> dict[str, Any]:
         """The evaluation report (intervals, sample sizes, reason code) behind an attestation."""
         return self.client.request("GET", f"/api/v1/attestations/{attestation_id}/report")
+
+    def signers(self) -> dict[str, Any]:
+        """The published attesters (public): ``{signers, threshold, chain_id, verifying_contract}``."""
+        return self.client.request("GET", "/api/v1/attestations/signers")
 
     def verify(self, document: dict[str, Any], report: dict[str, Any] | None = None) -> Verdict:
         """The server's verdict: schema, hash tree root, signature and signer."""

@@ -132,6 +132,47 @@ class Settings(BaseSettings):
     tracking_uri: str | None = Field(
         None, description="MLflow tracking URI of the pipeline. Default: MLFLOW_URL if up, else the store."
     )
+    # authorization (issue 10)
+    chain_ids: str = Field("1", description="Chain ids a SIWE sign-in message may name (comma list).")
+    json_body_max_bytes: int = Field(1 << 20, ge=1024, description="Largest JSON request body, in bytes.")
+    archive_max_unpacked_bytes: int = Field(
+        256 << 20, ge=1, description="Largest unpacked size of an uploaded model archive, in bytes."
+    )
+    owner_storage_max_bytes: int = Field(
+        10 << 30, ge=1, description="Bytes of uploaded data one principal may keep stored."
+    )
+    wallet_key_max_seconds: int = Field(
+        30 * 86400, ge=60, description="Longest lifetime of an API key minted under a wallet sign-in."
+    )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Proxies whose X-Forwarded-For is believed (comma list, e.g. the load balancer's CIDR).",
+    )
+    signer_url: str | None = Field(
+        None, description="API URL a run worker asks to sign its attestation. Default: the API's URL."
+    )
+    # on-chain rewards: EIP-712 domains, attesters, mint requests (issue 13)
+    chain_id: int = Field(
+        1, ge=1, description="EIP-155 chain id of the attestation and mint-request domains."
+    )
+    delta_verifier_address: str | None = Field(
+        None, description="DeltaVerifier contract (EIP-55) in both domains; mint requests need it."
+    )
+    attester_key_files: str = Field(
+        "", description="Attester key files (comma list, development). Default: the signer key alone."
+    )
+    attester_kms_key_ids: str = Field(
+        "", description="AWS KMS attester keys (comma list of ids, ARNs or alias/NAME; ECC_SECG_P256K1)."
+    )
+    attester_threshold: int = Field(
+        1, ge=1, le=100, description="Attester signatures a mint request carries (m of n)."
+    )
+    mint_deadline_seconds: int = Field(
+        432000, ge=60, le=31_536_000, description="How long a signed mint request stays valid (seconds)."
+    )
+    compute_price_usd_per_hour: float = Field(
+        0.05826, ge=0, le=1000, description="Price of one hour of run compute (actualCostUsdMicro)."
+    )
     # contributor valuation (issue 11)
     valuation_budget: int = Field(
         64, ge=2, le=100_000, description="Retrains one run's valuation may use (noise seeds count)."
@@ -189,7 +230,15 @@ class Settings(BaseSettings):
             raise ValueError("must be a tcp://HOST:PORT (or tls://HOST:PORT) Dask scheduler address")
         return value
 
-    @field_validator("s3_endpoint_url", "mlflow_url")
+    @field_validator("chain_ids")
+    @classmethod
+    def _chain_ids(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        if not items or not all(item.isdigit() and int(item) > 0 for item in items):
+            raise ValueError("must be a comma list of positive chain ids, e.g. 1 or 1,8453")
+        return ",".join(items)
+
+    @field_validator("s3_endpoint_url", "mlflow_url", "signer_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if not value:
@@ -198,7 +247,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
-    @field_validator("admin_addresses", "cors_origins")
+    @field_validator("admin_addresses", "cors_origins", "attester_key_files", "attester_kms_key_ids")
     @classmethod
     def _comma_list(cls, value: str) -> str:
         return ",".join(item.strip() for item in (value or "").split(",") if item.strip())
@@ -212,6 +261,21 @@ class Settings(BaseSettings):
             return ",".join(checksum_address(item) for item in value.split(",") if item)
         except HokusaiError as exc:
             raise ValueError(exc.message) from None
+
+    @field_validator("delta_verifier_address")
+    @classmethod
+    def _contract_address(cls, value: str | None) -> str | None:
+        from hokusai.wallet import checksum_address
+
+        if not value:
+            return None
+        try:
+            address = checksum_address(value.strip())
+        except HokusaiError as exc:
+            raise ValueError(exc.message) from None
+        if int(address, 16) == 0:
+            raise ValueError("must not be the zero address")
+        return address
 
     @field_validator("rate_limit_storage_url")
     @classmethod
@@ -261,12 +325,27 @@ class Settings(BaseSettings):
         if self.mlflow_url is None:
             host = "127.0.0.1" if self.mlflow_host in ("0.0.0.0", "::") else self.mlflow_host
             self.mlflow_url = f"http://{host}:{self.mlflow_port}"
+        if self.signer_url is None:
+            self.signer_url = self.api_url
         return self
 
     @property
     def admin_address_set(self) -> frozenset[str]:
         """The EIP-55 addresses of ``admin_addresses``."""
         return frozenset(a for a in self.admin_addresses.split(",") if a)
+
+    @property
+    def chain_id_set(self) -> frozenset[int]:
+        """The chain ids of ``chain_ids``."""
+        return frozenset(int(item) for item in self.chain_ids.split(","))
+
+    @property
+    def attester_key_file_list(self) -> list[str]:
+        return [path for path in self.attester_key_files.split(",") if path]
+
+    @property
+    def attester_kms_key_id_list(self) -> list[str]:
+        return [key for key in self.attester_kms_key_ids.split(",") if key]
 
     @property
     def cors_origin_list(self) -> list[str]:

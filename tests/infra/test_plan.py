@@ -54,7 +54,13 @@ NAME_LIMITS: dict[str, dict[str, int]] = {
     "aws_service_discovery_service": {"name": 63},
 }
 NAME_ATTRIBUTES = ("name", "name_prefix", "identifier", "bucket", "family", "alarm_name", "dashboard_name")
-SECRET_LIKE = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE|SIGNER|KEY_HASH|DATABASE_URL|STORE_URI|API_KEY")
+SECRET_LIKE = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE|SIGNER_KEY|KEY_HASH|DATABASE_URL|STORE_URI|API_KEY")
+ACCOUNT = "123456789012"
+KMS_ATTESTERS = {
+    "development": False,
+    "staging": True,
+    "production": True,
+}  # attester_keys null: 0 in development
 
 
 def planned(plan: dict[str, Any], resource_type: str | None = None) -> list[dict[str, Any]]:
@@ -230,13 +236,111 @@ def test_the_api_task_gets_the_contracted_settings(plans: dict[str, Any], enviro
         env["HOKUSAI_ECS_TASK_DEFINITION"]
         == containers["pipeline"]["environment"]["HOKUSAI_ECS_TASK_DEFINITION"]
     )
-    assert set(api["secrets"]) == {
-        "HOKUSAI_DATABASE_URL",
-        "HOKUSAI_SIGNER_KEY",
-        "HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH",
-    }
+    assert set(api["secrets"]) == {"HOKUSAI_DATABASE_URL", "HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH"} | (
+        set() if KMS_ATTESTERS[environment] else {"HOKUSAI_SIGNER_KEY"}
+    )
+    assert env["HOKUSAI_CHAIN_ID"] == "1"
+    if KMS_ATTESTERS[environment]:  # KMS attesters: no plaintext key, the key aliases and the threshold
+        assert env["HOKUSAI_ATTESTER_KMS_KEY_IDS"] == f"alias/hokusai-{environment}-attester-1"
+        assert env["HOKUSAI_ATTESTER_THRESHOLD"] == "1"
+    else:
+        assert "HOKUSAI_ATTESTER_KMS_KEY_IDS" not in env
     assert containers["pipeline"]["command"][:3] == ["hokusai", "pipeline", "run"]
     assert containers["pipeline"]["secrets"].items() <= api["secrets"].items()
+
+
+def role_policy(plan: dict[str, Any], name: str) -> str:
+    """The planned (known) policy JSON of ``aws_iam_role_policy.<name>``."""
+    policy = next(
+        p for p in planned(plan, "aws_iam_role_policy") if p["address"] == f"aws_iam_role_policy.{name}"
+    )
+    assert references(config_of(plan, policy["address"])["expressions"]["role"]) >= {f"aws_iam_role.{name}"}
+    assert isinstance(policy["values"].get("policy"), str), f"{name}'s policy is known at plan time"
+    return policy["values"]["policy"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_pipeline_runs_get_no_signing_key_and_reach_the_api_to_sign(
+    plans: dict[str, Any], environment: str
+) -> None:
+    plan = plans[environment]
+    pipeline = output_value(plan, "task_containers")["pipeline"]
+    assert set(pipeline["secrets"]) == {"HOKUSAI_DATABASE_URL"}
+    assert not any(
+        name.startswith(("HOKUSAI_SIGNER_KEY", "HOKUSAI_ATTESTER")) for name in pipeline["environment"]
+    )
+    api_url = f"http://api.hokusai-{environment}.internal:8001"
+    assert pipeline["environment"]["HOKUSAI_SIGNER_URL"] == api_url == output_value(plan, "api_internal_url")
+    assert {s["values"]["name"] for s in planned(plan, "aws_service_discovery_service")} == {"api", "mlflow"}
+    api_service = config_of(plan, "aws_ecs_service.api")["expressions"]
+    assert 'aws_service_discovery_service.this["api"]' in references(api_service["service_registries"])
+    rules = {r["address"]: r["values"] for r in planned(plan, "aws_security_group_rule")}
+    for name, direction in (("api_from_pipeline_runs", "ingress"), ("pipeline_runs_to_api", "egress")):
+        rule = rules[f"aws_security_group_rule.{name}"]
+        assert (rule["type"], rule["from_port"], rule["to_port"], rule["self"]) == (
+            direction,
+            8001,
+            8001,
+            True,
+        )
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_worker_role_cannot_sign_read_the_signer_secret_start_tasks_or_pass_roles(
+    plans: dict[str, Any], environment: str
+) -> None:
+    plan = plans[environment]
+    worker = role_policy(plan, "pipeline_task")
+    signer_secret = (
+        f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:hokusai/{environment}/signer-key-AbCdEf"
+    )
+    attester_key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0f3c1d2e-0000-4000-8000-000000000001"
+    assert not allows(worker, "secretsmanager:GetSecretValue", signer_secret)
+    assert not allows(worker, "kms:Sign", attester_key)
+    assert not allows(
+        worker,
+        "ecs:RunTask",
+        f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/hokusai-pipeline-{environment}:1",
+    )
+    assert not allows(worker, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/hokusai-{environment}-api-task")
+    assert allows(worker, "s3:GetObject", f"arn:aws:s3:::hokusai-pipeline-data-{environment}/contributions/x")
+    names = {r["values"]["name"] for r in planned(plan, "aws_iam_role")}
+    assert f"hokusai-{environment}-pipeline-task" in names
+    api = role_policy(plan, "api_task")  # runs start with the worker role, never with the API's
+    assert allows(api, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/hokusai-{environment}-pipeline-task")
+    assert not allows(api, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/hokusai-{environment}-api-task")
+    for policy in planned(plan, "aws_iam_role_policy"):  # only the API's role may sign
+        if policy["address"] != "aws_iam_role_policy.api_task":
+            assert not allows(policy["values"]["policy"], "kms:Sign", attester_key), policy["address"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_api_role_may_only_sign_and_only_with_the_attester_keys(
+    plans: dict[str, Any], environment: str
+) -> None:
+    plan = plans[environment]
+    statements = json.loads(role_policy(plan, "api_task"))["Statement"]
+    kms = [s for s in statements if any(str(a).startswith("kms:") for a in _listed(s.get("Action", [])))]
+    keys = planned(plan, "aws_kms_key")
+    attesters = [k for k in keys if k["values"].get("customer_master_key_spec") == "ECC_SECG_P256K1"]
+    aliases = {a["values"]["name"] for a in planned(plan, "aws_kms_alias")}
+    secrets = {s["values"]["name"] for s in planned(plan, "aws_secretsmanager_secret")}
+    if not KMS_ATTESTERS[environment]:
+        assert kms == [] and attesters == []
+        assert f"hokusai/{environment}/signer-key" in secrets
+        return
+    assert f"hokusai/{environment}/signer-key" not in secrets  # no plaintext key at rest
+    assert [k["values"]["key_usage"] for k in attesters] == ["SIGN_VERIFY"]
+    assert f"alias/hokusai-{environment}-attester-1" in aliases
+    assert len(kms) == 1 and _listed(kms[0]["Action"]) == ["kms:Sign"]
+    assert kms[0]["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/hokusai-{environment}-attester-1"}
+    }
+    assert _listed(kms[0]["Resource"]) == [f"arn:aws:kms:us-east-1:{ACCOUNT}:key/*"]
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

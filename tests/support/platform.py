@@ -42,5 +42,5 @@ def serve_platform(settings: Settings, app_hook: Any = None) -> Iterator[Platfor
     admin_key = first_start_notice(app).get("admin_key", "")
     if app_hook is not None:
         app_hook(app)
-    with ServedApp(app) as served:
+    with ServedApp(app, port=settings.api_port) as served:  # the port the settings (and workers) know
         yield Platform(served.url, settings.model_copy(update={"api_port": served.port}), admin_key, app)

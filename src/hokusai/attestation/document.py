@@ -1,16 +1,17 @@
 """Build the attestation document (zk_output_schema v1) and seal it: hash tree root, public-inputs
-hash and the signer's EIP-712 signature."""
+hash and the signer's EIP-712 signature (under the domain the report records, see ``signing``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hokusai._version import __version__
 from hokusai.attestation.content import hash_tree_root, public_inputs_hash
 from hokusai.attestation.schema import SCHEMA_VERSION, schema_errors
-from hokusai.attestation.signing import Signer
+from hokusai.attestation.signing import REPORT_FIELD, Signer, recorded_domain
+from hokusai.errors import InvalidInput
 from hokusai.evaluation.compare import MetricComparison
 from hokusai.evaluation.decision import COMPUTATION_METHOD, Decision
 from hokusai.evaluation.weights import TOTAL_BPS
@@ -127,8 +128,27 @@ def build_document(
     }
 
 
+Sealer = Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
+"""Turns an unsigned document and its report into the sealed document: ``seal`` with a local signer, or
+the platform's signing endpoint (a run worker holds no key)."""
+
+
+def local_sealer(signer: Signer) -> Sealer:
+    """A ``Sealer`` that signs in this process with ``signer``."""
+    return lambda document, report: seal(document, report, signer)
+
+
 def seal(document: Mapping[str, Any], report: Mapping[str, Any], signer: Signer) -> dict[str, Any]:
-    """The document with its ``attestation`` section; raises if the result breaks the schema."""
+    """The document with its ``attestation`` section; raises if the result breaks the schema.
+
+    ``report`` must record the signer's domain (``signing.bind_domain``): the verifier reads it there.
+    """
+    recorded = recorded_domain(report)
+    if recorded != signer.domain:
+        raise InvalidInput(
+            f"the report's {REPORT_FIELD} {recorded} is not the signer's domain {signer.domain}",
+            code="domain_mismatch",
+        )
     root = hash_tree_root(document, report)
     inputs_hash = public_inputs_hash(document, root)
     run_id = document["metadata"]["pipeline_run_id"]

@@ -4,20 +4,30 @@ Checks, in order (each reported with its reason, all run even when one fails):
 ``schema``, ``report`` (the companion evaluation report belongs to this run), ``pipeline_run_id``
 (recomputed from the hashes, wallets and options), ``hash_tree_root``, ``public_inputs_hash``,
 ``weights`` (the attested weights recomputed from the report's contributor values and noise floor),
-``signature`` (EIP-712 signature recovers the document's ``verification_key``), ``signer`` (that key
-is the expected signer) and one ``data:<file>`` per data file given (its SHA-256 is attested).
+``domain`` (the EIP-712 domain the report records is the attestation domain, for the expected chain
+and contract when those are given), ``signature`` (the EIP-712 signature under that domain recovers
+the document's ``verification_key``), ``signer`` (that key is the expected signer, or one of the
+published signers) and one ``data:<file>`` per data file given (its SHA-256 is attested).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hokusai.attestation.content import hash_tree_root, identity_of, pipeline_run_id, public_inputs_hash
 from hokusai.attestation.schema import schema_errors
-from hokusai.attestation.signing import recover_signer
+from hokusai.attestation.signing import (
+    DOMAIN_NAME,
+    DOMAIN_VERSION,
+    LEGACY_DOMAIN,
+    REPORT_FIELD,
+    attestation_domain,
+    recorded_domain,
+    recover_signer,
+)
 from hokusai.errors import HokusaiError, NotFound
 from hokusai.evaluation.weights import TOTAL_BPS, weights_from_values
 from hokusai.hashing import file_sha256
@@ -79,17 +89,46 @@ def attested_data_hashes(document: Mapping[str, Any]) -> dict[str, str]:
     return hashes
 
 
+def signing_domain(report: Mapping[str, Any] | None, expected: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The domain the signature is checked under: the report's, else (no report) the expected one."""
+    if report is None:
+        return dict(expected) if expected is not None else attestation_domain()
+    return recorded_domain(report) or dict(LEGACY_DOMAIN)
+
+
+def _domain_check(report: Mapping[str, Any] | None, expected: Mapping[str, Any] | None) -> tuple[bool, str]:
+    if report is None:
+        return True, f"no report: the signature is checked under {signing_domain(None, expected)}"
+    recorded = recorded_domain(report)
+    if recorded is None:
+        legacy = "the report records no signing domain: signed under the legacy domain without chainId"
+        if expected is not None:
+            return False, f"{legacy}, valid on every chain; expected {dict(expected)}"
+        return True, f"{legacy} (valid on every chain; nothing pinned)"
+    if (recorded.get("name"), recorded.get("version")) != (DOMAIN_NAME, DOMAIN_VERSION):
+        return False, f"{REPORT_FIELD} {recorded} is not the {DOMAIN_NAME!r} version {DOMAIN_VERSION} domain"
+    if "chainId" not in recorded:
+        return False, f"{REPORT_FIELD} {recorded} has no chainId"
+    if expected is None:
+        return True, f"signed for chain {recorded['chainId']} (not pinned: the report's domain was trusted)"
+    return _compare("signing domain", recorded, dict(expected))
+
+
 def verify_attestation(
     document: Mapping[str, Any],
     *,
     report: Mapping[str, Any] | None = None,
     data_paths: Iterable[str | Path] = (),
-    signer: str | None = None,
+    signer: str | Collection[str] | None = None,
+    expected_domain: Mapping[str, Any] | None = None,
 ) -> Verdict:
     """Verify ``document`` with its companion evaluation ``report``.
 
-    ``signer`` is the address the document must be signed by (the platform's). Without it only the
-    document's own ``verification_key`` is used, which proves integrity but not who signed.
+    ``signer`` is the address the document must be signed by (the platform's), or the set of
+    published signer addresses. Without it only the document's own ``verification_key`` is used,
+    which proves integrity but not who signed. ``expected_domain`` (e.g.
+    ``attestation_domain(chain_id, verifying_contract)`` from the published signers) pins the chain
+    and contract; without it the report's recorded domain is trusted.
     """
     paths = [Path(p) for p in data_paths]
     for path in paths:
@@ -145,16 +184,26 @@ def verify_attestation(
             attestation["hash_tree_root"],
             attestation["public_inputs_hash"],
             attestation["signature_blob"],
+            signing_domain(report, expected_domain),
         )
         return _compare("recovered signer", attestation["verification_key"], recovered)
 
     def signer_check() -> tuple[bool, str]:
         if signer is None:
             return True, "not pinned: the document's own verification_key was trusted"
-        expected, actual = checksum_address(signer), attestation["verification_key"]
-        if actual == expected:
-            return True, f"signed by the expected signer {expected}"
-        return False, f"signed by {actual}, not by the expected signer {expected}"
+        actual = attestation["verification_key"]
+        if isinstance(signer, str):
+            expected = checksum_address(signer)
+            if actual == expected:
+                return True, f"signed by the expected signer {expected}"
+            return False, f"signed by {actual}, not by the expected signer {expected}"
+        published = sorted(checksum_address(s) for s in signer)
+        if actual in published:
+            return True, f"signed by {actual}, one of the published signers"
+        return (
+            False,
+            f"signed by {actual}, not one of the published signers {', '.join(published) or '(none)'}",
+        )
 
     checks = [
         _run("schema", schema),
@@ -163,6 +212,7 @@ def verify_attestation(
         _run("hash_tree_root", root),
         _run("public_inputs_hash", inputs),
         _run("weights", weights),
+        _run("domain", lambda: _domain_check(report, expected_domain)),
         _run("signature", signature),
         _run("signer", signer_check),
     ]

@@ -40,8 +40,9 @@ def contribute(
 def submit(
     model: Annotated[str, typer.Option(help="The model to evaluate against.")],
     contribution: Annotated[list[str], typer.Option(help="Contribution id (repeat for several).")],
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
-    threshold: Annotated[float, typer.Option(help="DeltaOne threshold, percentage points.")] = 1.0,
+    threshold: Annotated[
+        float | None, typer.Option(help="DeltaOne threshold, percentage points (the model's owner only).")
+    ] = None,
     idempotency_key: Annotated[str | None, typer.Option(help="Retry-safe key for this submission.")] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the run to finish.")] = False,
     wallet: WalletOption = False,
@@ -54,7 +55,7 @@ def submit(
         run = client.runs.submit(
             model,
             contribution,
-            options={"seed": seed, "threshold_pp": threshold},
+            options={"threshold_pp": threshold} if threshold is not None else None,
             idempotency_key=idempotency_key,
         )
         if wait:

@@ -182,7 +182,7 @@ def record(
         recorded.files = publish(staging, out_dir)
         return recorded
     params, metrics, tags = mlflow_values(run_id, spec, inputs, report, trained, compared, weighed)
-    with PipelineRun(target, run_name=run_id, tags=tags) as run:
+    with PipelineRun(target, run_name=run_id, tags=tags, experiment=spec.experiment) as run:
         recorded.mlflow_run_id = run.run_id
         run.log_values(params, metrics, {})
         for name in (MODEL_DIR, PLOTS_DIR):

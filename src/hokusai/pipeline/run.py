@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hokusai.attestation.signing import load_signer
+from hokusai.attestation.document import Sealer, local_sealer
+from hokusai.attestation.signing import bind_domain, load_signer, settings_domain
 from hokusai.config import Settings
 from hokusai.pipeline import steps
 from hokusai.pipeline.inputs import Inputs, load_inputs
@@ -64,14 +65,18 @@ class Progress:
 
 
 def run_pipeline(
-    spec: PipelineSpec, settings: Settings, progress: ProgressCallback | None = None
+    spec: PipelineSpec,
+    settings: Settings,
+    progress: ProgressCallback | None = None,
+    sealer: Sealer | None = None,
 ) -> PipelineResult:
-    """Check MLflow is there, read the inputs through ``hokusai.data``, then evaluate."""
+    """Check MLflow is there, read the inputs through ``hokusai.data``, then evaluate. ``sealer`` signs the
+    attestation (default: this installation's signer key)."""
     target = tracking_for(spec, settings)
     reporter = Progress(progress)
     with reporter.step("load inputs"):
         inputs = load_inputs(spec, cache=settings.data_dir / "cache" / "validation")
-    return run_evaluation(inputs, spec, settings, reporter, target)
+    return run_evaluation(inputs, spec, settings, reporter, target, sealer)
 
 
 def tracking_for(spec: PipelineSpec, settings: Settings) -> TrackingTarget:
@@ -88,6 +93,7 @@ def run_evaluation(
     settings: Settings,
     progress: Progress | None = None,
     target: TrackingTarget | None = None,
+    sealer: Sealer | None = None,
 ) -> PipelineResult:
     """Evaluate loaded inputs: baseline, integration, training, scoring, decision, attestation, record."""
     target = target or tracking_for(spec, settings)
@@ -96,7 +102,9 @@ def run_evaluation(
     staging_parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=staging_parent))
     try:
-        return _evaluate(inputs, spec, settings, progress or Progress(None), staging, runs_root, target)
+        return _evaluate(
+            inputs, spec, settings, progress or Progress(None), staging, runs_root, target, sealer
+        )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -109,6 +117,7 @@ def _evaluate(
     staging: Path,
     runs_root: Path,
     target: TrackingTarget,
+    sealer: Sealer | None,
 ) -> PipelineResult:
     valuation = steps.valuation_config(spec, settings)  # a bad budget stops the run before any work
     near_tolerance = settings.near_duplicate_tolerance
@@ -146,10 +155,11 @@ def _evaluate(
             progress.skip("attest", "preview: an estimate is not attested")
         else:
             with progress.step("attest"):
-                signer = load_signer(settings)
+                # the report records the signing domain (a hash tree leaf) before anyone signs it
+                report = bind_domain(report, settings_domain(settings))
                 attestation = steps.attest(
                     run_id, inputs, baseline, prepared, trained, compared, weighed, report, spec,
-                    signer, settings.environment,
+                    sealer or local_sealer(load_signer(settings)), settings.environment,
                 )  # fmt: skip
     out_dir = spec.out_dir or runs_root / run_id
     with progress.step("record", str(out_dir)):

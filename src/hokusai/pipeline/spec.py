@@ -50,6 +50,12 @@ class PipelineSpec:
     model_name: str | None = None
     out_dir: Path | None = None
     preview: bool = False
+    baseline_hash: str | None = (
+        None  # the model file's SHA-256 recorded at registration: checked before loading
+    )
+    baseline_format: str | None = None  # its recorded serialization format (not what the directory claims)
+    allow_pickle: bool = False  # pickle/cloudpickle baselines run code when loaded: only when trusted
+    experiment: str | None = None  # MLflow experiment to record in (default: hokusai-evaluations)
     valuation_budget: int | None = None  # retrains for contributor valuation (default: the setting)
 
     def __post_init__(self) -> None:

@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 from hokusai.attestation.content import pipeline_run_id, run_identity
-from hokusai.attestation.document import BenchmarkEntry, ContributorEntry, ModelEntry, build_document, seal
-from hokusai.attestation.signing import Signer
+from hokusai.attestation.document import BenchmarkEntry, ContributorEntry, ModelEntry, Sealer, build_document
 from hokusai.config import Settings
 from hokusai.evaluation.attribution import Attribution, Progress, ValuationConfig, attribute
 from hokusai.evaluation.compare import CONFIDENCE, RESAMPLES, MetricComparison, compare_models
@@ -108,9 +107,13 @@ class Weighed:
 
 
 def load_baseline(spec: PipelineSpec, target: TrackingTarget, workdir: Path) -> Baseline:
-    """Fetch and load the baseline; it must be a fitted scikit-learn-compatible classifier."""
+    """Fetch the baseline, check its file is the registered one, load it safely; it must be a fitted
+    scikit-learn-compatible classifier."""
     directory, source = fetch_model(target, spec.baseline, workdir / "baseline")
-    model = load_model_dir(directory)
+    model = load_model_dir(
+        directory, expected_hash=spec.baseline_hash, expected_format=spec.baseline_format,
+        allow_pickle=spec.allow_pickle,
+    )  # fmt: skip
     check_classifier(model.estimator, f"baseline {spec.baseline}")
     return Baseline(model=model, source=source)
 
@@ -355,10 +358,10 @@ def attest(
     weighed: Weighed,
     report: dict[str, Any],
     spec: PipelineSpec,
-    signer: Signer,
+    sealer: Sealer,
     environment: str,
 ) -> dict[str, Any]:
-    """The sealed attestation document."""
+    """The sealed attestation document (``sealer`` signs it: here, or the platform for a run worker)."""
     estimator = trained.candidate.estimator
     base_rows, contributed = len(prepared.base), prepared.contributed_rows
     baseline_entry = ModelEntry(
@@ -410,4 +413,4 @@ def attest(
         contributors=contributors,
         evaluation_seconds=compared.seconds,
     )
-    return seal(document, report, signer)
+    return sealer(document, report)

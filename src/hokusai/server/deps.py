@@ -1,8 +1,10 @@
 """Injectable dependencies, each declared once as an ``Annotated`` alias; routes just name them.
 
-``CurrentPrincipal``: the authenticated caller (401/400 otherwise; rate-limited after it is known).
-``require_scope("write")``: a dependency factory, 403 ``insufficient_scope`` when the caller lacks it.
-``ClientRateLimit``: the per-client-IP limit for endpoints that need no credential.
+``Caller``: the authenticated caller, already checked against the policy table's row for the route it
+calls (role and scope; 401/403 otherwise). ``OptionalCaller``: the same for public endpoints, ``None``
+without a credential. Object-level decisions are ``policy.require(caller, action, subject)`` in the route.
+``CurrentPrincipal``: authentication alone (test probes). ``ClientRateLimit``: the per-client-IP limit for
+endpoints that need no credential.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from hokusai.config import Settings
 from hokusai.errors import Forbidden
+from hokusai.server import policy
 from hokusai.server.auth.principal import SCOPES, Principal
 from hokusai.server.state import AppState
 
@@ -50,6 +53,34 @@ async def get_current_principal(request: Request) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
+_CREDENTIAL_HEADERS = (b"authorization", b"x-api-key", b"x-eth-address", b"x-eth-signature", b"x-eth-message")
+
+
+async def authorize_route(request: Request) -> Principal | None:
+    """The caller of this route, checked against the policy table (its row is found by the route's path
+    template, so a route without a row is refused). Public routes authenticate only when a credential is
+    sent, so an owner reading a public object still sees what it owns."""
+    route = request.scope.get("route")
+    rule = policy.rule_for(request.method, getattr(route, "path", request.url.path))
+    principal: Principal | None = None
+    if rule.access is policy.Access.PROXY:
+        return None  # the proxy authenticates its own requests (Basic credentials included)
+    if rule.access not in (policy.Access.PUBLIC, policy.Access.WORKER) or any(
+        name in _CREDENTIAL_HEADERS for name, _ in request.scope["headers"]
+    ):
+        principal = await get_current_principal(request)
+    policy.check_caller(principal, rule)
+    return principal
+
+
+async def require_caller(principal: Annotated[Principal | None, Depends(authorize_route)]) -> Principal:
+    """``authorize_route`` for routes whose rule needs a credential (never ``None``)."""
+    assert principal is not None, "a route declaring Caller must have a rule that needs a credential"
+    return principal
+
+
+Caller = Annotated[Principal, Depends(require_caller)]
+OptionalCaller = Annotated[Principal | None, Depends(authorize_route)]
 
 
 def ensure_scope(state: AppState, principal: Principal, scope: str) -> None:

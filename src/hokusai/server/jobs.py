@@ -40,10 +40,15 @@ def local_worker_id(pid: int | None = None) -> str:
     return f"local:{socket.gethostname()}:{pid or os.getpid()}"
 
 
+TOKEN_ENV = "HOKUSAI_RUN_TOKEN"  # the worker's one-run token (it proves itself to the signer with it)
+# Never handed to a worker: it loads models and data, so it must not hold the signing key.
+_WORKER_WITHHELD = ("HOKUSAI_SIGNER_KEY", "HOKUSAI_SIGNER_KEY_FILE")
+
+
 class JobRunner(Protocol):
     """Starts runs and answers whether a recorded worker still exists."""
 
-    def submit(self, run_id: str) -> None: ...
+    def submit(self, run_id: str, token: str) -> None: ...
 
     def is_alive(self, worker: str) -> bool: ...
 
@@ -63,7 +68,7 @@ class LocalRunner:
         command: Callable[[str], list[str]] = worker_command,
     ) -> None:
         self._on_exit, self._env, self._log_dir, self._command = on_exit, env, log_dir, command
-        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
         self._threads = [
@@ -73,19 +78,21 @@ class LocalRunner:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, run_id: str) -> None:
-        """Queue ``run_id``; it starts as soon as a worker slot is free."""
-        self._queue.put(run_id)
+    def submit(self, run_id: str, token: str) -> None:
+        """Queue ``run_id``; it starts as soon as a worker slot is free, with ``token`` in its environment."""
+        self._queue.put((run_id, token))
 
     def _work(self) -> None:
-        while (run_id := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
+            run_id, token = item
             log = None
             if self._log_dir is not None:
                 self._log_dir.mkdir(parents=True, exist_ok=True)
                 log = (self._log_dir / f"{run_id}.log").open("ab")
             try:
+                env = {**(self._env if self._env is not None else os.environ), TOKEN_ENV: token}
                 process = subprocess.Popen(
-                    self._command(run_id), env=self._env, stdin=subprocess.DEVNULL,
+                    self._command(run_id), env=env, stdin=subprocess.DEVNULL,
                     stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
                 )  # fmt: skip
                 with self._lock:
@@ -145,14 +152,19 @@ class EcsRunner:
         }  # fmt: skip
         self._ecs = client or boto3.client("ecs")
 
-    def submit(self, run_id: str) -> None:
-        """``RunTask`` with the worker command as the container's command."""
+    def submit(self, run_id: str, token: str) -> None:
+        """``RunTask`` with the worker command as the container's command and its token in the environment."""
         command = ["hokusai", "pipeline", "run", "--run-id", run_id]
+        override = {
+            "name": self.container,
+            "command": command,
+            "environment": [{"name": TOKEN_ENV, "value": token}],
+        }
         try:
             answer = self._ecs.run_task(
                 cluster=self.cluster, taskDefinition=self.task_definition, launchType="FARGATE", count=1,
                 networkConfiguration=self.network, startedBy=f"hokusai-run-{run_id}"[:36],
-                overrides={"containerOverrides": [{"name": self.container, "command": command}]},
+                overrides={"containerOverrides": [override]},
             )  # fmt: skip
         except Exception as exc:  # botocore: throttling, bad config, missing cluster
             raise ServiceUnavailable(f"could not start an ECS task for run {run_id}: {exc}") from None
@@ -172,7 +184,8 @@ class EcsRunner:
 
 
 def make_runner(settings: Settings, on_exit: ExitCallback) -> JobRunner:
-    """The runner the settings ask for; local workers get the API's settings in their environment."""
+    """The runner the settings ask for; local workers get the API's settings in their environment, except
+    the signing key (``_WORKER_WITHHELD``)."""
     if settings.job_runner == "ecs":
         return EcsRunner(
             cluster=str(settings.ecs_cluster),
@@ -181,7 +194,7 @@ def make_runner(settings: Settings, on_exit: ExitCallback) -> JobRunner:
             security_groups=[s for s in settings.ecs_security_groups.split(",") if s],
             container=settings.ecs_container,
         )
-    env = {**os.environ, **settings_env(settings)}
+    env = {k: v for k, v in {**os.environ, **settings_env(settings)}.items() if k not in _WORKER_WITHHELD}
     return LocalRunner(
         on_exit, max_workers=settings.job_workers, env=env, log_dir=settings.data_dir / "logs" / "runs"
     )
@@ -206,5 +219,6 @@ def start_runner(state: AppState) -> JobRunner:
     if orphaned:
         log.warning("runs left running by a dead worker were marked failed", extra={"runs": orphaned})
     for run_id in waiting:
-        runner.submit(run_id)
+        with state.sessions() as session:
+            runner.submit(run_id, runs.issue_worker_token(session, run_id))
     return runner

@@ -1,6 +1,6 @@
-"""What the MLflow proxy lets through: safe paths, the scope each request needs, which headers pass.
+"""What the MLflow proxy lets through: safe paths and which headers pass (pure functions, tested alone).
 
-Pure functions (no FastAPI), so the rules are tested on their own.
+Who may call which MLflow endpoint on which resource is ``mlflow_access`` (the allowlist and permissions).
 """
 
 from __future__ import annotations
@@ -10,28 +10,17 @@ from urllib.parse import parse_qsl, unquote
 
 from hokusai.errors import InvalidInput
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-# MLflow endpoints that read but use POST (search bodies are too big for a query string).
-READ_ONLY_POSTS = (
-    "/mlflow/experiments/search",
-    "/mlflow/runs/search",
-    "/mlflow/logged-models/search",
-    "/mlflow/model-versions/search",
-    "/mlflow/registered-models/search",
-    "/mlflow/traces/search",
-    "/mlflow/metrics/get-history-bulk-interval",
-)
-READ_ONLY_PATHS = ("graphql",)  # the UI's GraphQL endpoint only runs queries
-
-# Never forwarded upstream: hop-by-hop headers and the client's own credentials.
+# Never forwarded upstream: hop-by-hop headers, the client's own credentials, and what a client could say
+# about where it comes from (X-Forwarded-For is set to the real peer instead).
 _DROP_REQUEST = frozenset({
     "host", "connection", "keep-alive", "proxy-authorization", "proxy-authenticate", "te", "trailer",
     "transfer-encoding", "upgrade", "authorization", "x-api-key", "cookie", "x-eth-address",
-    "x-eth-signature", "x-eth-message",
+    "x-eth-signature", "x-eth-message", "forwarded", "x-forwarded-for", "x-real-ip", "x-forwarded-host",
+    "x-forwarded-proto", "x-forwarded-port", "x-hokusai-run-token",
 })  # fmt: skip
-HOP_BY_HOP_RESPONSE = frozenset(  # never passed back: hop-by-hop headers
-    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "server"}
+# Never passed back: hop-by-hop headers, MLflow's cookies (the platform is the only one that sets any).
+HOP_BY_HOP_RESPONSE = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "server", "set-cookie"}
 )
 _ARTIFACT_PARAMS = frozenset({"path", "artifact_path", "artifact_uri", "root_uri"})
 
@@ -58,18 +47,7 @@ def upstream_path(path: str, raw_path: bytes, query: str) -> str:
     return path
 
 
-def required_scope(method: str, path: str) -> str:
-    """``read`` for reads (MLflow's read-only POST searches included), ``write`` for state changes."""
-    if method.upper() in SAFE_METHODS:
-        return "read"
-    normalized = "/" + path.strip("/")
-    if method.upper() == "POST" and (
-        normalized.endswith(READ_ONLY_POSTS) or normalized.strip("/") in READ_ONLY_PATHS
-    ):
-        return "read"
-    return "write"
-
-
-def request_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Headers to send upstream: everything but hop-by-hop headers and the caller's credentials."""
-    return [(k, v) for k, v in headers if k.lower() not in _DROP_REQUEST]
+def request_headers(headers: Iterable[tuple[str, str]], peer: str) -> list[tuple[str, str]]:
+    """Headers to send upstream: everything but hop-by-hop headers, the caller's credentials and its own
+    forwarding claims; ``X-Forwarded-For`` is the peer the API saw."""
+    return [*((k, v) for k, v in headers if k.lower() not in _DROP_REQUEST), ("X-Forwarded-For", peer)]

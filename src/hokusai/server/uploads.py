@@ -11,14 +11,16 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from hokusai.config import Settings
 from hokusai.errors import InvalidInput, PayloadTooLarge
@@ -177,3 +179,21 @@ async def receive_request_file(request: Request, settings: Settings, file_field:
         directory=settings.data_dir / "tmp" / "uploads",
         max_bytes=settings.upload_max_bytes,
     )
+
+
+async def respond_to_upload(
+    request: Request,
+    settings: Settings,
+    store: Callable[[Upload], tuple[dict[str, Any], bool]],
+    *,
+    file_field: str = "file",
+    headers: Callable[[dict[str, Any]], dict[str, str]] | None = None,
+) -> JSONResponse:
+    """The tail every upload route shares: receive the file, ``store`` it off the event loop (it returns the
+    body and whether something new was created), always discard the temporary file, answer 201 or 200."""
+    upload = await receive_request_file(request, settings, file_field=file_field)
+    try:
+        body, created = await run_in_threadpool(store, upload)
+    finally:
+        upload.discard()
+    return JSONResponse(body, status_code=201 if created else 200, headers=headers(body) if headers else None)

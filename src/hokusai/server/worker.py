@@ -1,9 +1,11 @@
 """Execute one stored run: ``hokusai pipeline run --run-id ID`` (a local child process or an ECS task).
 
 Claims the run (queued → running, atomically), fetches its data from the pipeline-data store,
-runs the evaluation pipeline against the model's registered baseline, and records the outcome,
-the attestation and the contributors' weights. Any failure is recorded with a readable reason;
-a failed run stores no attestation.
+runs the evaluation pipeline against the model's registered baseline (its file checked against the hash
+recorded at registration before it loads), and records the outcome and the contributors' weights. The
+worker holds no signing key: it sends the unsigned attestation to the platform (``HOKUSAI_SIGNER_URL``,
+with the one-run token ``HOKUSAI_RUN_TOKEN`` it was started with), which checks it against the run and
+signs it. Any failure is recorded with a readable reason; a failed run stores no attestation.
 """
 
 from __future__ import annotations
@@ -18,17 +20,50 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session
 
+from hokusai.attestation.document import Sealer
 from hokusai.config import Settings
-from hokusai.errors import HokusaiError
+from hokusai.errors import HokusaiError, ServiceUnavailable
 from hokusai.server.db import create_db_engine, session_factory
 from hokusai.server.db.models import Attestation, Dataset, utcnow
+from hokusai.server.db.models import Principal as PrincipalRow
 from hokusai.server.jobs import local_worker_id
 from hokusai.server.services import runs
+from hokusai.server.services.audit import record_event
 from hokusai.server.services.models import get_model_by_id
 from hokusai.storage import BlobStore
+from hokusai.tracking.registry import model_experiment
 
 log = logging.getLogger("hokusai.worker")
 PROGRESS_INTERVAL_SECONDS = 0.5
+TOKEN_ENV = "HOKUSAI_RUN_TOKEN"
+SIGN_TIMEOUT_SECONDS = 60.0
+
+
+def remote_sealer(signer_url: str, run_id: str, token: str) -> Sealer:
+    """A ``Sealer`` that asks the platform to sign this run's document (the worker has no key)."""
+
+    def seal(document: Any, report: Any) -> dict[str, Any]:
+        try:
+            answer = httpx.post(
+                f"{signer_url.rstrip('/')}/api/v1/runs/{run_id}/sign",
+                json={"document": document, "report": report},
+                headers={"X-Hokusai-Run-Token": token},
+                timeout=SIGN_TIMEOUT_SECONDS,
+            )
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(
+                f"the platform signer at {signer_url} is not reachable: {exc}", code="signer_unavailable"
+            ) from None
+        if answer.status_code != 200:
+            error = (
+                answer.json() if answer.headers.get("content-type", "").startswith("application/json") else {}
+            ).get("error") or {}
+            failure = HokusaiError(error.get("message") or f"the signer answered {answer.status_code}")
+            failure.code = error.get("code") or "signing_refused"
+            raise failure
+        return answer.json()["attestation"]
+
+    return seal
 
 
 def worker_identity() -> str:
@@ -87,8 +122,10 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
 
     linked = runs.run_contributions(session, run)
     options = run.options
+    owner = session.get(PrincipalRow, model.owner_id)
+    baseline_version = run.baseline_version or model.baseline_version
     spec = PipelineSpec(
-        baseline=f"models:/{model.name}/{model.baseline_version}",
+        baseline=f"models:/{model.name}/{baseline_version}",
         train=local(model.train_dataset_id),
         benchmark=local(model.benchmark_dataset_id),
         contributions=tuple(Contribution(local(c.dataset_id), c.contributor_address) for _, c in linked),
@@ -102,6 +139,10 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
         register=True,
         model_name=model.name,
         out_dir=settings.data_dir / "runs" / run_id,
+        baseline_hash=model.model_hash if baseline_version == model.baseline_version else None,
+        baseline_format=model.model_format,
+        allow_pickle=bool(owner and owner.trusted_pickle),
+        experiment=model_experiment(model.name),
     )
     last = 0.0
 
@@ -116,22 +157,21 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
                 {"step": event.step, "index": event.index, "total": event.total, "state": event.state},
             )
 
-    result = run_pipeline(spec, settings.model_copy(update={"tracking_uri": settings.mlflow_url}), progress)
+    token = os.environ.get(TOKEN_ENV, "")
+    sealer = remote_sealer(str(settings.signer_url), run_id, token)
+    tracking = settings.model_copy(update={"tracking_uri": settings.mlflow_url})
+    result = run_pipeline(spec, tracking, progress, sealer)
     summary = json.loads(json.dumps(result.to_dict(), default=str))
     for key in ("report", "attestation", "out_dir", "files", "plots"):
         summary.pop(key, None)
-    if result.attestation is not None and session.get(Attestation, result.pipeline_run_id) is None:
-        session.add(
-            Attestation(
-                id=result.pipeline_run_id,
-                run_id=run.id,
-                hash_tree_root=result.attestation["attestation"]["hash_tree_root"],
-                signer=result.attestation["attestation"]["verification_key"],
-                document=result.attestation,
-                report=result.report,
-                created_at=utcnow(),
-            )
-        )
+    stored = session.get(Attestation, result.pipeline_run_id) if result.attestation is not None else None
+    if stored is not None and result.attestation is not None and stored.run_id == run.id:
+        section = result.attestation["attestation"]
+        if (section["hash_tree_root"], section["signature_blob"]) == (
+            stored.document["attestation"]["hash_tree_root"],
+            stored.document["attestation"]["signature_blob"],
+        ):  # the same signed content, now with the MLflow ids recording added (they are not signed)
+            stored.document = result.attestation
     weights = {c.data_hash: c.weight_bps for c in result.contributors}
     for link, contribution in linked:
         dataset = session.get(Dataset, contribution.dataset_id)
@@ -145,4 +185,11 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
     run.registered_version = result.registered_model_version
     run.progress = {"step": "done", "state": "finished"}
     run.finished_at = utcnow()
+    record_event(
+        session,
+        "run_finished",
+        resource=f"run:{run.id}",
+        reason=result.outcome[:40],
+        details={"state": runs.SUCCEEDED, "attestation_id": result.attestation_id},
+    )
     session.commit()

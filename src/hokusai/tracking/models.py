@@ -1,9 +1,9 @@
-"""MLflow models: fetch a baseline by URI or directory, load it, save a candidate, hash the estimator.
+"""MLflow models: fetch a baseline by URI or directory, load it safely, save a candidate, hash the estimator.
 
-A model's hash is the SHA-256 of its serialized estimator file (the sklearn flavor's
-``pickled_model``), never of ``MLmodel`` or other metadata files that carry timestamps or uuids.
-Candidates are saved in the ``pickle`` format: its bytes depend only on the fitted estimator, so the
-same training gives the same hash (the skops format is a zip with timestamps in it).
+A model's hash is the SHA-256 of its serialized estimator file (the sklearn flavor's ``pickled_model``),
+never of ``MLmodel`` or other metadata files that carry timestamps or uuids. Models load through
+``model_files`` (skops with an allowlist; pickle only when allowed), after their hash is checked when one
+was recorded. Candidates are saved as canonical skops files: the same training gives the same bytes.
 """
 
 from __future__ import annotations
@@ -18,12 +18,21 @@ import yaml
 
 from hokusai.errors import InvalidInput, NotFound
 from hokusai.hashing import file_sha256
+from hokusai.tracking.model_files import (
+    EXTRA_TRUSTED_TYPES,
+    SKOPS,
+    ModelFile,
+    canonical_skops,
+    check_hash,
+    inspect_model_file,
+    load_model_file,
+)
 from hokusai.tracking.target import TrackingTarget, artifact_repository, client, mlflow_errors, quiet_mlflow
 
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w-]+))$")
 _LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[0-9a-f]+)$")
-_RUNS_URI = re.compile(r"^runs:/(?P<run_id>[0-9a-f]+)/(?P<path>.+)$")
-SERIALIZATION = "pickle"
+_RUNS_URI = re.compile(r"^runs:/(?P<run_id>[0-9a-f]{1,64})/(?P<path>[A-Za-z0-9][A-Za-z0-9._/-]{0,250})$")
+SERIALIZATION = SKOPS
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class LoadedModel:
     directory: Path
     model_file: Path
     model_hash: str
+    format: str = SKOPS
 
 
 def fetch_model(target: TrackingTarget, reference: str, destination: Path) -> tuple[Path, ModelSource]:
@@ -71,7 +81,7 @@ def fetch_model(target: TrackingTarget, reference: str, destination: Path) -> tu
             logged = mlflow_client.get_logged_model(match["model_id"])
             location = logged.artifact_location
             source = ModelSource(reference, run_id=logged.source_run_id)
-        elif match := _RUNS_URI.match(reference):
+        elif (match := _RUNS_URI.match(reference)) and ".." not in match["path"].split("/"):
             location = _run_model_location(target, mlflow_client, match["run_id"], match["path"])
             source = ModelSource(reference, run_id=match["run_id"])
         else:
@@ -110,26 +120,46 @@ def sklearn_flavor(directory: Path) -> dict[str, Any]:
     return flavors["sklearn"]
 
 
-def load_model_dir(directory: Path) -> LoadedModel:
-    """Load the estimator of an MLflow sklearn model directory and hash its serialized file."""
-    flavor = sklearn_flavor(directory)
-    model_file = directory / flavor["pickled_model"]
-    import mlflow.sklearn
+def _model_file(directory: Path, flavor: dict[str, Any]) -> Path:
+    relative = Path(str(flavor.get("pickled_model", "")))
+    if not relative.parts or relative.is_absolute() or ".." in relative.parts:
+        raise InvalidInput(f"the MLmodel file in {directory.name} names no model file inside the model")
+    return directory / relative
 
-    quiet_mlflow()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            estimator = mlflow.sklearn.load_model(str(directory))
-    except Exception as exc:  # unpickling errors come in every type
-        raise InvalidInput(
-            f"the model at {directory} cannot be loaded: {type(exc).__name__}: {exc}"
-        ) from None
-    return LoadedModel(estimator, directory, model_file, file_sha256(model_file))
+
+def inspect_model_dir(directory: Path) -> ModelFile:
+    """What an MLflow sklearn model directory holds (format, hash, estimator class) without loading it."""
+    flavor = sklearn_flavor(directory)
+    return inspect_model_file(
+        _model_file(directory, flavor), str(flavor.get("serialization_format", "pickle"))
+    )
+
+
+def load_model_dir(
+    directory: Path,
+    *,
+    expected_hash: str | None = None,
+    expected_format: str | None = None,
+    allow_pickle: bool = False,
+) -> LoadedModel:
+    """Load the estimator of an MLflow sklearn model directory, after checking its file's hash.
+
+    ``expected_hash``/``expected_format`` are what was recorded at registration: a different file fails
+    with ``model_tampered`` before a byte of it is deserialised, and the recorded format (not the one the
+    directory's MLmodel claims) decides how it is read. pickle formats need ``allow_pickle``.
+    """  # fmt: skip
+    flavor = sklearn_flavor(directory)
+    model_file = _model_file(directory, flavor)
+    digest = check_hash(model_file, expected_hash)
+    serialization = expected_format or str(flavor.get("serialization_format", "pickle"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator = load_model_file(model_file, serialization, allow_pickle=allow_pickle)
+    return LoadedModel(estimator, directory, model_file, digest, serialization)
 
 
 def save_model_dir(estimator: Any, directory: Path) -> LoadedModel:
-    """Save ``estimator`` as an MLflow sklearn model directory (pickle format) and hash it.
+    """Save ``estimator`` as an MLflow sklearn model directory (canonical skops file) and hash it.
 
     The requirements are the pinned scikit-learn MLflow names by default; passing them spares
     MLflow's requirement inference, which imports the model in a subprocess (seconds per model).
@@ -143,8 +173,10 @@ def save_model_dir(estimator: Any, directory: Path) -> LoadedModel:
             estimator,
             str(directory),
             serialization_format=SERIALIZATION,
-            pip_requirements=mlflow.sklearn.get_default_pip_requirements(),
+            skops_trusted_types=list(EXTRA_TRUSTED_TYPES),
+            pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_skops=True),
         )
     flavor = sklearn_flavor(directory)
-    model_file = directory / flavor["pickled_model"]
-    return LoadedModel(estimator, directory, model_file, file_sha256(model_file))
+    model_file = _model_file(directory, flavor)
+    model_file.write_bytes(canonical_skops(model_file.read_bytes()))
+    return LoadedModel(estimator, directory, model_file, file_sha256(model_file), SERIALIZATION)

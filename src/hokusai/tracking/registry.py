@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from hokusai.config import Settings
+from hokusai.errors import NotFound
 from hokusai.tracking.runs import MODEL_HASH_TAG, ROLE_TAG, PipelineRun
-from hokusai.tracking.target import TrackingTarget, client, mlflow_errors
+from hokusai.tracking.target import TrackingTarget, client, experiment_id, mlflow_errors
 
 BASELINE_ARTIFACT = "baseline"
 
@@ -27,14 +28,38 @@ def server_target(settings: Settings) -> TrackingTarget:
     )
 
 
+def model_experiment(name: str) -> str:
+    """The MLflow experiment of a platform model: its baseline and every evaluation of it."""
+    return f"hokusai/{name}"
+
+
+def registered_model_exists(target: TrackingTarget, name: str) -> bool:
+    """Whether the registry already has a registered model called ``name``."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        with mlflow_errors(target, f"registered model {name}"):
+            client(target).get_registered_model(name)
+        return True
+    except NotFound:
+        return False
+    except MlflowException:
+        return False
+
+
 def register_baseline(
     target: TrackingTarget, name: str, directory: Path, model_hash: str, source: str
-) -> str:
-    """Log the model directory in a run and register it as a version of ``name``; returns the version."""
+) -> tuple[str, str]:
+    """Log the model directory in a run of the model's experiment and register it as a version of
+    ``name``; returns (version, experiment id)."""
     tags = {ROLE_TAG: "baseline", MODEL_HASH_TAG: model_hash, "hokusai.source": source}
-    with PipelineRun(target, run_name=f"baseline {name}", tags=tags) as run:
+    experiment = model_experiment(name)
+    with mlflow_errors(target, f"experiment {experiment}"):
+        experiment_id_ = experiment_id(target, experiment)
+    with PipelineRun(target, run_name=f"baseline {name}", tags=tags, experiment=experiment) as run:
         run.log_artifacts(directory, BASELINE_ARTIFACT)
-        return run.register(name, BASELINE_ARTIFACT, tags, "baseline registered through the Hokusai API")
+        version = run.register(name, BASELINE_ARTIFACT, tags, "baseline registered through the Hokusai API")
+    return version, experiment_id_
 
 
 def registered_versions(target: TrackingTarget, name: str) -> list[dict[str, Any]]:
@@ -50,3 +75,12 @@ def registered_versions(target: TrackingTarget, name: str) -> list[dict[str, Any
         }
         for v in versions
     ]
+
+
+def run_experiment_id(target: TrackingTarget, run_id: str) -> str | None:
+    """The experiment a run belongs to, or None when there is no such run."""
+    try:
+        with mlflow_errors(target, f"run {run_id}"):
+            return str(client(target).get_run(run_id).info.experiment_id)
+    except NotFound:
+        return None

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from hokusai.tracking.target import (
+    EXPERIMENT,
     TrackingTarget,
     artifact_repository,
     client,
@@ -30,8 +31,11 @@ MODEL_HASH_TAG = "hokusai.model_hash"
 class PipelineRun:
     """A live MLflow run: log values and artifacts, register models."""
 
-    def __init__(self, target: TrackingTarget, run_name: str, tags: Mapping[str, str]) -> None:
+    def __init__(
+        self, target: TrackingTarget, run_name: str, tags: Mapping[str, str], experiment: str | None = None
+    ) -> None:
         self.target = target
+        self.experiment = experiment or EXPERIMENT
         self.run_name = run_name
         self.tags = dict(tags)
         self.client = client(target)
@@ -40,7 +44,9 @@ class PipelineRun:
 
     def __enter__(self) -> PipelineRun:
         with mlflow_errors(self.target):
-            run = self.client.create_run(experiment_id(self.target), run_name=self.run_name, tags=self.tags)
+            run = self.client.create_run(
+                experiment_id(self.target, self.experiment), run_name=self.run_name, tags=self.tags
+            )
         self.run_id, self.artifact_uri = run.info.run_id, run.info.artifact_uri
         return self
 

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from hokusai.config import Settings
-from hokusai.errors import HokusaiError, NotFound, ServiceUnavailable
+from hokusai.errors import HokusaiError, InvalidInput, NotFound, ServiceUnavailable
 
 PROBE_TIMEOUT_SECONDS = 0.5
 REACHABLE_TIMEOUT_SECONDS = 5.0
@@ -121,7 +121,8 @@ def experiment_id(target: TrackingTarget, name: str = EXPERIMENT) -> str:
 
 @contextlib.contextmanager
 def mlflow_errors(target: TrackingTarget, what: str = "MLflow") -> Iterator[None]:
-    """Map MLflow failures to the platform's errors: missing things -> NotFound, the rest -> 503."""
+    """Map MLflow failures to the platform's errors: missing things -> NotFound, a bad value -> InvalidInput,
+    the rest -> 503 (MLflow itself failed)."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -131,6 +132,8 @@ def mlflow_errors(target: TrackingTarget, what: str = "MLflow") -> Iterator[None
     except MlflowException as exc:
         if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
             raise NotFound(f"{what}: {exc.message.splitlines()[0]}") from None
+        if exc.error_code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST", "RESOURCE_ALREADY_EXISTS"):
+            raise InvalidInput(f"{what}: {exc.message.splitlines()[0]}") from None
         raise ServiceUnavailable(f"MLflow at {target.uri} failed: {exc.message.splitlines()[0]}") from None
     except (OSError, httpx.HTTPError) as exc:  # connection errors and artifact storage errors
         raise ServiceUnavailable(f"MLflow at {target.uri} failed: {exc}") from None

@@ -21,6 +21,7 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
 from hokusai.config import Settings
+from hokusai.server import policy
 from hokusai.server.auth.principal import Principal
 from hokusai.server.auth.siwe import SiweMessage
 from hokusai.server.deps import CurrentPrincipal
@@ -72,9 +73,10 @@ ApiFactory = Callable[..., Api]
 
 
 @pytest.fixture
-def make_api(database_url: str, tmp_path: Path) -> Iterator[ApiFactory]:
+def make_api(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiFactory]:
     """Start an API with settings overrides; every one started is stopped after the test."""
     stack: list[ExitStack] = []
+    monkeypatch.setitem(policy.ENDPOINTS, ("GET", PROBE), "me.read")  # the probe is checked like any route
 
     def start(**overrides: Any) -> Api:
         settings = mlflow_settings(tmp_path / f"state{len(stack)}", database_url=database_url, **overrides)

@@ -136,7 +136,7 @@ def registered_baseline(case_data: Case, mlflow_server: MlflowServer) -> str:
                 estimator,
                 name="model",
                 registered_model_name=name,
-                serialization_format="pickle",
+                serialization_format="skops",  # what owners must log: the platform never unpickles
                 pip_requirements=mlflow.sklearn.get_default_pip_requirements(),
             )
     finally:

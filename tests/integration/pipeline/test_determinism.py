@@ -55,8 +55,8 @@ def test_same_inputs_give_identical_attestation_content_in_two_runs_and_two_proc
     third = json.loads(Path(printed["attestation_path"]).read_text())
     third_report = json.loads(Path(printed["report_path"]).read_text())
     assert _content(third, third_report) == _content(first.attestation, first.report)
-    assert (tmp_path / "three" / "model" / "model.pkl").read_bytes() == (
-        tmp_path / "one" / "model" / "model.pkl"
+    assert (tmp_path / "three" / "model" / "model.skops").read_bytes() == (
+        tmp_path / "one" / "model" / "model.skops"
     ).read_bytes()
 
 

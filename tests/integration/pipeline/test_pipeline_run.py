@@ -125,7 +125,7 @@ def test_a_sampled_run_trains_both_models_on_the_sample_and_registers_nothing(
     assert samples["sampled"] and samples["training_rows"] <= 301 and samples["benchmark_rows"] == 300
     assert result.registered_model_version is None
     assert "a sampled run is an estimate" in result.notes[0]
-    assert (case.root / "out" / "baseline_model" / "model.pkl").is_file()  # the refit that was compared
+    assert (case.root / "out" / "baseline_model" / "model.skops").is_file()  # the refit that was compared
 
 
 def test_a_multiclass_task_is_decided_on_accuracy_with_macro_averages(

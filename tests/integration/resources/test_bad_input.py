@@ -144,7 +144,7 @@ def test_runs_on_missing_things_are_404(platform: Platform, model: str) -> None:
         assert isinstance(error_of(lambda: admin.runs.get("nope")), NotFound)
 
 
-def test_another_wallets_contribution_cannot_be_evaluated_without_admin(
+def test_another_wallets_contribution_is_not_even_visible_to_a_stranger(
     platform: Platform, model: str, demo_files: DemoFiles, tmp_path: Path
 ) -> None:
     owner_wallet, intruder = Account.create(), Account.create()
@@ -154,7 +154,8 @@ def test_another_wallets_contribution_cannot_be_evaluated_without_admin(
         contribution = contributor.contributions.submit(model, data)
     with platform.client(wallet=intruder, domain=DOMAIN) as other:
         error = error_of(lambda: other.runs.submit(model, [contribution.id]))
-    assert isinstance(error, Forbidden) and error.code == "not_your_contribution"
+        assert isinstance(error, NotFound) and error.code == "contribution_not_found"
+        assert error_of(lambda: other.contributions.get(contribution.id)).code == "contribution_not_found"
 
 
 @pytest.mark.parametrize("name", ["team/model", "../etc", "", "a" * 129])

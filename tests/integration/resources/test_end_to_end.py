@@ -89,5 +89,5 @@ def test_owner_contributor_run_attestation_lineage_and_mlflow(
     assert tracked.data.metrics  # baseline_/candidate_/delta_ metrics were logged
     assert "attestation.json" in {a.path for a in MlflowClient().list_artifacts(tracked.info.run_id)}
 
-    impact = owner.contributors.impact(wallet.address)
+    impact = contributor.contributors.impact(wallet.address)  # a wallet's impact is its own to read
     assert impact["accepted_runs"] == 1 and impact["models"]["breast-cancer"]["weighted_delta_one"] > 0

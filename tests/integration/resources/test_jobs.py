@@ -25,18 +25,22 @@ def test_local_runner_runs_each_job_and_reports_its_exit_code(tmp_path: Path) ->
             finished.set()
 
     def command(run_id: str) -> list[str]:
-        # each job records when it ran; "bad" exits 3
+        # each job records when it ran and the token it was given; "bad" exits 3
         return [sys.executable, "-c",
-                f"import time,sys; open({str(tmp_path)!r}+'/'+{run_id!r},'w').write(str(time.time()));"
+                f"import os,time,sys; open({str(tmp_path)!r}+'/'+{run_id!r},'w').write("
+                f"str(time.time())+' '+os.environ['HOKUSAI_RUN_TOKEN']);"
                 f"time.sleep(0.3); sys.exit(3 if {run_id!r}=='bad' else 0)"]  # fmt: skip
 
     runner = LocalRunner(on_exit, max_workers=2, command=command, log_dir=tmp_path / "logs")
     for run_id in ("a", "b", "bad"):
-        runner.submit(run_id)
+        runner.submit(run_id, f"token-of-{run_id}")
     assert finished.wait(20)
     runner.shutdown()
     assert done == {"a": 0, "b": 0, "bad": 3}
-    starts = sorted(float((tmp_path / r).read_text()) for r in ("a", "b", "bad"))
+    assert [(tmp_path / r).read_text().split()[1] for r in ("a", "b", "bad")] == [
+        "token-of-a", "token-of-b", "token-of-bad"
+    ]  # fmt: skip
+    starts = sorted(float((tmp_path / r).read_text().split()[0]) for r in ("a", "b", "bad"))
     assert starts[2] - starts[0] >= 0.25  # the third waited for a free slot: at most two at once
 
 
@@ -79,7 +83,7 @@ def test_ecs_runner_starts_a_fargate_task_with_the_worker_command(moto_server) -
         security_groups=[group],
         client=ecs,
     )
-    runner.submit("run123")
+    runner.submit("run123", "the-token")
     task = ecs.describe_tasks(
         cluster="hokusai-test", tasks=ecs.list_tasks(cluster="hokusai-test")["taskArns"]
     )["tasks"][0]
@@ -89,6 +93,9 @@ def test_ecs_runner_starts_a_fargate_task_with_the_worker_command(moto_server) -
         "run",
         "--run-id",
         "run123",
+    ]
+    assert task["overrides"]["containerOverrides"][0]["environment"] == [
+        {"name": "HOKUSAI_RUN_TOKEN", "value": "the-token"}
     ]
     assert task["launchType"] == "FARGATE"
     assert runner.is_alive(f"ecs:{task['taskArn']}")
@@ -101,4 +108,4 @@ def test_ecs_runner_reports_a_missing_cluster_clearly(moto_server) -> None:  # t
     ecs = boto3.client("ecs", endpoint_url=moto_server.endpoint, region_name="us-east-1")
     runner = EcsRunner(cluster="nope", task_definition="nope", subnets=[], security_groups=[], client=ecs)
     with pytest.raises(ServiceUnavailable, match="could not start an ECS task for run r1"):
-        runner.submit("r1")
+        runner.submit("r1", "t")

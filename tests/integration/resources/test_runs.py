@@ -16,6 +16,7 @@ from hokusai.server.db.models import Attestation, Run, utcnow
 from hokusai.server.jobs import local_worker_id
 from tests.integration.resources.conftest import DemoFiles
 from tests.support.mlflow import mlflow_settings
+from tests.support.net import free_port
 from tests.support.platform import Platform, serve_platform
 
 pytestmark = pytest.mark.realparts
@@ -75,7 +76,7 @@ def test_a_run_left_running_by_a_dead_worker_is_failed_when_the_api_starts(
         session.add(orphan)
         session.commit()
     with (
-        serve_platform(platform.settings) as restarted,
+        serve_platform(platform.settings.model_copy(update={"api_port": free_port()})) as restarted,
         restarted.client(api_key=platform.admin_key) as admin,
     ):
         run = admin.runs.get(orphan.id)

@@ -11,7 +11,7 @@ from eth_account import Account
 
 from hokusai.attestation.content import pipeline_run_id, run_identity
 from hokusai.attestation.document import BenchmarkEntry, ContributorEntry, ModelEntry, build_document, seal
-from hokusai.attestation.signing import Signer
+from hokusai.attestation.signing import Signer, bind_domain
 from hokusai.evaluation.compare import MetricComparison
 from hokusai.evaluation.decision import decide
 from hokusai.evaluation.intervals import Interval
@@ -47,17 +47,20 @@ def make_sealed(signer: Signer, timestamp: str = "2026-01-01T00:00:00Z", mlflow_
         contributions=[(HASH["c1"], WALLETS[0]), (HASH["c2"], WALLETS[1])], options=OPTIONS,
     )  # fmt: skip
     run_id = pipeline_run_id(identity)
-    report = {
-        "report_version": "2",
-        "pipeline_run_id": run_id,
-        "options": OPTIONS,
-        "outcome": {"reason": "accepted", "accepted": True},
-        "contributions": [  # values 2 : 1 give the attested 6667 / 3333 bps
-            {"player": True, "value_pp": 2.0, "value_se_pp": 0.1, "weight_bps": 6667},
-            {"player": True, "value_pp": 1.0, "value_se_pp": 0.1, "weight_bps": 3333},
-        ],
-        "valuation": {"method": "exact_shapley", "noise_floor_pp": 0.5},
-    }
+    report = bind_domain(
+        {
+            "report_version": "2",
+            "pipeline_run_id": run_id,
+            "options": OPTIONS,
+            "outcome": {"reason": "accepted", "accepted": True},
+            "contributions": [  # values 2 : 1 give the attested 6667 / 3333 bps
+                {"player": True, "value_pp": 2.0, "value_se_pp": 0.1, "weight_bps": 6667},
+                {"player": True, "value_pp": 1.0, "value_se_pp": 0.1, "weight_bps": 3333},
+            ],
+            "valuation": {"method": "exact_shapley", "noise_floor_pp": 0.5},
+        },
+        signer.domain,
+    )
     document = build_document(
         run_id=run_id,
         environment="test",

@@ -86,3 +86,25 @@ def test_the_signer_never_shows_its_key(tmp_path: Path) -> None:
     signer = load_signer(_settings(tmp_path, signer_key=account.key.hex()))
     assert account.key.hex().removeprefix("0x") not in repr(signer)
     assert signer.address in repr(signer)
+
+
+def test_the_signer_signs_under_the_settings_chain_and_contract(tmp_path: Path) -> None:
+    contract = "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC"
+    signer = load_signer(_settings(tmp_path, chain_id=8453, delta_verifier_address=contract.lower()))
+    assert signer.domain == {
+        "name": "Hokusai Attestation",
+        "version": "1",
+        "chainId": 8453,
+        "verifyingContract": contract,
+    }
+    signature = signer.sign("hk-1", ROOT, INPUTS)
+    assert recover_signer("hk-1", ROOT, INPUTS, signature, signer.domain) == signer.address
+    assert recover_signer("hk-1", ROOT, INPUTS, signature, {**signer.domain, "chainId": 1}) != signer.address
+
+
+def test_a_zero_or_malformed_contract_address_is_a_config_error(tmp_path: Path) -> None:
+    from hokusai.config import load_settings
+
+    for bad in ("0x" + "00" * 20, "0x1234"):
+        with pytest.raises(ConfigError, match="HOKUSAI_DELTA_VERIFIER_ADDRESS"):
+            load_settings(data_dir=tmp_path, delta_verifier_address=bad)

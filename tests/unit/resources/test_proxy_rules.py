@@ -1,11 +1,13 @@
-"""MLflow proxy rules: traversal refused, reads need `read`, mutations need `write`, credentials stay."""
+"""MLflow proxy rules: traversal refused; the allowlist says what each request is; credentials and a
+client's forwarding claims stay here."""
 
 from __future__ import annotations
 
 import pytest
 
 from hokusai.errors import InvalidInput
-from hokusai.server.proxy_rules import request_headers, required_scope, upstream_path
+from hokusai.server.mlflow_access import match, values_at
+from hokusai.server.proxy_rules import request_headers, upstream_path
 
 
 @pytest.mark.parametrize(
@@ -39,28 +41,61 @@ def test_ordinary_paths_pass_unchanged() -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "scope"),
+    ("method", "path", "operation", "kind"),
     [
-        ("GET", "api/2.0/mlflow/experiments/get", "read"),
-        ("HEAD", "", "read"),
-        ("POST", "api/2.0/mlflow/runs/search", "read"),
-        ("POST", "ajax-api/2.0/mlflow/experiments/search", "read"),
-        ("POST", "graphql", "read"),
-        ("POST", "api/2.0/mlflow/runs/create", "write"),
-        ("POST", "api/2.0/mlflow/runs/log-metric", "write"),
-        ("PUT", "api/2.0/mlflow-artifacts/artifacts/1/x/artifacts/f.txt", "write"),
-        ("DELETE", "api/2.0/mlflow/experiments/delete", "write"),
-        ("POST", "api/2.0/mlflow/registered-models/create", "write"),
+        ("GET", "api/2.0/mlflow/experiments/get", "read", "experiment"),
+        ("HEAD", "", "read", "open"),
+        ("POST", "api/2.0/mlflow/runs/search", "read", "experiment"),
+        ("POST", "ajax-api/2.0/mlflow/experiments/search", "read", "search_experiments"),
+        ("POST", "graphql", "read", "graphql"),
+        ("POST", "api/2.0/mlflow/runs/create", "update", "experiment"),
+        ("POST", "api/2.0/mlflow/runs/log-metric", "update", "run"),
+        ("PUT", "api/2.0/mlflow-artifacts/artifacts/1/x/artifacts/f.txt", "update", "artifact"),
+        ("POST", "api/2.0/mlflow/experiments/delete", "delete", "experiment"),
+        ("POST", "api/2.0/mlflow/registered-models/create", "update", "create_registered_model"),
+        ("POST", "ajax-api/3.0/mlflow/traces/metrics", "read", "experiment"),
+        ("POST", "ajax-api/2.0/mlflow/experiments/search-datasets", "read", "experiment"),
     ],
 )
-def test_scope_follows_what_the_request_does(method: str, path: str, scope: str) -> None:
-    assert required_scope(method, path) == scope
+def test_the_allowlist_says_what_a_request_does(method: str, path: str, operation: str, kind: str) -> None:
+    found = match(method, path)
+    assert found is not None
+    assert (found[0].op, found[0].kind) == (operation, kind)
 
 
-def test_client_credentials_and_hop_headers_are_not_forwarded() -> None:
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "api/3.0/mlflow/gateway/secrets/create"),
+        ("GET", "api/3.0/mlflow/gateway/secrets/list"),
+        ("POST", "ajax-api/2.0/mlflow/gateway-proxy"),
+        ("POST", "api/3.0/mlflow/prompt-optimization/jobs"),
+        ("POST", "api/3.0/mlflow/workspaces"),
+        ("POST", "ajax-api/2.0/mlflow/runs/create-promptlab-run"),
+        ("GET", "api/2.0/mlflow/users/get"),
+    ],
+)
+def test_endpoints_outside_the_allowlist_match_nothing(method: str, path: str) -> None:
+    assert match(method, path) is None
+
+
+def test_ids_are_found_at_dotted_paths_in_json_bodies() -> None:
+    body = {
+        "locations": [
+            {"mlflow_experiment": {"experiment_id": "4"}},
+            {"mlflow_experiment": {"experiment_id": 7}},
+        ]
+    }
+    assert values_at(body, "locations[].mlflow_experiment.experiment_id") == ["4", "7"]
+    assert values_at({"experiment_ids": ["1", "2"]}, "experiment_ids") == ["1", "2"]
+    assert values_at({"run_id": True}, "run_id") == []
+
+
+def test_client_credentials_hop_and_forwarding_headers_are_not_forwarded() -> None:
     sent = request_headers([
         ("Authorization", "Bearer hk_live_abc_secret"), ("X-API-Key", "k"), ("X-ETH-Signature", "0x"),
         ("Host", "api"), ("Connection", "keep-alive"), ("Content-Type", "application/json"),
-        ("Cookie", "s=1"),
-    ])  # fmt: skip
-    assert sent == [("Content-Type", "application/json")]
+        ("Cookie", "s=1"), ("X-Forwarded-For", "6.6.6.6"), ("X-Real-IP", "6.6.6.6"),
+        ("Forwarded", "for=6.6.6.6"),
+    ], "127.0.0.9")  # fmt: skip
+    assert sent == [("Content-Type", "application/json"), ("X-Forwarded-For", "127.0.0.9")]

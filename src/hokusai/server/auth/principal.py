@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 READ, WRITE, ADMIN = "read", "write", "admin"
@@ -37,19 +38,24 @@ def covers(granted: frozenset[str], wanted: Iterable[str]) -> bool:
 class Principal:
     """The authenticated caller of one request.
 
-    ``id`` is the principal's database id; ``key_id`` is set for API keys, ``wallet_address`` (EIP-55) for
-    wallets and for keys owned by a wallet principal. ``rate_limit_per_minute`` is a per-key override;
-    ``nonce`` names a wallet sign-in (what logout burns).
+    ``id`` is the principal's database id; ``role`` is ``contributor``, ``owner`` or ``admin`` (see
+    ``hokusai.server.policy``); ``key_id`` is set for API keys, ``wallet_address`` (EIP-55) for wallets and
+    for keys owned by a wallet principal. ``rate_limit_per_minute`` is a per-key override; ``nonce`` names a
+    wallet sign-in (what logout burns); ``expires_at`` is the credential's own expiry (a child key never
+    outlives it).
     """
 
     id: str
     method: AuthMethod
     scopes: frozenset[str]
+    role: str = "contributor"
     wallet_address: str | None = None
     key_id: str | None = None
     name: str | None = None
     rate_limit_per_minute: int | None = None
     nonce: str | None = None
+    expires_at: datetime | None = None
+    key_status: str = "active"  # of the key itself: active | rotating
 
     @property
     def is_admin(self) -> bool:

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -30,7 +31,7 @@ from hokusai.server.db.models import ApiKey, utcnow
 from hokusai.server.db.models import Principal as PrincipalRow
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.nonces import use_nonce
-from hokusai.server.services.principals import principal_roles, wallet_principal, wallet_roles
+from hokusai.server.services.principals import principal_roles, role_of, wallet_principal, wallet_roles
 from hokusai.wallet import checksum_address
 
 MAX_MESSAGE_LIFETIME = timedelta(hours=1)
@@ -62,18 +63,35 @@ def verify_api_key(session: Session, credential: ApiKeyCredential, settings: Set
         raise Unauthorized(f"API key {row.id} has no principal", code="key_unknown")
     scopes = parse_scopes(row.scopes) & principal_roles(session, owner, settings)
     principal = Principal(
-        id=owner.id, method="api_key", scopes=scopes, wallet_address=owner.wallet_address, key_id=row.id,
-        name=owner.name, rate_limit_per_minute=row.rate_limit_per_minute,
+        id=owner.id, method="api_key", scopes=scopes, role=role_of(session, owner, settings),
+        wallet_address=owner.wallet_address, key_id=row.id, name=owner.name,
+        rate_limit_per_minute=row.rate_limit_per_minute, expires_at=row.expires_at,
+        key_status="rotating" if row.replaced_by else "active",
     )  # fmt: skip
     return Verified(principal, row.expires_at, row.id)
 
 
 def check_message(message: SiweMessage, address: str, settings: Settings) -> datetime:
-    """Domain, address and time window of a parsed message; returns its expiration time."""
-    if message.domain.lower() != str(settings.public_domain).lower():
+    """Domain, URI, chain, address and time window of a parsed message; returns its expiration time."""
+    domain = str(settings.public_domain).lower()
+    if message.domain.lower() != domain:
         raise Unauthorized(
             f"the sign-in message is for {message.domain!r}, not {settings.public_domain!r}",
             code="domain_mismatch",
+        )
+    uri = urlsplit(message.uri)
+    schemes = ("https",) if settings.environment == "production" else ("https", "http")
+    if uri.scheme not in schemes or uri.netloc.lower() != domain:
+        raise Unauthorized(
+            f"the sign-in message's URI {message.uri!r} is not on this platform's origin "
+            f"({schemes[0]}://{settings.public_domain})",
+            code="uri_mismatch",
+        )
+    if message.chain_id not in settings.chain_id_set:
+        raise Unauthorized(
+            f"the sign-in message is for chain {message.chain_id}; this platform accepts chain id(s) "
+            f"{', '.join(map(str, sorted(settings.chain_id_set)))}",
+            code="chain_mismatch",
         )
     try:
         signed_for = checksum_address(message.address, require_checksum=True)
@@ -114,7 +132,8 @@ def verify_wallet(session: Session, credential: WalletCredential, settings: Sett
     session.commit()
     principal = Principal(
         id=owner.id, method="wallet", scopes=wallet_roles(session, address, settings),
-        wallet_address=address, name=owner.name, nonce=message.nonce,
+        role=role_of(session, owner, settings), wallet_address=address, name=owner.name, nonce=message.nonce,
+        expires_at=expires,
     )  # fmt: skip
     return Verified(principal, expires, message.nonce)
 

@@ -168,12 +168,23 @@ def parse_siwe(text: str) -> SiweMessage:
     )
 
 
+SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+
+
 def recover_signer(message: str, signature: str) -> str:
-    """The EIP-55 address whose key made the EIP-191 ``personal_sign`` ``signature`` over ``message``."""
+    """The EIP-55 address whose key made the EIP-191 ``personal_sign`` ``signature`` over ``message``.
+
+    High-s signatures are refused (EIP-2): for every signature (r, s) the twin (r, n - s) is valid too, so
+    only the low-s one is accepted, as Ethereum transactions and OpenZeppelin's ECDSA do.
+    """
     if not _SIGNATURE.match(signature):
         raise Unauthorized(
             "X-ETH-Signature must be a 65-byte hex signature (0x + 130 hex digits)",
             code="signature_malformed",
+        )
+    if int(signature.removeprefix("0x")[64:128], 16) > SECP256K1_HALF_N:
+        raise Unauthorized(
+            "the signature has a high s value; EIP-2 allows only low-s signatures", code="signature_high_s"
         )
     try:
         return Account.recover_message(encode_defunct(text=message), signature=signature)

@@ -5,6 +5,7 @@ the full key is stored), sign-in nonces (EIP-4361), wallet role grants and the a
 Resource tables (issue 6): datasets (files in the pipeline-data store, by content), models (a baseline
 in the MLflow registry with its training data and benchmark), contributions, evaluation runs and
 attestations.
+Authorization (issue 10): MLflow permissions per experiment and registered model, model hashes and formats.
 Times are stored in UTC and always come back timezone-aware, on SQLite as on PostgreSQL.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -26,6 +28,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -80,6 +84,7 @@ class Principal(Base):
     wallet_address: Mapped[str | None] = mapped_column(String(42), unique=True)
     roles: Mapped[str] = mapped_column(String(64))  # space-separated scopes
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    trusted_pickle: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # admin-set
 
 
 class ApiKey(Base):
@@ -98,6 +103,8 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     replaced_by: Mapped[str | None] = mapped_column(String(32))
+    parent_key_id: Mapped[str | None] = mapped_column(String(32))  # the key that minted it
+    session_nonce: Mapped[str | None] = mapped_column(String(64), index=True)  # minted under a wallet sign-in
 
 
 class SigninNonce(Base):
@@ -139,25 +146,28 @@ class AuditEvent(Base):
     key_id: Mapped[str | None] = mapped_column(String(32))
     wallet_address: Mapped[str | None] = mapped_column(String(42))
     reason: Mapped[str | None] = mapped_column(String(40))
+    resource: Mapped[str | None] = mapped_column(String(300))  # "<kind>:<id>" of the object changed
     client_ip: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Dataset(Base):
-    """A data file in the pipeline-data store, addressed by its content (``sha256/<hash><suffix>``)."""
+    """A principal's data file in the pipeline-data store, kept by content (``sha256/<hash><suffix>``); the
+    same bytes uploaded by two principals are stored once and recorded twice (each owns its row)."""
 
     __tablename__ = "hk_datasets"
+    __table_args__ = (UniqueConstraint("storage_key", "created_by"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    storage_key: Mapped[str] = mapped_column(String(200))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     format: Mapped[str] = mapped_column(String(16))
     row_count: Mapped[int] = mapped_column(BigInteger)
     columns: Mapped[list[str]] = mapped_column(JSON)
     manifest: Mapped[dict[str, Any]] = mapped_column(JSON)  # `$defs/data_manifest` of the attestation schema
-    created_by: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(32), index=True)  # one row per uploader of the same bytes
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -177,6 +187,13 @@ class Model(Base):
     benchmark_dataset_id: Mapped[str] = mapped_column(ForeignKey("hk_datasets.id"))
     data_schema: Mapped[dict[str, Any]] = mapped_column(JSON)  # contributions must match it
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    model_hash: Mapped[str | None] = mapped_column(
+        String(64)
+    )  # SHA-256 of the estimator file at registration
+    model_format: Mapped[str] = mapped_column(String(16), default="skops", server_default="pickle")
+    evaluation_seed: Mapped[int] = mapped_column(BigInteger, default=42, server_default="42")
+    accepts_contributions: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    experiment_id: Mapped[str | None] = mapped_column(String(64))  # the model's MLflow experiment
 
 
 class Contribution(Base):
@@ -217,6 +234,8 @@ class Run(Base):
     attestation_id: Mapped[str | None] = mapped_column(String(64))
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
     registered_version: Mapped[str | None] = mapped_column(String(16))
+    baseline_version: Mapped[str | None] = mapped_column(String(16))  # the model's baseline when submitted
+    worker_token_hash: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the worker's run token
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -244,4 +263,19 @@ class Attestation(Base):
     signer: Mapped[str] = mapped_column(String(42))
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MlflowPermission(Base):
+    """A principal's permission on an MLflow experiment or registered model (MLflow's levels)."""
+
+    __tablename__ = "hk_mlflow_permissions"
+    __table_args__ = (UniqueConstraint("resource_type", "resource_id", "principal_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_type: Mapped[str] = mapped_column(String(32))  # "experiment" | "registered_model"
+    resource_id: Mapped[str] = mapped_column(String(300))  # experiment id, or registered model name
+    principal_id: Mapped[str] = mapped_column(ForeignKey("hk_principals.id", ondelete="CASCADE"), index=True)
+    permission: Mapped[str] = mapped_column(String(16))  # READ | EDIT | MANAGE | NO_PERMISSIONS
+    granted_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

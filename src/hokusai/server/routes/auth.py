@@ -1,4 +1,5 @@
-"""``/api/v1/auth``: EIP-4361 nonces, logout (burns the nonce), and wallet role grants (admin)."""
+"""``/api/v1/auth``: EIP-4361 nonces, logout (burns the sign-in, or every sign-in and its keys), and
+wallet role grants (admin)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, Field, field_validator
 
 from hokusai.errors import InvalidInput
-from hokusai.server.auth.principal import SCOPES
-from hokusai.server.deps import AdminPrincipal, ClientRateLimit, CurrentPrincipal, SessionDep, StateDep
+from hokusai.server.deps import Caller, ClientRateLimit, SessionDep, StateDep
+from hokusai.server.policy import GRANTABLE_ROLES
 from hokusai.server.services.audit import record_event
-from hokusai.server.services.nonces import burn_nonce, issue_nonce
+from hokusai.server.services.keys import revoke_session_keys
+from hokusai.server.services.nonces import burn_nonce, burn_wallet_nonces, issue_nonce
 from hokusai.server.services.principals import grant_role, list_grants, revoke_role
 from hokusai.wallet import checksum_address
 
@@ -19,16 +21,19 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 class Nonce(BaseModel):
-    """Put ``nonce`` in the EIP-4361 message; use it within 10 minutes. ``domain`` is what to sign for."""
+    """Put ``nonce`` in the EIP-4361 message; use it within 10 minutes. ``domain`` and ``uri`` are what to
+    sign for; ``chain_ids`` the chains the platform accepts."""
 
     nonce: str
     expires_at: datetime
     domain: str
+    uri: str
+    chain_ids: list[int]
 
 
 class Grant(BaseModel):
     address: str
-    role: str = Field("admin", description=f"One of {', '.join(SCOPES)}.")
+    role: str = Field(description=f"One of {', '.join(GRANTABLE_ROLES)}.")
     granted_at: datetime | None = None
     granted_by: str | None = None
 
@@ -45,44 +50,63 @@ class GrantList(BaseModel):
     grants: list[Grant]
 
 
+class Logout(BaseModel):
+    """``all``: end every sign-in of this wallet and revoke the API keys minted under them."""
+
+    all: bool = False
+
+
 @router.get("/nonce", response_model=Nonce, dependencies=[ClientRateLimit], summary="A sign-in nonce")
 def nonce(session: SessionDep, state: StateDep) -> Nonce:
     """A fresh random nonce, stored; unused ones expire after 10 minutes. Rate-limited per client IP."""
     row = issue_nonce(session)
-    return Nonce(nonce=row.nonce, expires_at=row.expires_at, domain=str(state.settings.public_domain))
+    settings = state.settings
+    scheme = "https" if settings.environment == "production" else "http"
+    return Nonce(
+        nonce=row.nonce, expires_at=row.expires_at, domain=str(settings.public_domain),
+        uri=f"{scheme}://{settings.public_domain}", chain_ids=sorted(settings.chain_id_set),
+    )  # fmt: skip
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Burn the wallet sign-in")
-def logout(principal: CurrentPrincipal, session: SessionDep, state: StateDep) -> None:
-    """The signed message of this request (its nonce) never authenticates again."""
-    if principal.nonce is None:
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End the wallet sign-in")
+def logout(principal: Caller, session: SessionDep, state: StateDep, body: Logout | None = None) -> None:
+    """The signed message of this request (its nonce) never authenticates again; with ``{"all": true}``
+    neither does any other sign-in of this wallet, nor any API key minted under one."""
+    if principal.nonce is None or principal.wallet_address is None:
         raise InvalidInput(
             "logout ends a wallet sign-in; revoke an API key instead", code="not_a_wallet_session"
         )
     burn_nonce(session, principal.nonce)
+    forgotten = [principal.nonce]
+    if body is not None and body.all:
+        forgotten += burn_wallet_nonces(session, principal.wallet_address)
+        forgotten += revoke_session_keys(session, principal.id)
     record_event(
-        session, "wallet_logged_out", principal_id=principal.id, wallet_address=principal.wallet_address
-    )
+        session, "wallet_logged_out", principal_id=principal.id, wallet_address=principal.wallet_address,
+        details={"all": bool(body and body.all)},
+    )  # fmt: skip
     session.commit()
-    state.auth.forget(principal.nonce)
+    for tag in forgotten:
+        state.auth.forget(tag)
 
 
 @router.get("/grants", response_model=GrantList, summary="Wallet role grants (admin)")
-def grants(_admin: AdminPrincipal, session: SessionDep) -> GrantList:
+def grants(_admin: Caller, session: SessionDep) -> GrantList:
     return GrantList(grants=[Grant.model_validate(g, from_attributes=True) for g in list_grants(session)])
 
 
 @router.post(
     "/grants", status_code=status.HTTP_201_CREATED, response_model=Grant, summary="Grant a wallet a role"
 )
-def add_grant(body: Grant, admin: AdminPrincipal, session: SessionDep) -> Grant:
-    """The wallet gets ``role`` on its next sign-in (within HOKUSAI_AUTH_CACHE_SECONDS for a live one)."""
+def add_grant(body: Grant, admin: Caller, session: SessionDep) -> Grant:
+    """The wallet gets ``role`` (``owner`` or ``admin``) on its next request (within
+    HOKUSAI_AUTH_CACHE_SECONDS for a live sign-in)."""
     grant = grant_role(session, body.address, body.role, granted_by=admin.id)
     session.commit()
     return Grant.model_validate(grant, from_attributes=True)
 
 
 @router.delete("/grants/{address}/{role}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a grant")
-def remove_grant(address: str, role: str, admin: AdminPrincipal, session: SessionDep) -> None:
+def remove_grant(address: str, role: str, admin: Caller, session: SessionDep) -> None:
     revoke_role(session, checksum_address(address), role, revoked_by=admin.id)
     session.commit()

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hokusai.server.deps import ReadPrincipal, SessionDep, StateDep, WritePrincipal
+from hokusai.server import policy
+from hokusai.server.deps import Caller, SessionDep, StateDep
+from hokusai.server.services.access import contribution_subject
 from hokusai.server.services.contributions import (
     contribution_view,
     get_contribution,
@@ -16,7 +18,7 @@ from hokusai.server.services.contributions import (
     submit,
 )
 from hokusai.server.services.models import get_model, get_model_by_id
-from hokusai.server.uploads import receive_request_file
+from hokusai.server.uploads import Upload, respond_to_upload
 
 router = APIRouter(prefix="/api/v1", tags=["contributions"])
 
@@ -25,15 +27,9 @@ router = APIRouter(prefix="/api/v1", tags=["contributions"])
     "/models/{name}/contributions",
     status_code=201,
     summary="Contribute a data file (multipart field `file`; admins may add `contributor_address`)",
-    responses={
-        200: {"description": "These bytes were contributed before"},
-        403: {},
-        409: {},
-        413: {},
-        422: {},
-    },
+    responses={200: {"description": "These bytes were contributed before"}},
 )
-async def contribute(name: str, request: Request, principal: WritePrincipal, state: StateDep) -> JSONResponse:
+async def contribute(name: str, request: Request, principal: Caller, state: StateDep) -> JSONResponse:
     """Validation and manifest in the answer; the contributor is the signed-in wallet."""
 
     def model_exists() -> None:
@@ -41,34 +37,42 @@ async def contribute(name: str, request: Request, principal: WritePrincipal, sta
             get_model(session, name)
 
     await run_in_threadpool(model_exists)  # 404 before reading a byte of the upload
-    upload = await receive_request_file(request, state.settings)
 
-    def store() -> tuple[dict[str, Any], bool]:
+    def store(upload: Upload) -> tuple[dict[str, Any], bool]:
         with state.sessions() as session:
             model = get_model(session, name)
             contribution, ingested = submit(
-                session, state.store, model, upload.path, name=upload.filename, principal=principal,
+                session,
+                state.store,
+                model,
+                upload.path,
+                name=upload.filename,
+                principal=principal,
                 requested_contributor=upload.fields.get("contributor_address") or None,
-            )  # fmt: skip
+                quota_bytes=state.settings.owner_storage_max_bytes,
+                sha256=upload.sha256,
+            )
             session.commit()
             return contribution_view(session, contribution, model.name), ingested.created
 
-    try:
-        body, created = await run_in_threadpool(store)
-    finally:
-        upload.discard()
-    return JSONResponse(body, status_code=201 if created else 200)
+    return await respond_to_upload(request, state.settings, store)
 
 
-@router.get("/models/{name}/contributions", summary="A model's contributions")
-def model_contributions(name: str, _principal: ReadPrincipal, session: SessionDep) -> dict[str, Any]:
+@router.get("/models/{name}/contributions", summary="A model's contributions you may read")
+def model_contributions(name: str, principal: Caller, session: SessionDep) -> dict[str, Any]:
+    """The owner (and admins) see every contribution; a wallet sees its own."""
     model = get_model(session, name)
-    items = [contribution_view(session, c, model.name) for c in list_contributions(session, model)]
-    return {"contributions": items}
+    readable = policy.visible(
+        principal,
+        "contribution.read",
+        ((contribution_subject(c, model), c) for c in list_contributions(session, model)),
+    )
+    return {"contributions": [contribution_view(session, c, model.name) for c in readable]}
 
 
 @router.get("/contributions/{contribution_id}", summary="One contribution")
-def read_contribution(contribution_id: str, _principal: ReadPrincipal, session: SessionDep) -> dict[str, Any]:
+def read_contribution(contribution_id: str, principal: Caller, session: SessionDep) -> dict[str, Any]:
     contribution = get_contribution(session, contribution_id)
     model = get_model_by_id(session, contribution.model_id)
+    policy.require(principal, "contribution.read", contribution_subject(contribution, model))
     return contribution_view(session, contribution, model.name)

@@ -1,4 +1,4 @@
-"""``/api/v1/datasets``: upload a data file (a model's training data or benchmark); kept by content."""
+"""``/api/v1/datasets``: an owner uploads a data file (training data or a benchmark); kept by content."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
-from hokusai.server.deps import ReadPrincipal, SessionDep, StateDep, WritePrincipal
+from hokusai.server import policy
+from hokusai.server.deps import Caller, SessionDep, StateDep
+from hokusai.server.services.access import dataset_subject
 from hokusai.server.services.datasets import dataset_view, get_dataset, ingest
-from hokusai.server.uploads import receive_request_file
+from hokusai.server.uploads import Upload, respond_to_upload
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 
@@ -19,27 +20,30 @@ router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
     "",
     status_code=201,
     summary="Upload a data file (multipart field `file`)",
-    responses={200: {"description": "The same bytes were uploaded before"}, 413: {}, 422: {}},
+    responses={200: {"description": "You uploaded the same bytes before"}},
 )
-async def upload_dataset(request: Request, principal: WritePrincipal, state: StateDep) -> JSONResponse:
-    """Validate and store a CSV/TSV/JSON/JSONL/Parquet file; 201 when new, 200 when already stored."""
-    upload = await receive_request_file(request, state.settings)
+async def upload_dataset(request: Request, principal: Caller, state: StateDep) -> JSONResponse:
+    """Validate and store a CSV/TSV/JSON/JSONL/Parquet file; 201 when new, 200 when already yours."""
 
-    def store() -> tuple[dict[str, Any], bool]:
+    def store(upload: Upload) -> tuple[dict[str, Any], bool]:
         with state.sessions() as session:
             ingested = ingest(
-                session, state.store, upload.path, name=upload.filename, principal_id=principal.id
+                session,
+                state.store,
+                upload.path,
+                name=upload.filename,
+                principal_id=principal.id,
+                quota_bytes=state.settings.owner_storage_max_bytes,
+                sha256=upload.sha256,
             )
             session.commit()
             return {**dataset_view(ingested.dataset), "validation": ingested.validation}, ingested.created
 
-    try:
-        body, created = await run_in_threadpool(store)
-    finally:
-        upload.discard()
-    return JSONResponse(body, status_code=201 if created else 200)
+    return await respond_to_upload(request, state.settings, store)
 
 
 @router.get("/{dataset_id}", summary="A dataset's hash, manifest and stats")
-def read_dataset(dataset_id: str, _principal: ReadPrincipal, session: SessionDep) -> dict[str, Any]:
-    return dataset_view(get_dataset(session, dataset_id))
+def read_dataset(dataset_id: str, principal: Caller, session: SessionDep) -> dict[str, Any]:
+    dataset = get_dataset(session, dataset_id)
+    policy.require(principal, "dataset.read", dataset_subject(dataset))
+    return dataset_view(dataset)

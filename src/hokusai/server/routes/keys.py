@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from hokusai.server.auth.principal import SCOPES, parse_scopes
 from hokusai.server.db.models import ApiKey
-from hokusai.server.deps import ReadPrincipal, SessionDep, StateDep, WritePrincipal
+from hokusai.server.deps import Caller, SessionDep, StateDep
 from hokusai.server.services.keys import create_key, key_status, list_keys, revoke_key, rotate_key
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
@@ -70,25 +70,29 @@ class KeyList(BaseModel):
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=NewKey, summary="Create an API key")
-def create(body: KeyCreate, principal: WritePrincipal, session: SessionDep, state: StateDep) -> NewKey:
-    """201 with ``id`` and the plaintext ``key`` (shown once; only its hash is stored)."""
+def create(body: KeyCreate, principal: Caller, session: SessionDep, state: StateDep) -> NewKey:
+    """201 with ``id`` and the plaintext ``key`` (shown once; only its hash is stored). The key never exceeds
+    the caller's: no more scopes, no higher rate limit, no later expiry (a wallet sign-in's keys live at most
+    HOKUSAI_WALLET_KEY_MAX_SECONDS)."""
     created = create_key(
         session, actor=principal, name=body.name, scopes=parse_scopes(body.scopes),
         live=state.settings.live_keys, principal_id=body.principal_id, principal_name=body.principal_name,
         expires_at=body.expires_at, rate_limit_per_minute=body.rate_limit_per_minute,
+        default_rate_limit=state.settings.rate_limit_per_minute,
+        wallet_key_seconds=state.settings.wallet_key_max_seconds,
     )  # fmt: skip
     return NewKey(**KeyInfo.of(created.row).model_dump(), key=created.key)
 
 
 @router.get("", response_model=KeyList, summary="List API keys (metadata only)")
-def list_(principal: ReadPrincipal, session: SessionDep, principal_id: str | None = None) -> KeyList:
+def list_(principal: Caller, session: SessionDep, principal_id: str | None = None) -> KeyList:
     """Your keys; an admin sees every key, or one principal's with ``?principal_id=``."""
     return KeyList(keys=[KeyInfo.of(row) for row in list_keys(session, actor=principal,
                                                                 principal_id=principal_id)])  # fmt: skip
 
 
 @router.delete("/{key_id}", response_model=KeyInfo, summary="Revoke an API key")
-def revoke(key_id: str, principal: WritePrincipal, session: SessionDep, state: StateDep) -> KeyInfo:
+def revoke(key_id: str, principal: Caller, session: SessionDep, state: StateDep) -> KeyInfo:
     """The key stops working at once (idempotent)."""
     row = revoke_key(session, key_id, actor=principal)
     state.auth.forget(row.id)
@@ -101,7 +105,7 @@ def revoke(key_id: str, principal: WritePrincipal, session: SessionDep, state: S
     response_model=NewKey,
     summary="Rotate an API key",
 )
-def rotate(key_id: str, principal: WritePrincipal, session: SessionDep, state: StateDep) -> NewKey:
+def rotate(key_id: str, principal: Caller, session: SessionDep, state: StateDep) -> NewKey:
     """201 with the new ``key``; the old one works for HOKUSAI_KEY_ROTATION_GRACE_SECONDS more."""
     created, old = rotate_key(session, key_id, actor=principal, live=state.settings.live_keys,
                               grace_seconds=state.settings.key_rotation_grace_seconds)  # fmt: skip

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from hokusai.server.auth.principal import SCOPES
-from hokusai.server.deps import CurrentPrincipal
+from hokusai.server.deps import Caller
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -17,6 +17,7 @@ class Me(BaseModel):
 
     id: str
     method: str
+    role: str
     scopes: list[str]
     wallet_address: str | None
     key_id: str | None
@@ -24,8 +25,8 @@ class Me(BaseModel):
 
 
 @router.get("/me", response_model=Me, summary="The calling principal")
-async def me(principal: CurrentPrincipal) -> JSONResponse:
-    """Principal id, auth method (``api_key`` or ``wallet``), scopes, wallet address and key id.
+async def me(principal: Caller) -> JSONResponse:
+    """Principal id, auth method (``api_key`` or ``wallet``), role, scopes, wallet address and key id.
 
     Built as a plain JSON response (the fields are already typed): this is the cheapest authenticated
     GET, the one the P4 benchmark measures.
@@ -33,6 +34,7 @@ async def me(principal: CurrentPrincipal) -> JSONResponse:
     return JSONResponse({
         "id": principal.id,
         "method": principal.method,
+        "role": principal.role,
         "scopes": [scope for scope in SCOPES if scope in principal.scopes],
         "wallet_address": principal.wallet_address,
         "key_id": principal.key_id,

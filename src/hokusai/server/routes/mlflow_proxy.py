@@ -1,7 +1,12 @@
-"""``/mlflow/``: the MLflow REST API, artifact store and UI, behind the platform's authentication.
+"""``/mlflow/``: the MLflow REST API, artifact store and UI, behind the platform's authentication and
+MLflow's own permission model (``mlflow_access``: an allowlist of endpoints, each resolved to the
+experiment or registered model it touches and checked against the caller's READ / EDIT / MANAGE level).
 
-Reads need ``read``, mutations need ``write`` (``proxy_rules``). Bodies stream both ways (artifact
-uploads and downloads are never buffered whole). The caller's credentials are not forwarded; MLflow
+Artifact bodies stream both ways (never buffered whole); the small JSON bodies that carry resource ids
+are read first (up to ``HOKUSAI_JSON_BODY_MAX_BYTES``), and search answers are filtered to what the caller
+may read. The caller's credentials and forwarding headers are not forwarded (``X-Forwarded-For`` is the
+real peer), MLflow's cookies do not come back, and MLflow writes are audited. Refusals carry MLflow's
+``error_code``/``message`` beside the platform's error shape, so MLflow clients show the reason. MLflow
 itself listens on loopback or a private subnet only. ``Authorization: Basic`` with an API key as the
 password is accepted too, so a browser can open the UI and MLflow clients using
 ``MLFLOW_TRACKING_USERNAME/PASSWORD`` work.
@@ -15,7 +20,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -27,10 +34,11 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from hokusai.errors import ServiceUnavailable, Unauthorized
+from hokusai.errors import HokusaiError, InvalidInput, PayloadTooLarge, ServiceUnavailable, Unauthorized
 from hokusai.server.auth.principal import Principal
-from hokusai.server.deps import ensure_scope
-from hokusai.server.proxy_rules import HOP_BY_HOP_RESPONSE, request_headers, required_scope, upstream_path
+from hokusai.server.mlflow_access import Decision, MlflowAccess
+from hokusai.server.mlflow_access import Request as AccessRequest
+from hokusai.server.proxy_rules import HOP_BY_HOP_RESPONSE, request_headers, upstream_path
 from hokusai.server.state import AppState
 
 router = APIRouter(include_in_schema=False)
@@ -39,7 +47,13 @@ BROWSER_CHALLENGE = {"WWW-Authenticate": 'Basic realm="Hokusai MLflow (password:
 UPSTREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=5.0, sock_read=300.0)
 NO_AUTO_HEADERS = frozenset({"User-Agent", "Accept-Encoding", "Accept", "Content-Type"})  # the client's pass
 CHUNK_BYTES = 1 << 20  # downloads are passed on in chunks of up to 1 MiB: bounded memory
+FILTERED_MAX_BYTES = 64 << 20  # a search answer the proxy filters is read whole, up to this
 _SAFE_PATH = "/:@!$&'()*+,;=-._~"
+_MLFLOW_CODES = {
+    400: "INVALID_PARAMETER_VALUE", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+    404: "RESOURCE_DOES_NOT_EXIST", 413: "INVALID_PARAMETER_VALUE", 422: "INVALID_PARAMETER_VALUE",
+    429: "REQUEST_LIMIT_EXCEEDED", 503: "TEMPORARILY_UNAVAILABLE",
+}  # fmt: skip
 
 
 def _basic_as_bearer(headers: Headers) -> MutableHeaders:
@@ -84,8 +98,38 @@ async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The whole (small, JSON) body, refused past ``limit`` bytes."""
+    chunks, size = [], 0
+    async for chunk in _request_body(receive):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"the request body is larger than {limit} bytes", details={"limit_bytes": limit}
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _send_error(send: Send, exc: HokusaiError) -> None:
+    """The platform's error shape with MLflow's ``error_code``/``message`` beside it (MLflow clients read
+    those)."""
+    body = json.dumps({
+        "error": {"code": exc.code, "message": exc.message, "details": exc.details},
+        "error_code": _MLFLOW_CODES.get(exc.status_code, "INTERNAL_ERROR"),
+        "message": exc.message,
+    }, separators=(",", ":")).encode()  # fmt: skip
+    headers = {**exc.headers}
+    if isinstance(exc, Unauthorized):
+        headers.update(BROWSER_CHALLENGE)
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode(), str(v).encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": exc.status_code, "headers": raw})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 class MlflowProxy:
-    """ASGI app for ``/mlflow/…``: authenticate, authorise by operation, forward, stream back."""
+    """ASGI app for ``/mlflow/…``: authenticate, check permissions, forward, stream (or filter) back."""
 
     def __init__(self, state: AppState) -> None:
         self.state = state
@@ -93,6 +137,12 @@ class MlflowProxy:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        try:
+            await self._proxy(scope, receive, send)
+        except HokusaiError as exc:
+            await _send_error(send, exc)
+
+    async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
         state, headers, query = (
             self.state,
             Headers(scope=scope),
@@ -100,14 +150,30 @@ class MlflowProxy:
         )
         principal = await proxy_principal(state, scope, headers)
         target = upstream_path(get_route_path(scope).lstrip("/"), scope.get("raw_path") or b"", query)
-        ensure_scope(state, principal, required_scope(scope["method"], target))
+        method = scope["method"]
+        access: MlflowAccess = state.mlflow_access
+        body: Any = None
+        raw_body: bytes | None = None
+        if access.needs_body(method, target):
+            raw_body = await _read_body(receive, state.settings.json_body_max_bytes)
+            try:
+                body = json.loads(raw_body) if raw_body.strip() else {}
+            except ValueError:
+                raise InvalidInput("the request body is not JSON", code="bad_json") from None
+        decision = await access.check(principal, AccessRequest(method, target, query, body))
         assert state.http is not None
         url = f"{state.settings.mlflow_url}/{quote(target, safe=_SAFE_PATH)}" + (f"?{query}" if query else "")
-        body = _request_body(receive) if scope["method"] not in ("GET", "HEAD", "OPTIONS") else None
+        data: Any = raw_body
+        if raw_body is None and method not in ("GET", "HEAD", "OPTIONS"):
+            data = _request_body(receive)
+        client = scope.get("client")
+        upstream_headers = CIMultiDict(request_headers(headers.items(), client[0] if client else "unknown"))
+        if decision.after:
+            upstream_headers["Accept-Encoding"] = "identity"  # the answer is read and rewritten here
         try:
             upstream = await state.http.request(
-                scope["method"], url, headers=CIMultiDict(request_headers(headers.items())), data=body,
-                timeout=UPSTREAM_TIMEOUT, allow_redirects=False, skip_auto_headers=NO_AUTO_HEADERS,
+                method, url, headers=upstream_headers, data=data, timeout=UPSTREAM_TIMEOUT,
+                allow_redirects=False, skip_auto_headers=NO_AUTO_HEADERS,
             )  # fmt: skip
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ServiceUnavailable(
@@ -115,14 +181,31 @@ class MlflowProxy:
                 code="mlflow_unavailable",
             ) from None
         try:
-            await send({
-                "type": "http.response.start",
-                "status": upstream.status,
-                "headers": [(k.lower(), v) for k, v in upstream.raw_headers
-                            if k.decode("latin-1").lower() not in HOP_BY_HOP_RESPONSE],
-            })  # fmt: skip
-            async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await self._answer(send, principal, decision, upstream)
         finally:
             upstream.release()
+        if decision.writes and upstream.status < 400:
+            state.audit.add(
+                "mlflow_write", principal_id=principal.id, key_id=principal.key_id,
+                wallet_address=principal.wallet_address, client_ip=client[0] if client else None,
+                resource=",".join(f"{t}:{i}" for t, i in decision.resources)[:300] or None,
+                details={"method": method, "path": target[:500], "status": upstream.status},
+            )  # fmt: skip
+
+    async def _answer(
+        self, send: Send, principal: Principal, decision: Decision, upstream: aiohttp.ClientResponse
+    ) -> None:
+        headers = [(k.lower(), v) for k, v in upstream.raw_headers
+                   if k.decode("latin-1").lower() not in HOP_BY_HOP_RESPONSE]  # fmt: skip
+        if decision.after and upstream.status == 200:
+            body = await upstream.content.read(FILTERED_MAX_BYTES)
+            body = await self.state.mlflow_access.after_response(principal, decision, body)
+            headers = [(k, v) for k, v in headers if k not in (b"content-length", b"content-encoding")]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
+        async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})

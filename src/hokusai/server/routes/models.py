@@ -12,14 +12,16 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from hokusai.errors import InvalidInput
-from hokusai.server.deps import ReadPrincipal, SessionDep, SettingsDep, StateDep, WritePrincipal
+from hokusai.server.deps import Caller, SessionDep, SettingsDep, StateDep
 from hokusai.server.services.models import (
     ModelRegistration,
+    ModelUpdate,
     get_model,
     lineage,
     list_models,
     model_view,
     register_model,
+    update_model,
 )
 from hokusai.server.uploads import Upload, receive_request_file
 
@@ -60,10 +62,11 @@ def _registration(values: Any) -> ModelRegistration:
     status_code=201,
     summary="Register a baseline: JSON with source_uri, or multipart with the model directory `archive`",
     openapi_extra=_REGISTRATION_BODY,
-    responses={403: {}, 404: {}, 409: {}, 422: {}},
 )
-async def register(request: Request, principal: WritePrincipal, state: StateDep) -> JSONResponse:
-    """The model is checked (loads, is a classifier), registered in MLflow, and recorded; 201."""
+async def register(request: Request, principal: Caller, state: StateDep) -> JSONResponse:
+    """The model is checked without being loaded (a skops file of allowed types, of the registered kind),
+    registered in MLflow, and recorded with its file's hash; 201. Its owner gets MANAGE on its MLflow
+    registered model and experiment."""
     upload: Upload | None = None
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         upload = await receive_request_file(request, state.settings, file_field="archive")
@@ -94,18 +97,25 @@ async def register(request: Request, principal: WritePrincipal, state: StateDep)
     return JSONResponse(body, status_code=201, headers={"Location": f"/api/v1/models/{body['name']}"})
 
 
-@router.get("", summary="All models")
-def index(_principal: ReadPrincipal, session: SessionDep) -> dict[str, Any]:
+@router.get("", summary="All models (the catalogue owners publish)")
+def index(_principal: Caller, session: SessionDep) -> dict[str, Any]:
     return {"models": [model_view(session, model) for model in list_models(session)]}
 
 
 @router.get("/{name}", summary="One model")
-def read(name: str, _principal: ReadPrincipal, session: SessionDep) -> dict[str, Any]:
+def read(name: str, _principal: Caller, session: SessionDep) -> dict[str, Any]:
     return model_view(session, get_model(session, name))
 
 
+@router.patch("/{name}", summary="Change a model's evaluation seed or whether it accepts contributions")
+def update(name: str, body: ModelUpdate, principal: Caller, session: SessionDep) -> dict[str, Any]:
+    """The model's owner (or an admin) only."""
+    model = update_model(session, principal, get_model(session, name), body)
+    session.commit()
+    return model_view(session, model)
+
+
 @router.get("/{name}/lineage", summary="Every version of the model, baseline first, with what produced it")
-def read_lineage(
-    name: str, _principal: ReadPrincipal, session: SessionDep, settings: SettingsDep
-) -> dict[str, Any]:
-    return lineage(session, settings, get_model(session, name))
+def read_lineage(name: str, principal: Caller, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """Owners see every version; others the baseline and the accepted improvements."""
+    return lineage(session, settings, get_model(session, name), principal)

@@ -1,4 +1,5 @@
-"""``/api/v1/runs``: submit an evaluation (202, ``Idempotency-Key`` honoured), follow it, read its result."""
+"""``/api/v1/runs``: submit an evaluation (202, ``Idempotency-Key`` honoured), follow it, read its result;
+and the run worker's signing endpoint."""
 
 from __future__ import annotations
 
@@ -8,27 +9,35 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from hokusai.server.deps import ReadPrincipal, SessionDep, StateDep, WritePrincipal
-from hokusai.server.services.models import get_model
-from hokusai.server.services.runs import RunOptions, get_run, run_view, submit_run
+from hokusai.server import policy
+from hokusai.server.deps import Caller, SessionDep, StateDep
+from hokusai.server.services.access import run_subject
+from hokusai.server.services.models import get_model, get_model_by_id
+from hokusai.server.services.runs import RunOptions, get_run, issue_worker_token, run_view, submit_run
+from hokusai.server.services.signing import sign_run_document
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
 
 class RunRequest(BaseModel):
-    """Which contributions to evaluate against which model, and how."""
+    """Which contributions to evaluate against which model; options are the model owner's to set."""
 
     model: str = Field(min_length=1, max_length=128)
     contributions: list[str] = Field(min_length=1, max_length=100)
     options: RunOptions = Field(default_factory=RunOptions)
 
 
-@router.post(
-    "", status_code=202, summary="Submit an evaluation run", responses={200: {}, 403: {}, 404: {}, 409: {}}
-)
+class SignRequest(BaseModel):
+    """A run worker's unsigned attestation document and its evaluation report."""
+
+    document: dict[str, Any]
+    report: dict[str, Any]
+
+
+@router.post("", status_code=202, summary="Submit an evaluation run", responses={200: {}})
 def submit(
     body: RunRequest,
-    principal: WritePrincipal,
+    principal: Caller,
     session: SessionDep,
     state: StateDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -41,11 +50,30 @@ def submit(
     )  # fmt: skip
     session.commit()
     if created and state.runner is not None:
-        state.runner.submit(run.id)
+        state.runner.submit(run.id, issue_worker_token(session, run.id))
     headers = {"Location": f"/api/v1/runs/{run.id}"}
     return JSONResponse(run_view(session, run), status_code=202 if created else 200, headers=headers)
 
 
 @router.get("/{run_id}", summary="A run's state, progress, timings and result")
-def read_run(run_id: str, _principal: ReadPrincipal, session: SessionDep) -> dict[str, Any]:
-    return run_view(session, get_run(session, run_id))
+def read_run(run_id: str, principal: Caller, session: SessionDep) -> dict[str, Any]:
+    run = get_run(session, run_id)
+    policy.require(principal, "run.read", run_subject(session, run, get_model_by_id(session, run.model_id)))
+    return run_view(session, run)
+
+
+@router.post("/{run_id}/sign", summary="The run worker asks the platform to sign its attestation")
+def sign(
+    run_id: str,
+    body: SignRequest,
+    session: SessionDep,
+    state: StateDep,
+    x_hokusai_run_token: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Only the worker of a running run (its one-run token) gets a signature, and only for a document that
+    describes that run: the registered model file, the model's data, the run's contributions and options."""
+    return {
+        "attestation": sign_run_document(
+            session, state.signer(), run_id, x_hokusai_run_token, body.document, body.report
+        )
+    }

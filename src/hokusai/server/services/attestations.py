@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from hokusai.errors import NotFound
 from hokusai.server.db.models import Attestation, Contribution, Model, Run, RunContribution
-from hokusai.server.services.runs import SUCCEEDED
+from hokusai.server.services.runs import SUCCEEDED, counted_runs
 from hokusai.wallet import checksum_address
 
 
@@ -32,34 +32,46 @@ def stored_report(session: Session, document: dict[str, Any]) -> dict[str, Any] 
 def contributor_impact(session: Session, address: str) -> dict[str, Any]:
     """What a wallet's contributions achieved in finished runs: per model and in total.
 
-    ``weighted_delta_one`` sums, over succeeded runs, the run's DeltaOne score times the wallet's
-    weight in it; only accepted runs (a DeltaOne) count towards ``accepted_runs`` and the reward basis.
+    ``weighted_delta_one`` sums, over the accepted runs that count, the run's DeltaOne score times the
+    wallet's weight in it. A contribution counts at most once per baseline version
+    (``runs.counted_runs``): evaluating it again is listed (``counted: false``) but adds nothing.
     """
     wallet = checksum_address(address)
-    contributions = list(
-        session.scalars(select(Contribution).where(Contribution.contributor_address == wallet))
-    )
-    rows = session.execute(
+    contribution_query = select(Contribution).where(Contribution.contributor_address == wallet)
+    query = (
         select(Run, RunContribution, Model.name)
         .join(RunContribution, RunContribution.run_id == Run.id)
         .join(Contribution, Contribution.id == RunContribution.contribution_id)
         .join(Model, Model.id == Run.model_id)
         .where(Contribution.contributor_address == wallet, Run.state == SUCCEEDED)
         .order_by(Run.finished_at)
-    ).all()
+    )
+    contributions = list(session.scalars(contribution_query))
+    rows = session.execute(query).all()
     per_model: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"runs": 0, "accepted_runs": 0, "weighted_delta_one": 0.0, "attestations": []}
     )
+    model_ids = {run.model_id for run, _, _ in rows}
+    counted: set[str] = set()
+    for model_id in model_ids:  # counted among all of the model's runs, not only this wallet's
+        every = session.scalars(
+            select(Run)
+            .where(Run.model_id == model_id, Run.state == SUCCEEDED)
+            .order_by(Run.finished_at, Run.id)
+        ).all()
+        counted |= counted_runs(session, list(every))
     for run, link, model_name in rows:
         entry = per_model[model_name]
         entry["runs"] += 1
         accepted = bool((run.result or {}).get("accepted"))
-        if accepted:
+        counts = accepted and run.id in counted
+        if counts:
             entry["accepted_runs"] += 1
             entry["weighted_delta_one"] += (run.delta_one_score or 0.0) * (link.weight_bps or 0) / 10_000
         entry["attestations"].append(
             {"attestation_id": run.attestation_id, "run_id": run.id, "outcome": run.outcome,
-             "delta_one_score": run.delta_one_score, "weight": (link.weight_bps or 0) / 10_000}
+             "delta_one_score": run.delta_one_score, "weight": (link.weight_bps or 0) / 10_000,
+             "counted": counts}
         )  # fmt: skip
     models = {name: {**values, "weighted_delta_one": round(values["weighted_delta_one"], 6)}
               for name, values in per_model.items()}  # fmt: skip

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from hokusai.errors import Conflict, Forbidden, NotFound
 from hokusai.server.auth.principal import Principal
 from hokusai.server.db.models import Contribution, Dataset, Model, utcnow
+from hokusai.server.services.audit import record_event
 from hokusai.server.services.datasets import Ingested, dataset_view, ingest
 from hokusai.storage import BlobStore
 from hokusai.wallet import checksum_address
@@ -45,11 +46,17 @@ def submit(
     name: str,
     principal: Principal,
     requested_contributor: str | None,
+    quota_bytes: int,
+    sha256: str | None = None,
 ) -> tuple[Contribution, Ingested]:
     """Validate and store ``path`` for ``model``; the same bytes again return the same contribution."""
     from hokusai.data import Schema
 
     contributor = contributor_for(principal, requested_contributor)
+    if not model.accepts_contributions:
+        raise Forbidden(
+            f"model {model.name!r} does not accept contributions now", code="contributions_closed"
+        )
     reference = Schema.model_validate(model.data_schema)
     ingested = ingest(
         session,
@@ -57,10 +64,12 @@ def submit(
         path,
         name=name,
         principal_id=principal.id,
+        quota_bytes=quota_bytes,
+        sha256=sha256,
         label=model.target_column,
         reference=reference,
     )
-    existing = _find(session, model.id, ingested.dataset.id)
+    existing = _find(session, model.id, ingested.dataset.sha256)
     if existing is None:
         contribution = Contribution(
             id=uuid.uuid4().hex,
@@ -74,9 +83,17 @@ def submit(
         try:
             with session.begin_nested():
                 session.add(contribution)
+            record_event(
+                session,
+                "contribution_submitted",
+                principal_id=principal.id,
+                wallet_address=contributor,
+                resource=f"contribution:{contribution.id}",
+                details={"model": model.name, "data_hash": ingested.dataset.sha256},
+            )
             return contribution, ingested
         except IntegrityError:  # the same bytes arrived concurrently
-            existing = _find(session, model.id, ingested.dataset.id)
+            existing = _find(session, model.id, ingested.dataset.sha256)
             assert existing is not None
     if existing.contributor_address != contributor:
         raise Conflict(
@@ -86,9 +103,12 @@ def submit(
     return existing, Ingested(ingested.dataset, False, ingested.validation)
 
 
-def _find(session: Session, model_id: str, dataset_id: str) -> Contribution | None:
+def _find(session: Session, model_id: str, sha256: str) -> Contribution | None:
+    """The contribution of these bytes (by hash) to the model, whoever uploaded them."""
     return session.scalar(
-        select(Contribution).where(Contribution.model_id == model_id, Contribution.dataset_id == dataset_id)
+        select(Contribution)
+        .join(Dataset, Dataset.id == Contribution.dataset_id)
+        .where(Contribution.model_id == model_id, Dataset.sha256 == sha256)
     )
 
 

@@ -1,7 +1,8 @@
 """Datasets: data files checked by the data tooling, then kept by content in the pipeline-data store.
 
-A file that fails validation is never stored. The same bytes are stored once (content-addressed key,
-unique in the table), whoever uploads them and however often.
+A file that fails validation is never stored. The same bytes are stored once (content-addressed key),
+whoever uploads them and however often; each uploader gets a row of its own (it owns that row), and the
+bytes a principal keeps stored are capped by ``HOKUSAI_OWNER_STORAGE_MAX_BYTES``.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hokusai.errors import HokusaiError, InvalidData, NotFound
+from hokusai.errors import HokusaiError, InvalidData, NotFound, PayloadTooLarge
+from hokusai.hashing import file_sha256
 from hokusai.server.db.models import Dataset, utcnow
+from hokusai.server.services.audit import record_event
 from hokusai.server.uploads import upload_suffix
-from hokusai.storage import BlobStore
+from hokusai.storage import BlobStore, content_key
 
 MAX_FINDINGS = 20
 
@@ -73,17 +76,35 @@ def ingest(
     *,
     name: str,
     principal_id: str,
+    quota_bytes: int,
+    sha256: str | None = None,
     label: str | None = None,
     reference: Any = None,
 ) -> Ingested:
-    """Validate ``path`` (an upload named ``name``), store it by content and record it (idempotent)."""
+    """Validate ``path`` (an upload named ``name``, of SHA-256 ``sha256`` when known), store it by content
+    and record it for ``principal_id`` (idempotent); 413 ``storage_quota_exceeded`` past ``quota_bytes``."""
     report = check_file(path, name, label=label, reference=reference)
     result = report.files[0]
-    stored = store.put_file(path, upload_suffix(name))
-    existing = session.scalar(select(Dataset).where(Dataset.storage_key == stored.key))
     summary = validation_summary(report)
+    key = content_key(sha256 or file_sha256(path), upload_suffix(name))
+    existing = _owned(session, key, principal_id)
     if existing is not None:
         return Ingested(existing, False, summary)
+    used = (
+        session.scalar(
+            select(func.coalesce(func.sum(Dataset.size_bytes), 0)).where(Dataset.created_by == principal_id)
+        )
+        or 0
+    )
+    size = path.stat().st_size
+    if used + size > quota_bytes:
+        raise PayloadTooLarge(
+            f"storing this file ({size} bytes) would exceed your storage quota of {quota_bytes} bytes "
+            f"({used} used)",
+            code="storage_quota_exceeded",
+            details={"quota_bytes": quota_bytes, "used_bytes": int(used), "file_bytes": size},
+        )
+    stored = store.put_file(path, upload_suffix(name))
     manifest = {**result.data_manifest, "source_path": name}
     dataset = Dataset(
         id=uuid.uuid4().hex,
@@ -100,11 +121,24 @@ def ingest(
     try:
         with session.begin_nested():
             session.add(dataset)
-    except IntegrityError:  # the same bytes arrived concurrently
-        return Ingested(
-            session.scalars(select(Dataset).where(Dataset.storage_key == stored.key)).one(), False, summary
+        record_event(
+            session,
+            "dataset_uploaded",
+            principal_id=principal_id,
+            resource=f"dataset:{dataset.id}",
+            details={"sha256": dataset.sha256, "size_bytes": dataset.size_bytes},
         )
+    except IntegrityError:  # the same bytes arrived concurrently from the same principal
+        concurrent = _owned(session, stored.key, principal_id)
+        assert concurrent is not None
+        return Ingested(concurrent, False, summary)
     return Ingested(dataset, True, summary)
+
+
+def _owned(session: Session, storage_key: str, principal_id: str) -> Dataset | None:
+    return session.scalar(
+        select(Dataset).where(Dataset.storage_key == storage_key, Dataset.created_by == principal_id)
+    )
 
 
 def get_dataset(session: Session, dataset_id: str) -> Dataset:

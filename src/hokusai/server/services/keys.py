@@ -1,8 +1,11 @@
 """API key lifecycle: create, list, revoke, rotate, and the first admin key (bootstrap).
 
 ``actor`` is the authenticated caller, or None for an operator at the local database (the CLI, start-up).
-Rules: a key needs ``write`` to manage keys; it cannot mint scopes it does not hold; only ``admin``
-touches other principals' keys (others get 404 for them, so key ids cannot be probed).
+Rules (the policy table's ``key.*`` rows): a key needs ``write`` to manage keys; only ``admin`` touches
+other principals' keys (others get 404 for them, so key ids cannot be probed). A child key never exceeds
+its parent: not more scopes, not a higher rate limit, not a later expiry, and a rotating parent mints
+nothing. A key minted under a wallet sign-in lives at most ``HOKUSAI_WALLET_KEY_MAX_SECONDS`` and is
+revoked by ``logout {"all": true}``; so are the keys it minted in turn.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from sqlalchemy.orm import Session
 
 from hokusai.config import Settings
 from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hokusai.server import policy
 from hokusai.server.auth.api_keys import generate_key, parse_bootstrap_line
 from hokusai.server.auth.principal import SCOPES, WRITE, Principal, covers, format_scopes, parse_scopes
 from hokusai.server.db.models import ApiKey, utcnow
 from hokusai.server.db.models import Principal as PrincipalRow
+from hokusai.server.services.access import key_subject
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.principals import get_principal, user_principal
 
@@ -48,8 +53,11 @@ def key_status(row: ApiKey, now: datetime | None = None) -> str:
 
 def _require_write(actor: Principal | None) -> None:
     if actor is not None and not actor.has_scope(WRITE):
-        raise Forbidden("managing API keys needs the 'write' scope", code="insufficient_scope",
-                        details={"required": WRITE, "granted": sorted(actor.scopes)})  # fmt: skip
+        raise Forbidden(
+            "managing API keys needs the 'write' scope",
+            code="insufficient_scope",
+            details={"required": WRITE, "granted": sorted(actor.scopes)},
+        )
 
 
 def _require_covered(actor: Principal | None, scopes: frozenset[str]) -> None:
@@ -63,10 +71,67 @@ def _require_covered(actor: Principal | None, scopes: frozenset[str]) -> None:
 
 def _visible_key(session: Session, key_id: str, actor: Principal | None) -> ApiKey:
     row = session.get(ApiKey, key_id)
-    if row is None or (actor is not None and not actor.is_admin and row.principal_id != actor.id):
+    if row is None:
         raise NotFound(f"no API key with id {key_id!r}", code="key_not_found")
+    if actor is not None:
+        policy.require(actor, "key.write", key_subject(row))
     _require_write(actor)
     return row
+
+
+@dataclass(frozen=True)
+class KeyLimits:
+    """What a new key may be at most, given who mints it."""
+
+    expires_at: datetime | None
+    rate_limit_per_minute: int | None
+    parent_key_id: str | None
+    session_nonce: str | None
+
+
+def _child_limits(
+    session: Session,
+    actor: Principal | None,
+    *,
+    expires_at: datetime | None,
+    rate_limit_per_minute: int | None,
+    default_rate_limit: int,
+    wallet_key_seconds: int,
+) -> KeyLimits:
+    """The new key's expiry, rate limit and lineage, or a 403 when it would exceed its parent."""
+    if actor is None:  # an operator at the database
+        return KeyLimits(expires_at, rate_limit_per_minute, None, None)
+    if actor.key_status != "active":
+        raise Forbidden(
+            "a key that is being rotated cannot mint keys; use its replacement", code="parent_rotating"
+        )
+    ceiling = actor.expires_at
+    nonce = actor.nonce
+    parent_limit = actor.rate_limit_per_minute or default_rate_limit
+    if actor.method == "wallet":
+        session_end = utcnow() + timedelta(seconds=wallet_key_seconds)
+        ceiling = session_end
+    elif actor.key_id is not None:
+        parent = session.get(ApiKey, actor.key_id)
+        nonce = parent.session_nonce if parent is not None else None
+    if expires_at is None:
+        expires_at = ceiling
+    elif ceiling is not None and expires_at > ceiling:
+        raise Forbidden(
+            f"the new key would outlive its parent (expires {ceiling.isoformat()}); "
+            "choose an earlier expires_at",
+            code="expiry_escalation",
+            details={"max_expires_at": ceiling.isoformat()},
+        )
+    if rate_limit_per_minute is None:
+        rate_limit_per_minute = actor.rate_limit_per_minute
+    elif rate_limit_per_minute > parent_limit:
+        raise Forbidden(
+            f"the new key's rate limit {rate_limit_per_minute}/min exceeds its parent's {parent_limit}/min",
+            code="limit_escalation",
+            details={"max_rate_limit_per_minute": parent_limit},
+        )
+    return KeyLimits(expires_at, rate_limit_per_minute, actor.key_id, nonce)
 
 
 def _store(
@@ -77,15 +142,22 @@ def _store(
     scopes: frozenset[str],
     live: bool,
     actor: Principal | None,
-    expires_at: datetime | None,
-    rate_limit_per_minute: int | None,
+    limits: KeyLimits,
 ) -> CreatedKey:
     new = generate_key(live=live)
     row = ApiKey(
-        id=new.key_id, principal_id=owner.id, name=name, key_hash=new.key_hash, scopes=format_scopes(scopes),
-        rate_limit_per_minute=rate_limit_per_minute, created_at=utcnow(),
-        created_by=actor.id if actor else None, expires_at=expires_at,
-    )  # fmt: skip
+        id=new.key_id,
+        principal_id=owner.id,
+        name=name,
+        key_hash=new.key_hash,
+        scopes=format_scopes(scopes),
+        rate_limit_per_minute=limits.rate_limit_per_minute,
+        created_at=utcnow(),
+        created_by=actor.id if actor else None,
+        expires_at=limits.expires_at,
+        parent_key_id=limits.parent_key_id,
+        session_nonce=limits.session_nonce,
+    )
     session.add(row)
     return CreatedKey(row, new.key)
 
@@ -101,6 +173,8 @@ def create_key(
     principal_name: str | None = None,
     expires_at: datetime | None = None,
     rate_limit_per_minute: int | None = None,
+    default_rate_limit: int = 100,
+    wallet_key_seconds: int = 30 * 86400,
 ) -> CreatedKey:
     """Create and commit a key. Default owner: the actor (an operator must name a principal)."""
     if not scopes:
@@ -121,12 +195,23 @@ def create_key(
         if target is None:
             raise InvalidInput("name the principal the key is for", code="invalid_principal")
         owner = get_principal(session, target)
-    created = _store(
-        session, owner=owner, name=name, scopes=scopes, live=live, actor=actor, expires_at=expires_at,
+    limits = _child_limits(
+        session,
+        actor,
+        expires_at=expires_at,
         rate_limit_per_minute=rate_limit_per_minute,
-    )  # fmt: skip
-    record_event(session, "key_created", principal_id=owner.id, key_id=created.row.id,
-                 details={"by": actor.id if actor else "operator", "scopes": created.row.scopes})  # fmt: skip
+        default_rate_limit=default_rate_limit,
+        wallet_key_seconds=wallet_key_seconds,
+    )
+    created = _store(session, owner=owner, name=name, scopes=scopes, live=live, actor=actor, limits=limits)
+    record_event(
+        session,
+        "key_created",
+        principal_id=owner.id,
+        key_id=created.row.id,
+        resource=f"key:{created.row.id}",
+        details={"by": actor.id if actor else "operator", "scopes": created.row.scopes},
+    )
     session.commit()
     log.info("api key created", extra={"key_id": created.row.id, "principal_id": owner.id})
     return created
@@ -147,8 +232,13 @@ def revoke_key(session: Session, key_id: str, *, actor: Principal | None) -> Api
     row = _visible_key(session, key_id, actor)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
-        record_event(session, "key_revoked", principal_id=row.principal_id, key_id=row.id,
-                     details={"by": actor.id if actor else "operator"})  # fmt: skip
+        record_event(
+            session,
+            "key_revoked",
+            principal_id=row.principal_id,
+            key_id=row.id,
+            details={"by": actor.id if actor else "operator"},
+        )
         session.commit()
         log.info("api key revoked", extra={"key_id": row.id, "principal_id": row.principal_id})
     return row
@@ -163,20 +253,61 @@ def rotate_key(
     if status != "active":
         raise Conflict(f"key {key_id} is {status}; only an active key can be rotated", code=f"key_{status}")
     _require_covered(actor, parse_scopes(old.scopes))
+    if actor is not None and actor.key_status != "active":
+        raise Forbidden(
+            "a key that is being rotated cannot mint keys; use its replacement", code="parent_rotating"
+        )
     owner = get_principal(session, old.principal_id)
+    limits = KeyLimits(old.expires_at, old.rate_limit_per_minute, old.parent_key_id, old.session_nonce)
     created = _store(
-        session, owner=owner, name=old.name, scopes=parse_scopes(old.scopes), live=live, actor=actor,
-        expires_at=old.expires_at, rate_limit_per_minute=old.rate_limit_per_minute,
-    )  # fmt: skip
+        session,
+        owner=owner,
+        name=old.name,
+        scopes=parse_scopes(old.scopes),
+        live=live,
+        actor=actor,
+        limits=limits,
+    )
     grace_end = utcnow() + timedelta(seconds=grace_seconds)
     old.expires_at = grace_end if old.expires_at is None else min(old.expires_at, grace_end)
     old.replaced_by = created.row.id
-    record_event(session, "key_rotated", principal_id=owner.id, key_id=old.id,
-                 details={"new_key_id": created.row.id, "old_key_expires_at": old.expires_at.isoformat(),
-                          "by": actor.id if actor else "operator"})  # fmt: skip
+    record_event(
+        session,
+        "key_rotated",
+        principal_id=owner.id,
+        key_id=old.id,
+        details={
+            "new_key_id": created.row.id,
+            "old_key_expires_at": old.expires_at.isoformat(),
+            "by": actor.id if actor else "operator",
+        },
+    )
     session.commit()
     log.info("api key rotated", extra={"key_id": old.id, "new_key_id": created.row.id})
     return created, old
+
+
+def revoke_session_keys(session: Session, principal_id: str) -> list[str]:
+    """Revoke every live key of ``principal_id`` minted under a wallet sign-in (and their children)."""
+    now = utcnow()
+    rows = session.scalars(
+        select(ApiKey).where(
+            ApiKey.principal_id == principal_id,
+            ApiKey.session_nonce.is_not(None),
+            ApiKey.revoked_at.is_(None),
+        )
+    ).all()
+    for row in rows:
+        row.revoked_at = now
+        record_event(
+            session,
+            "key_revoked",
+            principal_id=principal_id,
+            key_id=row.id,
+            resource=f"key:{row.id}",
+            reason="logout_all",
+        )
+    return [row.id for row in rows]
 
 
 def ensure_bootstrap_admin(session: Session, settings: Settings) -> str | None:
@@ -192,16 +323,30 @@ def ensure_bootstrap_admin(session: Session, settings: Settings) -> str | None:
         if session.get(ApiKey, key_id) is not None:
             return None
         owner = user_principal(session, BOOTSTRAP_PRINCIPAL, all_scopes)
-        session.add(ApiKey(id=key_id, principal_id=owner.id, name="bootstrap", key_hash=key_hash,
-                           scopes=format_scopes(all_scopes), created_at=utcnow()))  # fmt: skip
+        session.add(
+            ApiKey(
+                id=key_id,
+                principal_id=owner.id,
+                name="bootstrap",
+                key_hash=key_hash,
+                scopes=format_scopes(all_scopes),
+                created_at=utcnow(),
+            )
+        )
         record_event(session, "key_created", principal_id=owner.id, key_id=key_id, reason="bootstrap_hash")
         return _commit_bootstrap(session, None)
     if session.scalar(select(func.count()).select_from(ApiKey)):
         return None
     owner = user_principal(session, BOOTSTRAP_PRINCIPAL, all_scopes)
-    created = _store(session, owner=owner, name="bootstrap", scopes=all_scopes,
-                     live=settings.environment == "production", actor=None, expires_at=None,
-                     rate_limit_per_minute=None)  # fmt: skip
+    created = _store(
+        session,
+        owner=owner,
+        name="bootstrap",
+        scopes=all_scopes,
+        live=settings.environment == "production",
+        actor=None,
+        limits=KeyLimits(None, None, None, None),
+    )
     record_event(session, "key_created", principal_id=owner.id, key_id=created.row.id, reason="bootstrap")
     return _commit_bootstrap(session, created.key)
 

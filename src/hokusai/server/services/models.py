@@ -17,15 +17,26 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hokusai.config import Settings
-from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hokusai.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from hokusai.pipeline.spec import DEFAULT_SEED
+from hokusai.server import policy
 from hokusai.server.auth.principal import Principal
 from hokusai.server.db.models import Dataset, Model, Run, utcnow
+from hokusai.server.db.models import Principal as PrincipalRow
+from hokusai.server.policy import MlflowLevel
+from hokusai.server.services import mlflow_permissions
+from hokusai.server.services.access import dataset_subject, model_subject
+from hokusai.server.services.audit import record_event
 from hokusai.server.services.datasets import dataset_view, get_dataset
-from hokusai.server.services.runs import SUCCEEDED, run_contributions
+from hokusai.server.services.runs import SUCCEEDED, counted_runs, run_contributions
 from hokusai.storage import BlobStore
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_ARCHIVE_MEMBERS = 10_000
+_SOURCE_URI = re.compile(
+    r"^(?:runs:/(?P<run_id>[0-9a-f]{1,64})/(?P<path>[A-Za-z0-9][A-Za-z0-9._/-]{0,250})"
+    r"|models:/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,127})/(?P<version>[0-9]{1,10}))$"
+)
 
 
 class ModelRegistration(BaseModel):
@@ -36,9 +47,24 @@ class ModelRegistration(BaseModel):
     name: str = Field(min_length=1, max_length=128)
     model_type: Literal["classification", "regression"] = "classification"
     target_column: str = Field(min_length=1, max_length=128)
-    train_dataset_id: str
-    benchmark_dataset_id: str
-    source_uri: str | None = Field(None, description="runs:/RUN_ID/PATH or models:/NAME/VERSION")
+    train_dataset_id: str = Field(min_length=1, max_length=64)
+    benchmark_dataset_id: str = Field(min_length=1, max_length=64)
+    source_uri: str | None = Field(
+        None,
+        max_length=500,
+        description="runs:/RUN_ID/PATH or models:/NAME/VERSION (you must be able to read it)",
+    )
+    evaluation_seed: int = Field(DEFAULT_SEED, ge=0, lt=2**32, description="The seed every evaluation uses")
+    accepts_contributions: bool = True
+
+
+class ModelUpdate(BaseModel):
+    """What a model's owner may change after registration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    evaluation_seed: int | None = Field(None, ge=0, lt=2**32)
+    accepts_contributions: bool | None = None
 
 
 def check_model_name(name: str) -> str:
@@ -121,7 +147,40 @@ def _check_members(members: list[tuple[str, int, bool]], max_bytes: int) -> None
             )
         total += size
     if total > max_bytes:
-        raise InvalidInput(f"the model archive unpacks to more than {max_bytes} bytes", code="bad_archive")
+        raise PayloadTooLarge(
+            f"the model archive unpacks to more than {max_bytes} bytes (HOKUSAI_ARCHIVE_MAX_UNPACKED_BYTES)",
+            code="archive_too_large",
+            details={"limit_bytes": max_bytes},
+        )
+
+
+def check_source_uri(value: str) -> re.Match[str]:
+    """A logged model's URI: ``runs:/RUN_ID/PATH`` or ``models:/NAME/VERSION`` only (never a server path);
+    the strict characters keep it from ever reaching an MLflow filter as anything but a value."""
+    match = _SOURCE_URI.match(value)
+    if match is None or ".." in value.split("/"):
+        raise InvalidInput(
+            "source_uri must be runs:/RUN_ID/PATH or models:/NAME/VERSION of a model you can read in MLflow "
+            "(or upload the model directory as an archive)",
+            code="bad_source",
+        )
+    return match
+
+
+def _require_source_readable(session: Session, settings: Settings, principal: Principal, source: str) -> None:
+    """404 unless the caller holds READ on the run's experiment or the registered model it names."""
+    from hokusai.tracking.registry import run_experiment_id, server_target
+
+    match = check_source_uri(source)
+    if match["run_id"]:
+        resource_type, resource_id = "experiment", run_experiment_id(server_target(settings), match["run_id"])
+    else:
+        resource_type, resource_id = "registered_model", match["name"]
+    if resource_id is not None:
+        held = mlflow_permissions.level_of(session, principal.id, resource_type, resource_id)
+        if policy.mlflow_allows(principal, held, MlflowLevel.READ):
+            return
+    raise NotFound(f"no model at {source} that you can read", code="source_not_found")
 
 
 def register_model(
@@ -133,10 +192,11 @@ def register_model(
     *,
     archive: Path | None = None,
 ) -> Model:
-    """Check the data and the model, register the baseline in MLflow, and record the model."""
+    """Check the data and the model (without ever loading it), register the baseline in MLflow, record
+    the model with its file's hash and format, and give its owner MANAGE on its MLflow objects."""
     from hokusai.data import infer_schema
-    from hokusai.tracking.models import fetch_model, load_model_dir
-    from hokusai.tracking.registry import register_baseline, server_target
+    from hokusai.tracking.models import fetch_model, inspect_model_dir
+    from hokusai.tracking.registry import register_baseline, registered_model_exists, server_target
 
     name = check_model_name(registration.name)
     if session.scalar(select(Model.id).where(Model.name == name)) is not None:
@@ -145,30 +205,37 @@ def register_model(
         raise InvalidInput(
             "give either source_uri (a logged MLflow model) or a model archive", code="bad_source"
         )
+    if registration.source_uri is not None:
+        _require_source_readable(session, settings, principal, registration.source_uri)
     train = get_dataset(session, registration.train_dataset_id)
     benchmark = get_dataset(session, registration.benchmark_dataset_id)
     for role, dataset in (("training data", train), ("benchmark", benchmark)):
+        policy.require(principal, "dataset.read", dataset_subject(dataset))
         if registration.target_column not in dataset.columns:
             raise InvalidInput(
                 f"the target column {registration.target_column!r} is not in the {role} "
                 f"(columns: {', '.join(dataset.columns)})",
                 code="target_missing",
             )
-    schema = infer_schema(store.local_path(train.storage_key), label=registration.target_column)
     target = server_target(settings)
+    held = mlflow_permissions.level_of(session, principal.id, "registered_model", name)
+    if registered_model_exists(target, name) and not policy.mlflow_allows(
+        principal, held, MlflowLevel.MANAGE
+    ):
+        raise Conflict(f"the MLflow registered model {name!r} belongs to someone else", code="name_taken")
+    schema = infer_schema(store.local_path(train.storage_key), label=registration.target_column)
     with tempfile.TemporaryDirectory(dir=_tmp(settings)) as tmp:
         if archive is not None:
-            directory = extract_model_archive(archive, Path(tmp) / "archive", settings.upload_max_bytes)
+            directory = extract_model_archive(
+                archive, Path(tmp) / "archive", settings.archive_max_unpacked_bytes
+            )
             source = f"upload:{archive.name}"
         else:
             directory, _ = fetch_model(target, str(registration.source_uri), Path(tmp) / "model")
             source = str(registration.source_uri)
-        loaded = load_model_dir(directory)
-        if registration.model_type == "classification" and not _is_classifier(loaded.estimator):
-            raise InvalidInput(
-                f"the model is a {type(loaded.estimator).__name__}, not a classifier", code="not_a_classifier"
-            )
-        version = register_baseline(target, name, directory, loaded.model_hash, source)
+        info = inspect_model_dir(directory)
+        _check_model_kind(session, principal, info, registration.model_type)
+        version, experiment_id = register_baseline(target, name, directory, info.sha256, source)
     model = Model(
         id=uuid.uuid4().hex,
         name=name,
@@ -181,12 +248,68 @@ def register_model(
         benchmark_dataset_id=benchmark.id,
         data_schema=schema.to_dict(),
         created_at=utcnow(),
+        model_hash=info.sha256,
+        model_format=info.format,
+        evaluation_seed=registration.evaluation_seed,
+        accepts_contributions=registration.accepts_contributions,
+        experiment_id=experiment_id,
     )
     try:
         with session.begin_nested():
             session.add(model)
     except IntegrityError:
         raise Conflict(f"a model named {name!r} is already registered", code="model_exists") from None
+    for resource_type, resource_id in (("registered_model", name), ("experiment", experiment_id)):
+        mlflow_permissions.set_level(
+            session, resource_type, resource_id, principal.id, MlflowLevel.MANAGE, granted_by=principal.id
+        )
+    record_event(
+        session,
+        "model_registered",
+        principal_id=principal.id,
+        resource=f"model:{name}",
+        details={"version": version, "model_hash": info.sha256, "format": info.format},
+    )
+    return model
+
+
+def _check_model_kind(session: Session, principal: Principal, info: Any, model_type: str) -> None:
+    """A skops model must be the kind registered; a pickle only for an owner an admin trusts with them."""
+    from hokusai.tracking.model_files import SKOPS
+
+    if info.format != SKOPS:
+        owner = session.get(PrincipalRow, principal.id)
+        if owner is None or not owner.trusted_pickle:
+            raise InvalidInput(
+                f"the model is a {info.format} file, which can run code when loaded; save it with skops "
+                "(mlflow.sklearn.log_model's default) or ask an admin to trust your pickles",
+                code="pickle_refused",
+            )
+        return  # its kind is checked by the run worker, the only process that may load it
+    wanted = "classifier" if model_type == "classification" else "regressor"
+    if info.kind != wanted:
+        shown = info.estimator_class or "an unknown object"
+        raise InvalidInput(
+            f"the model is {shown}, not a scikit-learn {wanted}",
+            code=f"not_a_{wanted}",
+            details={"estimator_class": info.estimator_class},
+        )
+
+
+def update_model(session: Session, principal: Principal, model: Model, update: ModelUpdate) -> Model:
+    """Change the model's evaluation seed or whether it accepts contributions (its owner or an admin)."""
+    policy.require(principal, "model.write", model_subject(model))
+    changes = update.model_dump(exclude_none=True)
+    for field_name, value in changes.items():
+        setattr(model, field_name, value)
+    if changes:
+        record_event(
+            session,
+            "model_updated",
+            principal_id=principal.id,
+            resource=f"model:{model.name}",
+            details=changes,
+        )
     return model
 
 
@@ -194,18 +317,6 @@ def _tmp(settings: Settings) -> Path:
     path = settings.data_dir / "tmp"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _is_classifier(estimator: Any) -> bool:
-    from sklearn.base import is_classifier
-
-    return bool(is_classifier(estimator) or hasattr(estimator, "predict_proba"))
-
-
-def ensure_can_manage(principal: Principal, model: Model) -> None:
-    """Admins and the model's owner manage a model; others get 403."""
-    if not (principal.is_admin or principal.id == model.owner_id):
-        raise Forbidden(f"only the owner of {model.name!r} or an admin may do this", code="not_model_owner")
 
 
 def model_view(session: Session, model: Model) -> dict[str, Any]:
@@ -225,34 +336,52 @@ def model_view(session: Session, model: Model) -> dict[str, Any]:
         "train_dataset": dataset_view(train),
         "benchmark_dataset": dataset_view(benchmark),
         "data_schema": model.data_schema,
+        "model_hash": model.model_hash,
+        "model_format": model.model_format,
+        "evaluation_seed": model.evaluation_seed,
+        "accepts_contributions": model.accepts_contributions,
+        "experiment_id": model.experiment_id,
         "created_at": model.created_at.isoformat(),
     }
 
 
-def lineage(session: Session, settings: Settings, model: Model) -> dict[str, Any]:
-    """Every version of the model's one registered model, baseline first, with what produced each."""
+def lineage(session: Session, settings: Settings, model: Model, principal: Principal) -> dict[str, Any]:
+    """Every version of the model's one registered model, baseline first, with what produced each.
+
+    Owners and admins see every version; others the baseline and the accepted improvements (what the
+    platform publishes). A contribution counts once per baseline version: a re-evaluation of contributions
+    already counted is listed with ``counted: false`` and adds nothing to ``cumulative_improvement_pp``.
+    """
     from hokusai.tracking.registry import registered_versions, server_target
 
+    sees_all = policy.allows(principal, "model.write", model_subject(model)) or principal.role == "admin"
     versions = registered_versions(server_target(settings), model.name)
-    runs = {
-        run.registered_version: run
-        for run in session.scalars(select(Run).where(Run.model_id == model.id, Run.state == SUCCEEDED))
-        if run.registered_version
-    }
+    succeeded = list(
+        session.scalars(
+            select(Run)
+            .where(Run.model_id == model.id, Run.state == SUCCEEDED)
+            .order_by(Run.finished_at, Run.id)
+        )
+    )
+    runs = {run.registered_version: run for run in succeeded if run.registered_version}
+    counted = counted_runs(session, succeeded)
     entries, cumulative = [], 0.0
     ordered = sorted(versions, key=lambda v: (v["version"] != model.baseline_version, int(v["version"])))
     for version in ordered:
         run = runs.get(version["version"])
+        is_baseline = version["version"] == model.baseline_version
+        accepted = run is not None and bool((run.result or {}).get("accepted"))
+        if not (sees_all or is_baseline or accepted):
+            continue
         entry: dict[str, Any] = {
             "version": version["version"],
             "uri": f"models:/{model.name}/{version['version']}",
-            "role": "baseline" if version["version"] == model.baseline_version else "candidate",
+            "role": "baseline" if is_baseline else "candidate",
             "created_at": version["created_at"],
             "tags": version["tags"],
         }
         if run is not None:
             result = run.result or {}
-            accepted = bool(result.get("accepted"))
             entry.update(
                 role="improvement" if accepted else "candidate",
                 run_id=run.id,
@@ -262,6 +391,7 @@ def lineage(session: Session, settings: Settings, model: Model) -> dict[str, Any
                 primary_metric=result.get("primary_metric"),
                 delta_pp=result.get("delta_pp"),
                 metric_deltas=result.get("metric_deltas"),
+                counted=run.id in counted,
                 contributions=[
                     {
                         "id": c.id,
@@ -272,7 +402,7 @@ def lineage(session: Session, settings: Settings, model: Model) -> dict[str, Any
                     for link, c in run_contributions(session, run)
                 ],
             )
-            if accepted and result.get("delta_pp") is not None:
+            if accepted and run.id in counted and result.get("delta_pp") is not None:
                 cumulative += float(result["delta_pp"])
         entries.append(entry)
     return {

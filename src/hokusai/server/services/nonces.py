@@ -12,7 +12,7 @@ import string
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from hokusai.errors import NotFound, Unauthorized
@@ -100,3 +100,18 @@ def burn_nonce(session: Session, nonce: str) -> None:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.commit()
+
+
+def burn_wallet_nonces(session: Session, address: str) -> list[str]:
+    """Burn every live sign-in of ``address`` (logout everywhere); returns the nonces burned."""
+    now = utcnow()
+    rows = session.scalars(
+        select(SigninNonce).where(
+            SigninNonce.address == address,
+            SigninNonce.revoked_at.is_(None),
+            SigninNonce.message_expires_at > now,
+        )
+    ).all()
+    for row in rows:
+        row.revoked_at = now
+    return [row.nonce for row in rows]

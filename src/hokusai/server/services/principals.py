@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from hokusai.config import Settings
 from hokusai.errors import InvalidInput, NotFound
-from hokusai.server.auth.principal import ADMIN, SCOPES, WALLET_SCOPES, format_scopes, parse_scopes
+from hokusai.server.auth.principal import ADMIN, WALLET_SCOPES, format_scopes, parse_scopes
 from hokusai.server.db.models import Principal, WalletGrant, utcnow
+from hokusai.server.policy import ADMIN_ROLE, CONTRIBUTOR, GRANTABLE_ROLES, OWNER
 from hokusai.server.services.audit import record_event
 
 USER, WALLET = "user", "wallet"
@@ -63,32 +64,47 @@ def get_principal(session: Session, principal_id: str) -> Principal:
     return principal
 
 
-def wallet_roles(session: Session, address: str, settings: Settings) -> frozenset[str]:
-    """read + write for any wallet, plus admin when listed in settings, plus roles granted in the database."""
-    roles = set(WALLET_SCOPES)
+def _wallet_grants(session: Session, address: str, settings: Settings) -> set[str]:
+    granted = set(session.scalars(select(WalletGrant.role).where(WalletGrant.address == address)))
     if address in settings.admin_address_set:
-        roles.add(ADMIN)
-    roles.update(session.scalars(select(WalletGrant.role).where(WalletGrant.address == address)))
-    return frozenset(roles)
+        granted.add(ADMIN_ROLE)
+    return granted
+
+
+def wallet_roles(session: Session, address: str, settings: Settings) -> frozenset[str]:
+    """The scopes a wallet may hold: read + write, plus admin when it is an admin (settings or grant)."""
+    return WALLET_SCOPES | ({ADMIN} if ADMIN_ROLE in _wallet_grants(session, address, settings) else set())
 
 
 def principal_roles(session: Session, principal: Principal, settings: Settings) -> frozenset[str]:
-    """What ``principal`` may hold right now: a user's stored roles, a wallet's current roles."""
+    """The scopes ``principal`` may hold right now: a user's stored roles, a wallet's current roles."""
     if principal.kind == WALLET and principal.wallet_address:
         return wallet_roles(session, principal.wallet_address, settings)
     return parse_scopes(principal.roles)
 
 
+def role_of(session: Session, principal: Principal, settings: Settings) -> str:
+    """The principal's role: a user is an owner (admin with the admin scope); a wallet a contributor
+    unless granted ``owner`` or ``admin``."""
+    if principal.kind == WALLET and principal.wallet_address:
+        granted = _wallet_grants(session, principal.wallet_address, settings)
+        return ADMIN_ROLE if ADMIN_ROLE in granted else OWNER if OWNER in granted else CONTRIBUTOR
+    return ADMIN_ROLE if ADMIN in parse_scopes(principal.roles) else OWNER
+
+
 def grant_role(session: Session, address: str, role: str, *, granted_by: str | None) -> WalletGrant:
-    """Grant ``role`` to wallet ``address`` (idempotent)."""
-    if role not in SCOPES:
-        raise InvalidInput(f"unknown role {role!r}; known: {', '.join(SCOPES)}", code="unknown_role")
+    """Grant ``role`` (``owner`` or ``admin``) to wallet ``address`` (idempotent)."""
+    if role not in GRANTABLE_ROLES:
+        raise InvalidInput(
+            f"unknown role {role!r}; a wallet can be granted {' or '.join(GRANTABLE_ROLES)}",
+            code="unknown_role",
+        )
     grant = session.get(WalletGrant, (address, role))
     if grant is None:
         grant = WalletGrant(address=address, role=role, granted_at=utcnow(), granted_by=granted_by)
         session.add(grant)
         record_event(session, "role_granted", principal_id=granted_by, wallet_address=address,
-                     details={"role": role})  # fmt: skip
+                     resource=f"wallet:{address}", details={"role": role})  # fmt: skip
     return grant
 
 
@@ -99,7 +115,7 @@ def revoke_role(session: Session, address: str, role: str, *, revoked_by: str | 
         raise NotFound(f"wallet {address} has no granted role {role!r}", code="grant_not_found")
     session.delete(grant)
     record_event(session, "role_revoked", principal_id=revoked_by, wallet_address=address,
-                 details={"role": role})  # fmt: skip
+                 resource=f"wallet:{address}", details={"role": role})  # fmt: skip
 
 
 def list_grants(session: Session) -> list[WalletGrant]:

@@ -6,6 +6,9 @@ so a run never executes twice), and a run whose worker died is marked failed wit
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import uuid
 from datetime import datetime
 from typing import Any
@@ -15,21 +18,24 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from hokusai.hashing import canonical_hash
+from hokusai.server import policy
 from hokusai.server.auth.principal import Principal
 from hokusai.server.db.models import Contribution, Model, Run, RunContribution, utcnow
+from hokusai.server.services.access import contribution_subject, model_subject
+from hokusai.server.services.audit import record_event
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 FINISHED = (SUCCEEDED, FAILED)
 
 
 class RunOptions(BaseModel):
-    """Evaluation options a client may set; the rest come from the model."""
+    """Evaluation options only the model's owner (or an admin) may set; the seed is always the model's
+    (``evaluation_seed``), so evaluating the same contribution again cannot draw a luckier one."""
 
     model_config = ConfigDict(extra="forbid")
 
-    seed: int = Field(42, ge=0, lt=2**32)
     sample: int | None = Field(None, ge=2)
     threshold_pp: float = Field(1.0, ge=0, le=100)
     primary_metric: str | None = None
@@ -47,6 +53,14 @@ def submit_run(
     idempotency_key: str | None,
 ) -> tuple[Run, bool]:
     """Queue an evaluation; the same ``Idempotency-Key`` and request give back the same run."""
+    if options.model_dump(exclude_defaults=True) and not policy.allows(
+        principal, "model.write", model_subject(model)
+    ):
+        raise Forbidden(
+            "only the model's owner (or an admin) sets evaluation options; leave options out",
+            code="options_reserved",
+            details={"options": sorted(options.model_dump(exclude_defaults=True))},
+        )
     request_hash = canonical_hash(
         {"model": model.id, "contributions": contribution_ids, "options": options.model_dump()}
     )
@@ -69,7 +83,8 @@ def submit_run(
         submitted_by=principal.id,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
-        options=options.model_dump(),
+        options={**options.model_dump(), "seed": model.evaluation_seed},
+        baseline_version=model.baseline_version,
         created_at=utcnow(),
     )
     try:
@@ -80,13 +95,24 @@ def submit_run(
                 session.add(
                     RunContribution(run_id=run.id, contribution_id=contribution.id, position=position)
                 )
+        record_event(
+            session,
+            "run_submitted",
+            principal_id=principal.id,
+            resource=f"run:{run.id}",
+            details={"model": model.name, "contributions": contribution_ids},
+        )
     except IntegrityError:  # a concurrent request with the same key won
         if not idempotency_key:
             raise
         return submit_run(
-            session, principal, model=model, contribution_ids=contribution_ids, options=options,
+            session,
+            principal,
+            model=model,
+            contribution_ids=contribution_ids,
+            options=options,
             idempotency_key=idempotency_key,
-        )  # fmt: skip
+        )
     return run, True
 
 
@@ -106,17 +132,45 @@ def _authorised_contributions(
             raise InvalidInput(
                 f"contribution {contribution_id!r} was submitted to another model", code="wrong_model"
             )
+        policy.require(principal, "run.submit", contribution_subject(contribution, model))
         found.append(contribution)
-    if principal.is_admin or principal.id == model.owner_id:
-        return found
-    foreign = [c.id for c in found if c.contributor_address != principal.wallet_address]
-    if foreign:
-        raise Forbidden(
-            f"contribution(s) {', '.join(foreign)} belong to another wallet; only an admin or the model's "
-            "owner may evaluate them",
-            code="not_your_contribution",
-        )
     return found
+
+
+def counted_runs(session: Session, runs: list[Run]) -> set[str]:
+    """The accepted runs that count, in the order given (oldest first): a contribution counts at most once
+    per baseline version, so a run re-evaluating any contribution already counted adds nothing."""
+    seen: dict[str | None, set[str]] = {}
+    counted = set()
+    for run in runs:
+        if run.state != SUCCEEDED or not (run.result or {}).get("accepted"):
+            continue
+        contributions = {link.contribution_id for link, _ in run_contributions(session, run)}
+        already = seen.setdefault(run.baseline_version, set())
+        if contributions & already:
+            continue
+        already |= contributions
+        counted.add(run.id)
+    return counted
+
+
+def issue_worker_token(session: Session, run_id: str) -> str:
+    """A fresh secret the worker of ``run_id`` proves itself with (only its SHA-256 is stored)."""
+    token = secrets.token_urlsafe(32)
+    session.execute(
+        update(Run)
+        .where(Run.id == run_id)
+        .values(worker_token_hash=hashlib.sha256(token.encode()).hexdigest())
+    )
+    session.commit()
+    return token
+
+
+def check_worker_token(run: Run, token: str | None) -> None:
+    """401 unless ``token`` is the one issued to this run's worker."""
+    digest = hashlib.sha256((token or "").encode()).hexdigest()
+    if not token or run.worker_token_hash is None or not hmac.compare_digest(digest, run.worker_token_hash):
+        raise Unauthorized("this is not the worker token of that run", code="run_token_invalid")
 
 
 def get_run(session: Session, run_id: str) -> Run:
@@ -162,6 +216,10 @@ def fail(session: Session, run_id: str, code: str, reason: str) -> bool:
         .where(Run.id == run_id, Run.state.in_((QUEUED, RUNNING)))
         .values(state=FAILED, error_code=code, error=reason[:4000], finished_at=utcnow())
     )
+    if result.rowcount == 1:
+        record_event(
+            session, "run_finished", resource=f"run:{run_id}", reason=code[:40], details={"state": FAILED}
+        )
     session.commit()
     return result.rowcount == 1
 

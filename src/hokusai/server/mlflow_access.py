@@ -1,0 +1,553 @@
+"""MLflow permissions at the proxy: every proxied request is resolved to the resources it touches and
+checked against the caller's permission levels on them (``policy.MlflowLevel``).
+
+``ROUTES`` is the allowlist: the MLflow REST, ajax and artifact endpoints the MLflow client and UI need,
+each with the operation it is (read / update / delete), the kind of resource it names and where the id is
+(query, JSON body or path). A run, logged model or trace is resolved to its experiment (one MLflow call,
+then cached: a run never changes experiment); an artifact path to the experiment whose storage it is in.
+Anything outside the allowlist (assistant, gateway, jobs, workspaces, GraphQL mutations, ...) is for
+admins only. Searches are filtered to what the caller may read (``filter_response``); creating an
+experiment or registered model makes the caller its MANAGE holder (``after_response``).
+
+A non-admin may not choose an experiment's artifact location (it could point into another experiment's
+storage), and a model version's source must be something the caller may read.
+
+No FastAPI here: ``MlflowAccess`` needs an aiohttp session (for the look-ups) and database sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import parse_qs
+
+import aiohttp
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from hokusai.errors import Forbidden, InvalidInput
+from hokusai.server import policy
+from hokusai.server.auth.principal import Principal
+from hokusai.server.policy import ADMIN_ROLE, MlflowLevel
+from hokusai.server.services import mlflow_permissions
+
+Op = Literal["read", "update", "delete"]
+LOOKUP_TIMEOUT = aiohttp.ClientTimeout(total=10)
+MAX_CACHED = 100_000
+
+
+@dataclass(frozen=True)
+class Route:
+    """One allowlisted MLflow endpoint; ``kind`` says what ``field`` names (``MlflowAccess.resources``)."""
+
+    method: str
+    path: re.Pattern[str]
+    op: Op
+    kind: str
+    field: str = ""
+
+
+def _r(method: str, path: str, op: Op, kind: str, field: str = "") -> Route:
+    return Route(method, re.compile(path + "$"), op, kind, field)
+
+
+M = "2.0/mlflow/"
+ROUTES: tuple[Route, ...] = (
+    # the UI's shell and what it reads about the server
+    _r("GET", r"", "read", "open"),
+    _r("GET", r"static-files/.+", "read", "open"),
+    _r("GET", r"(?:favicon\.ico|version|health)", "read", "open"),
+    _r("GET", r"3\.0/mlflow/server-info", "read", "open"),
+    _r("GET", r"3\.0/mlflow/ui-telemetry", "read", "open"),
+    # experiments
+    _r("POST", M + r"experiments/create", "update", "create_experiment"),
+    _r("GET", M + r"experiments/get", "read", "experiment", "experiment_id"),
+    _r("GET", M + r"experiments/get-by-name", "read", "experiment_by_name"),
+    _r("GET", M + r"experiments/search", "read", "search_experiments"),
+    _r("POST", M + r"experiments/search", "read", "search_experiments"),
+    _r("POST", M + r"experiments/(?:update|set-experiment-tag|delete-experiment-tag)", "update", "experiment",
+       "experiment_id"),
+    _r("POST", M + r"experiments/(?:delete|restore)", "delete", "experiment", "experiment_id"),
+    _r("POST", M + r"experiments/search-datasets", "read", "experiment", "experiment_ids"),
+    # runs, metrics, run artifacts
+    _r("POST", M + r"runs/create", "update", "experiment", "experiment_id"),
+    _r("GET", M + r"runs/get", "read", "run", "run_id|run_uuid"),
+    _r("POST", M + r"runs/search", "read", "experiment", "experiment_ids"),
+    _r("POST", M + r"runs/(?:update|log-metric|log-batch|log-parameter|set-tag|delete-tag|log-model"
+                   r"|log-inputs|outputs)", "update", "run", "run_id|run_uuid"),
+    _r("POST", M + r"runs/(?:delete|restore)", "delete", "run", "run_id"),
+    _r("GET", M + r"metrics/get-history", "read", "run", "run_id|run_uuid"),
+    _r("GET", M + r"metrics/get-history-bulk(?:-interval)?", "read", "run", "run_id|run_ids"),
+    _r("GET", M + r"artifacts/list", "read", "run", "run_id|run_uuid"),
+    _r("GET", r"get-artifact", "read", "run", "run_id|run_uuid"),
+    _r("POST", M + r"upload-artifact", "update", "run", "run_uuid|run_id"),
+    # registered models and versions
+    _r("POST", M + r"registered-models/create", "update", "create_registered_model", "name"),
+    _r("GET", M + r"registered-models/(?:get|get-latest-versions)", "read", "registered_model", "name"),
+    _r("POST", M + r"registered-models/get-latest-versions", "read", "registered_model", "name"),
+    _r("GET", M + r"registered-models/search", "read", "search_registered_models"),
+    _r("PATCH", M + r"registered-models/update", "update", "registered_model", "name"),
+    _r("POST", M + r"registered-models/(?:rename|set-tag|alias)", "update", "registered_model", "name"),
+    _r("DELETE", M + r"registered-models/(?:delete-tag|alias)", "update", "registered_model", "name"),
+    _r("GET", M + r"registered-models/alias", "read", "registered_model", "name"),
+    _r("DELETE", M + r"registered-models/delete", "delete", "registered_model", "name"),
+    _r("POST", M + r"model-versions/create", "update", "create_model_version", "name"),
+    _r("GET", M + r"model-versions/(?:get|get-download-uri)", "read", "registered_model", "name"),
+    _r("GET", r"model-versions/get-artifact", "read", "registered_model", "name"),
+    _r("GET", M + r"model-versions/search", "read", "search_model_versions"),
+    _r("PATCH", M + r"model-versions/update", "update", "registered_model", "name"),
+    _r("POST", M + r"model-versions/(?:set-tag|transition-stage)", "update", "registered_model", "name"),
+    _r("DELETE", M + r"model-versions/delete-tag", "update", "registered_model", "name"),
+    _r("DELETE", M + r"model-versions/delete", "delete", "registered_model", "name"),
+    # logged models (MLflow 3)
+    _r("POST", M + r"logged-models", "update", "experiment", "experiment_id"),
+    _r("POST", M + r"logged-models/search", "read", "experiment", "experiment_ids"),
+    _r("GET", M + r"logged-models/([^/]+)", "read", "logged_model", "#1"),
+    _r("GET", M + r"logged-models/([^/]+)/artifacts/(?:directories|files)", "read", "logged_model", "#1"),
+    _r("PATCH", M + r"logged-models/([^/]+)(?:/tags)?", "update", "logged_model", "#1"),
+    _r("POST", M + r"logged-models/([^/]+)/params", "update", "logged_model", "#1"),
+    _r("DELETE", M + r"logged-models/([^/]+)/tags/[^/]+", "update", "logged_model", "#1"),
+    _r("DELETE", M + r"logged-models/([^/]+)", "delete", "logged_model", "#1"),
+    # traces (v2 and v3)
+    _r("POST", M + r"traces", "update", "experiment", "experiment_id"),
+    _r("GET", M + r"traces", "read", "experiment", "experiment_ids"),
+    _r("GET", M + r"traces/([^/]+)/info", "read", "trace", "#1"),
+    _r("PATCH", M + r"traces/([^/]+)(?:/tags)?", "update", "trace", "#1"),
+    _r("DELETE", M + r"traces/([^/]+)/tags", "update", "trace", "#1"),
+    _r("POST", M + r"traces/delete-traces", "delete", "experiment", "experiment_id"),
+    _r("POST", r"3\.0/mlflow/traces", "update", "experiment",
+       "trace.trace_info.trace_location.mlflow_experiment.experiment_id"),
+    _r("POST", r"3\.0/mlflow/traces/(?:search|metrics)", "read", "experiment",
+       "locations[].mlflow_experiment.experiment_id|experiment_ids"),
+    _r("GET", r"3\.0/mlflow/traces/get", "read", "trace", "trace_id"),
+    _r("GET", r"3\.0/mlflow/traces/([^/]+)", "read", "trace", "#1"),
+    _r("PATCH", r"3\.0/mlflow/traces/([^/]+)/tags", "update", "trace", "#1"),
+    _r("DELETE", r"3\.0/mlflow/traces/([^/]+)/tags", "update", "trace", "#1"),
+    _r("POST", r"3\.0/mlflow/traces/delete-traces", "delete", "experiment", "experiment_id"),
+    _r("GET", r"(?:2|3)\.0/mlflow/get-trace-artifact", "read", "trace", "request_id|trace_id"),
+    # the artifact store (served by MLflow)
+    _r("GET", r"2\.0/mlflow-artifacts/artifacts", "read", "artifact", "path"),
+    _r("GET", r"2\.0/mlflow-artifacts/artifacts/(.+)", "read", "artifact", "#1"),
+    _r("PUT", r"2\.0/mlflow-artifacts/artifacts/(.+)", "update", "artifact", "#1"),
+    _r("DELETE", r"2\.0/mlflow-artifacts/artifacts/(.+)", "delete", "artifact", "#1"),
+    _r("POST", r"2\.0/mlflow-artifacts/mpu/(?:create|complete|abort)/(.+)", "update", "artifact", "#1"),
+    # the UI's GraphQL queries (mutations are refused)
+    _r("POST", r"graphql", "read", "graphql"),
+)  # fmt: skip
+
+# GraphQL root fields the UI reads, with the input field naming the resource.
+GRAPHQL_FIELDS = {
+    "mlflowGetExperiment": ("experiment", "experimentId"),
+    "mlflowGetRun": ("run", "runId"),
+    "mlflowListArtifacts": ("run", "runId"),
+    "mlflowGetMetricHistoryBulkInterval": ("run", "runIds"),
+    "mlflowSearchRuns": ("experiment", "experimentIds"),
+    "mlflowSearchDatasets": ("experiment", "experimentIds"),
+    "test": ("none", ""),
+    "__typename": ("none", ""),
+}
+_PREFIX = re.compile(r"^(?:ajax-api|api)/")
+_RUN_SOURCE = re.compile(r"^runs:/([0-9a-f]{1,64})/")
+_LOGGED_SOURCE = re.compile(r"^models:/(m-[0-9a-f]+)$")
+_ARTIFACT_SOURCE = re.compile(r"^mlflow-artifacts:/+(.+)$")
+
+
+def canonical(path: str) -> str:
+    """The proxied path without ``api/`` or ``ajax-api/`` (both reach the same MLflow handlers)."""
+    return _PREFIX.sub("", path.strip("/"))
+
+
+def match(method: str, path: str) -> tuple[Route, re.Match[str]] | None:
+    """The allowlisted route a request is, or None."""
+    method = "GET" if method in ("HEAD", "OPTIONS") else method
+    target = canonical(path)
+    for route in ROUTES:
+        if route.method == method and (found := route.path.match(target)):
+            return route, found
+    return None
+
+
+def values_at(document: Any, dotted: str) -> list[str]:
+    """The strings at a dotted path of a JSON value (``a.b[].c``: every element of list ``b``)."""
+    nodes = [document]
+    for part in dotted.split("."):
+        many = part.endswith("[]")
+        key = part.removesuffix("[]")
+        nodes = [node.get(key) for node in nodes if isinstance(node, dict)]
+        if many:
+            nodes = [item for node in nodes if isinstance(node, list) for item in node]
+    found: list[str] = []
+    for node in nodes:
+        if isinstance(node, list):
+            found += [str(item) for item in node if isinstance(item, str | int)]
+        elif isinstance(node, str | int) and not isinstance(node, bool):
+            found.append(str(node))
+    return found
+
+
+@dataclass
+class Request:
+    """What the access check needs of one proxied request."""
+
+    method: str
+    path: str
+    query: str
+    body: Any = None  # the parsed JSON body, when the endpoint carries its ids there
+    _params: dict[str, list[str]] | None = field(default=None, repr=False)
+
+    def params(self) -> dict[str, list[str]]:
+        if self._params is None:
+            self._params = parse_qs(self.query, keep_blank_values=True)
+        return self._params
+
+    def ids(self, spec: str, found: re.Match[str] | None = None) -> list[str]:
+        """The ids ``spec`` names (alternatives split by ``|``): query values, body values, path groups."""
+        for name in spec.split("|"):
+            if name.startswith("#") and found is not None:
+                return [found.group(int(name[1:]))]
+            values = self.params().get(name, []) + (
+                values_at(self.body, name) if self.body is not None else []
+            )
+            if values:
+                return values
+        return []
+
+
+@dataclass
+class Decision:
+    """What the proxy does with an allowed request: forward, and maybe look at the answer."""
+
+    route: Route | None
+    after: str | None = None  # "filter_experiments" | "filter_registered_models" | "filter_model_versions"
+    # | "check_experiment" | "grant_experiment" | "grant_registered_model"
+    resources: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def writes(self) -> bool:
+        return self.route is None or self.route.op != "read"
+
+
+def _denied(what: str) -> Forbidden:
+    return Forbidden(
+        f"you have no permission for this on {what} (or it does not exist); its owner can grant it with "
+        "PUT /api/v1/permissions",
+        code="mlflow_permission_denied",
+    )
+
+
+class _Levels:
+    """Permission levels per principal, cached for ``ttl`` seconds (forgotten on a grant change here)."""
+
+    def __init__(self, sessions: sessionmaker[Session], ttl: float) -> None:
+        self.sessions, self.ttl = sessions, ttl
+        self._cache: dict[str, dict[tuple[str, str], tuple[MlflowLevel, float]]] = {}
+
+    async def get(self, principal_id: str, resource_type: str, resource_id: str) -> MlflowLevel:
+        entries = self._cache.setdefault(principal_id, {})
+        hit = entries.get((resource_type, resource_id))
+        now = time.monotonic()
+        if hit is not None and hit[1] > now:
+            return hit[0]
+
+        def read() -> MlflowLevel:
+            with self.sessions() as session:
+                return mlflow_permissions.level_of(session, principal_id, resource_type, resource_id)
+
+        level = await run_in_threadpool(read)
+        if self.ttl > 0:
+            entries[(resource_type, resource_id)] = (level, now + self.ttl)
+        return level
+
+    def put(self, principal_id: str, resource_type: str, resource_id: str, level: MlflowLevel) -> None:
+        if self.ttl > 0:
+            self._cache.setdefault(principal_id, {})[(resource_type, resource_id)] = (
+                level,
+                time.monotonic() + self.ttl,
+            )
+
+    def forget(self, principal_id: str) -> None:
+        self._cache.pop(principal_id, None)
+
+
+class MlflowAccess:
+    """Resolves and checks proxied MLflow requests for one app."""
+
+    def __init__(self, sessions: sessionmaker[Session], mlflow_url: str, cache_seconds: float) -> None:
+        self.sessions = sessions
+        self.mlflow_url = mlflow_url.rstrip("/")
+        self.levels = _Levels(sessions, cache_seconds)
+        self._experiment_of: dict[tuple[str, str], str | None] = {}  # (kind, id) -> experiment id
+        self._locations: dict[str, str] = {}  # artifact location prefix -> experiment id
+        self._locations_at = 0.0
+        self.http: aiohttp.ClientSession | None = None
+
+    def forget(self, principal_id: str) -> None:
+        """A grant of ``principal_id`` changed: read its levels from the database again."""
+        self.levels.forget(principal_id)
+
+    @staticmethod
+    def needs_body(method: str, path: str) -> bool:
+        """Whether the ids of this request are in its JSON body (which the proxy then reads whole)."""
+        found = match(method, path)
+        if found is None or method in ("GET", "HEAD", "OPTIONS"):
+            return False
+        route = found[0]
+        return route.kind in (
+            "create_experiment",
+            "create_registered_model",
+            "create_model_version",
+            "graphql",
+        ) or (bool(route.field) and not route.field.startswith("#") and route.kind != "artifact")
+
+    async def check(self, principal: Principal, request: Request) -> Decision:
+        """Allow (returning what to do with the answer) or raise 403 with the reason."""
+        found = match(request.method, request.path)
+        if found is None:
+            policy.check_caller(principal, policy.RULES["mlflow.admin"])
+            return Decision(None)
+        route, matched = found
+        policy.check_caller(principal, policy.RULES["mlflow.read" if route.op == "read" else "mlflow.write"])
+        needed = policy.mlflow_level_needed(route.op)
+        admin = principal.role == ADMIN_ROLE
+        kind = route.kind
+        if kind == "open":
+            return Decision(route)
+        if kind == "create_experiment":
+            if not admin and isinstance(request.body, dict) and request.body.get("artifact_location"):
+                raise Forbidden(
+                    "only an admin chooses an experiment's artifact location; leave it out",
+                    code="artifact_location_reserved",
+                )
+            return Decision(route, after="grant_experiment")
+        if kind == "create_registered_model":
+            return Decision(route, after="grant_registered_model")
+        if kind in ("search_experiments", "search_registered_models", "search_model_versions"):
+            return Decision(route, after=None if admin else "filter_" + kind.removeprefix("search_"))
+        if kind == "experiment_by_name":
+            return Decision(route, after=None if admin else "check_experiment")
+        resources = await self.resources(route, matched, request)
+        sources = await self._source_resources(request) if kind == "create_model_version" else []
+        if not resources and not admin and kind != "graphql":
+            raise _denied("a resource this request does not name")
+        for resource_type, resource_id in resources:
+            await self._require(principal, resource_type, resource_id, needed)
+        for resource_type, resource_id in sources:  # what a new model version is made from is only read
+            await self._require(principal, resource_type, resource_id, MlflowLevel.READ)
+        return Decision(route, resources=resources + sources)
+
+    async def _require(
+        self, principal: Principal, resource_type: str, resource_id: str, needed: MlflowLevel
+    ) -> None:
+        if resource_type == "denied":
+            if principal.role == ADMIN_ROLE:
+                return
+            raise _denied(resource_id)
+        held = (
+            MlflowLevel.MANAGE
+            if principal.role == ADMIN_ROLE
+            else await self.levels.get(principal.id, resource_type, resource_id)
+        )
+        if not policy.mlflow_allows(principal, held, needed):
+            raise _denied(f"{resource_type.replace('_', ' ')} {resource_id}")
+
+    async def resources(
+        self, route: Route, matched: re.Match[str], request: Request
+    ) -> list[tuple[str, str]]:
+        """The (experiment | registered_model, id) pairs the request touches ("denied" when unresolvable)."""
+        kind = route.kind
+        if kind == "graphql":
+            return await self._graphql_resources(request)
+        if kind == "create_model_version":
+            kind = "registered_model"
+        ids = request.ids(route.field, matched)
+        return [await self._resolve(kind, value) for value in ids]
+
+    async def _resolve(self, kind: str, value: str) -> tuple[str, str]:
+        if kind in ("experiment", "registered_model"):
+            return kind, value
+        if kind == "artifact":
+            return await self._artifact_experiment(value)
+        experiment = await self._experiment_for(kind, value)
+        return ("experiment", experiment) if experiment is not None else ("denied", f"{kind} {value}")
+
+    async def _source_resources(self, request: Request) -> list[tuple[str, str]]:
+        """What a new model version is made from: the caller must be able to read it."""
+        body = request.body if isinstance(request.body, dict) else {}
+        found: list[tuple[str, str]] = []
+        if run_id := body.get("run_id"):
+            found.append(await self._resolve("run", str(run_id)))
+        source = str(body.get("source") or "")
+        if match_ := _RUN_SOURCE.match(source):
+            found.append(await self._resolve("run", match_[1]))
+        elif match_ := _LOGGED_SOURCE.match(source):
+            found.append(await self._resolve("logged_model", match_[1]))
+        elif match_ := _ARTIFACT_SOURCE.match(source):
+            found.append(await self._artifact_experiment(match_[1]))
+        elif source:
+            found.append(("denied", f"model version source {source[:80]!r}"))
+        return found
+
+    async def _artifact_experiment(self, path: str) -> tuple[str, str]:
+        """The experiment whose storage an artifact path is in: ``<experiment id>/…`` for experiments the
+        server placed, else the experiment whose artifact location is that prefix."""
+        first = path.strip("/").split("/", 1)[0]
+        if first.isdigit():
+            return "experiment", first
+        if time.monotonic() - self._locations_at > 30 or first not in self._locations:
+            await self._load_locations()
+        experiment = self._locations.get(first)
+        return ("experiment", experiment) if experiment else ("denied", f"artifact path {first}/…")
+
+    async def _load_locations(self) -> None:
+        answer = await self._get(
+            "api/2.0/mlflow/experiments/search", {"max_results": "50000", "view_type": "ALL"}
+        )
+        locations = {}
+        for experiment in (answer or {}).get("experiments", []):
+            location = str(experiment.get("artifact_location", ""))
+            if location.startswith("mlflow-artifacts:"):
+                prefix = location.removeprefix("mlflow-artifacts:").strip("/").split("/", 1)[0]
+                locations.setdefault(prefix, str(experiment.get("experiment_id")))
+        self._locations, self._locations_at = locations, time.monotonic()
+
+    async def _experiment_for(self, kind: str, value: str) -> str | None:
+        key = (kind, value)
+        if key in self._experiment_of:
+            return self._experiment_of[key]
+        if kind == "run":
+            answer = await self._get("api/2.0/mlflow/runs/get", {"run_id": value})
+            experiment = ((answer or {}).get("run") or {}).get("info", {}).get("experiment_id")
+        elif kind == "logged_model":
+            answer = await self._get(f"api/2.0/mlflow/logged-models/{value}", {})
+            experiment = ((answer or {}).get("model") or {}).get("info", {}).get("experiment_id")
+        else:  # a trace
+            answer = await self._get(f"api/3.0/mlflow/traces/{value}", {})
+            info = ((answer or {}).get("trace") or {}).get("trace_info") or {}
+            experiment = (info.get("trace_location") or {}).get("mlflow_experiment", {}).get("experiment_id")
+        if experiment is not None:
+            if len(self._experiment_of) >= MAX_CACHED:
+                self._experiment_of.clear()
+            self._experiment_of[key] = str(experiment)
+        return None if experiment is None else str(experiment)
+
+    async def _get(self, path: str, params: dict[str, str]) -> dict[str, Any] | None:
+        assert self.http is not None
+        try:
+            async with self.http.get(
+                f"{self.mlflow_url}/{path}", params=params, timeout=LOOKUP_TIMEOUT
+            ) as answer:
+                if answer.status != 200:
+                    return None
+                return await answer.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None
+
+    async def _graphql_resources(self, request: Request) -> list[tuple[str, str]]:
+        from graphql import GraphQLError, OperationType, parse
+        from graphql.language import FieldNode, OperationDefinitionNode
+        from graphql.utilities import value_from_ast_untyped
+
+        body = request.body if isinstance(request.body, dict) else {}
+        variables = body.get("variables") if isinstance(body.get("variables"), dict) else {}
+        try:
+            document = parse(str(body.get("query") or ""))
+        except GraphQLError as exc:
+            raise InvalidInput(
+                f"the GraphQL query does not parse: {exc.message}", code="bad_graphql"
+            ) from None
+        found: list[tuple[str, str]] = []
+        for definition in document.definitions:
+            if not isinstance(definition, OperationDefinitionNode):
+                continue
+            if definition.operation is not OperationType.QUERY:
+                found.append(("denied", "GraphQL mutations and subscriptions"))
+                continue
+            for selection in definition.selection_set.selections:
+                if not isinstance(selection, FieldNode) or selection.name.value not in GRAPHQL_FIELDS:
+                    found.append(("denied", "that GraphQL field"))
+                    continue
+                kind, key = GRAPHQL_FIELDS[selection.name.value]
+                if kind == "none":
+                    continue
+                arguments = {
+                    a.name.value: value_from_ast_untyped(a.value, variables) for a in selection.arguments
+                }
+                ids = values_at(arguments.get("input") or {}, key)
+                if not ids:
+                    found.append(("denied", f"{selection.name.value} without {key}"))
+                found += [await self._resolve(kind, value) for value in ids]
+        return found
+
+    # --- answers -----------------------------------------------------------------------------------
+
+    async def after_response(self, principal: Principal, decision: Decision, body: bytes) -> bytes:
+        """Filter a search answer to what the caller may read, check a by-name answer, or record the
+        caller as MANAGE holder of what it created. Returns the body to send."""
+        try:
+            answer = json.loads(body or b"{}")
+        except ValueError:
+            return body
+        after = decision.after
+        if after == "grant_experiment" and (experiment_id := answer.get("experiment_id")):
+            await self._grant_creator(principal, "experiment", str(experiment_id))
+        elif after == "grant_registered_model":
+            name = (answer.get("registered_model") or {}).get("name")
+            if name:
+                await self._grant_creator(principal, "registered_model", str(name))
+        elif after == "check_experiment":
+            experiment_id = (answer.get("experiment") or {}).get("experiment_id")
+            if experiment_id is not None:
+                await self._require(principal, "experiment", str(experiment_id), MlflowLevel.READ)
+        elif after == "filter_experiments":
+            answer["experiments"] = await self._readable(
+                principal, "experiment", answer.get("experiments", []), lambda e: e.get("experiment_id")
+            )
+            return json.dumps(answer).encode()
+        elif after == "filter_registered_models":
+            answer["registered_models"] = await self._readable(
+                principal, "registered_model", answer.get("registered_models", []), lambda m: m.get("name")
+            )
+            return json.dumps(answer).encode()
+        elif after == "filter_model_versions":
+            answer["model_versions"] = await self._readable(
+                principal, "registered_model", answer.get("model_versions", []), lambda v: v.get("name")
+            )
+            return json.dumps(answer).encode()
+        return body
+
+    async def _readable(
+        self, principal: Principal, resource_type: str, items: Iterable[Any], key: Callable[[Any], Any]
+    ) -> list[Any]:
+        def held() -> dict[str, MlflowLevel]:
+            with self.sessions() as session:
+                return mlflow_permissions.levels_of(session, principal.id, resource_type)
+
+        levels = await run_in_threadpool(held)
+        return [
+            item
+            for item in items
+            if isinstance(item, dict)
+            and policy.mlflow_allows(
+                principal, levels.get(str(key(item)), MlflowLevel.NO_PERMISSIONS), MlflowLevel.READ
+            )
+        ]
+
+    async def _grant_creator(self, principal: Principal, resource_type: str, resource_id: str) -> None:
+        def grant() -> None:
+            with self.sessions() as session:
+                mlflow_permissions.set_level(
+                    session,
+                    resource_type,
+                    resource_id,
+                    principal.id,
+                    MlflowLevel.MANAGE,
+                    granted_by=principal.id,
+                )
+                session.commit()
+
+        await run_in_threadpool(grant)
+        self.levels.put(principal.id, resource_type, resource_id, MlflowLevel.MANAGE)

@@ -1,0 +1,123 @@
+"""Signing a run's attestation for its worker: the worker loads models and data and never holds a key.
+
+The worker sends the unsigned document and its evaluation report, with the one-run token it was given.
+The platform checks that they describe the run it dispatched — the same model file, training data,
+benchmark, contributions (data hashes and wallets, in order) and options, and a run id recomputed from
+them — then seals the document with the platform signer and stores the attestation. A worker that ran
+other code can at worst lie about the metrics of its own run; it cannot get a signature for anything else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hokusai.attestation.content import hash_tree_root, identity_of, pipeline_run_id
+from hokusai.attestation.document import seal
+from hokusai.attestation.schema import schema_errors
+from hokusai.attestation.signing import Signer
+from hokusai.errors import Conflict, InvalidInput
+from hokusai.server.db.models import Attestation, Dataset, Model, Run, utcnow
+from hokusai.server.services.audit import record_event
+from hokusai.server.services.runs import RUNNING, check_worker_token, get_run, run_contributions
+
+_OPTIONS_BOUND = ("seed", "sample", "threshold_pp", "min_benchmark_rows")
+
+
+def _sha(session: Session, dataset_id: str) -> str | None:
+    dataset = session.get(Dataset, dataset_id)
+    return dataset.sha256 if dataset else None
+
+
+def mismatches(
+    session: Session, run: Run, model: Model, document: dict[str, Any], report: dict[str, Any]
+) -> list[str]:
+    """What in ``document``/``report`` differs from the run the platform dispatched (empty: nothing)."""
+    try:
+        identity = identity_of(document, report)
+        stated_id = document["metadata"]["pipeline_run_id"]
+    except (KeyError, TypeError) as exc:
+        return [f"the document lacks {exc}"]
+    problems = []
+    if stated_id != pipeline_run_id(identity) or report.get("pipeline_run_id") != stated_id:
+        problems.append("pipeline_run_id is not the one its inputs and options give")
+    if identity["train_hash"] != _sha(session, model.train_dataset_id):
+        problems.append("the training data is not the model's")
+    if identity["benchmark_hash"] != _sha(session, model.benchmark_dataset_id):
+        problems.append("the benchmark is not the model's")
+    sampled = bool((report.get("samples") or {}).get("sampled"))
+    if model.model_hash and not sampled and identity["baseline_model_hash"] != model.model_hash:
+        problems.append("the baseline model is not the registered file")
+    expected = [
+        {"data_hash": _sha(session, c.dataset_id), "wallet": c.contributor_address}
+        for _, c in run_contributions(session, run)
+    ]
+    if identity["contributions"] != expected:
+        problems.append("the contributions are not the run's (data hashes and wallets, in order)")
+    options = report.get("options") or {}
+    for name in _OPTIONS_BOUND:
+        if options.get(name) != run.options.get(name):
+            problems.append(
+                f"option {name} is {options.get(name)!r}, the run asked for {run.options.get(name)!r}"
+            )
+    if run.options.get("primary_metric") and options.get("primary_metric") != run.options["primary_metric"]:
+        problems.append("the primary metric is not the one the run asked for")
+    if report.get("kind") != "evaluation":
+        problems.append("the report is not an evaluation report")
+    return problems
+
+
+def sign_run_document(
+    session: Session,
+    signer: Signer,
+    run_id: str,
+    token: str | None,
+    document: dict[str, Any],
+    report: dict[str, Any],
+) -> dict[str, Any]:
+    """The sealed attestation of a running run's document, stored; refused unless it is that run's."""
+    run = get_run(session, run_id)
+    check_worker_token(run, token)
+    if run.state != RUNNING:
+        raise Conflict(f"run {run_id} is {run.state}; only a running run is signed", code="run_not_running")
+    model = session.get(Model, run.model_id)
+    assert model is not None
+    errors = schema_errors({**document, "attestation": {"hash_tree_root": "0" * 64, "proof_ready": True}})
+    problems = errors + mismatches(session, run, model, document, report)
+    if problems:
+        raise InvalidInput(
+            "the document does not describe the run the platform dispatched: " + "; ".join(problems),
+            code="document_mismatch",
+            details={"problems": problems},
+        )
+    attestation_id = document["metadata"]["pipeline_run_id"]
+    stored = session.get(Attestation, attestation_id)
+    if stored is not None:
+        if stored.hash_tree_root != hash_tree_root(document, report):
+            raise Conflict(
+                f"attestation {attestation_id} was already signed with other content",
+                code="attestation_exists",
+            )
+        return stored.document
+    sealed = seal(document, report, signer)
+    section = sealed["attestation"]
+    session.add(
+        Attestation(
+            id=attestation_id,
+            run_id=run.id,
+            hash_tree_root=section["hash_tree_root"],
+            signer=section["verification_key"],
+            document=sealed,
+            report=report,
+            created_at=utcnow(),
+        )
+    )
+    record_event(
+        session,
+        "attestation_signed",
+        resource=f"attestation:{attestation_id}",
+        details={"run": run.id, "signer": section["verification_key"]},
+    )
+    session.commit()
+    return sealed

@@ -1,0 +1,222 @@
+"""Model files the platform can trust: skops with an explicit allowlist, deterministic bytes, and a look
+at what a file holds without loading it.
+
+* **Loading** never unpickles: a skops file is read with ``skops.io.load`` trusting only skops' own safe
+  defaults plus ``EXTRA_TRUSTED_TYPES`` (scikit-learn/numpy internals that skops does not trust by
+  default); a file naming any other type is refused. The allowlist an MLflow ``MLmodel`` file carries
+  (``skops_trusted_types``) is ignored: it is written by whoever made the model. pickle and cloudpickle
+  files load only when the caller says so (an owner an admin marked ``trusted_pickle``, in a run worker).
+* **Inspecting** (``inspect_model_file``) reads the skops schema (JSON) only: the root class, whether it
+  is a classifier or a regressor, the untrusted types. The API uses this; it never deserialises a model.
+* **Deterministic bytes**: skops writes object ids (memory addresses) and zip timestamps, so the same
+  model gives different files. ``canonical_skops`` renumbers the ids in order of appearance and writes
+  the zip with fixed timestamps, so the same fitted estimator always has the same SHA-256 (the model hash
+  of attestations). skops offers no such option; this is the smallest rewrite that gives it.
+* **Integrity**: ``check_hash`` compares a file with the hash recorded at registration before anything
+  reads it (``model_tampered``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hokusai.errors import InvalidData, InvalidInput
+from hokusai.hashing import file_sha256
+
+SKOPS, PICKLE, CLOUDPICKLE = "skops", "pickle", "cloudpickle"
+FORMATS = (SKOPS, PICKLE, CLOUDPICKLE)
+EXTRA_TRUSTED_TYPES: tuple[str, ...] = (
+    "numpy.dtype",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+)
+_ROOT_MODULES = ("sklearn.",)  # a model's root object must be a scikit-learn class
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+_FILE_ID = re.compile(r"^(\d+)(\.\w+)$")
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """What a model file is, read without loading it."""
+
+    path: Path
+    format: str
+    sha256: str
+    estimator_class: str | None  # ``module.Class`` of the root object (skops only)
+    kind: str | None  # "classifier", "regressor" or None (unknown: pickle, or neither)
+
+
+def _schema(path: Path) -> dict[str, Any]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("schema.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise InvalidInput(
+            f"{path.name} is not a readable skops file ({exc})", code="bad_model_file"
+        ) from None
+
+
+def untrusted_types(path: Path) -> list[str]:
+    """The types in a skops file that neither skops nor our allowlist trusts (read from its schema)."""
+    import skops.io
+
+    try:
+        found = skops.io.get_untrusted_types(file=str(path))
+    except Exception as exc:  # a broken archive or schema
+        raise InvalidInput(
+            f"{path.name} is not a readable skops file ({exc})", code="bad_model_file"
+        ) from None
+    return sorted(set(found) - set(EXTRA_TRUSTED_TYPES))
+
+
+def _estimator_kind(module: str, name: str) -> str | None:
+    """Whether ``module.name`` is a scikit-learn classifier or regressor (imports only sklearn modules)."""
+    if not module.startswith(_ROOT_MODULES):
+        return None
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+    from sklearn.base import ClassifierMixin, RegressorMixin
+
+    if isinstance(cls, type) and issubclass(cls, ClassifierMixin):
+        return "classifier"
+    if isinstance(cls, type) and issubclass(cls, RegressorMixin):
+        return "regressor"
+    if name == "Pipeline" and module.startswith("sklearn.pipeline"):
+        return "pipeline"
+    return None
+
+
+def inspect_model_file(path: Path, serialization_format: str) -> ModelFile:
+    """Describe a model file without deserialising it; a skops file with untrusted types is refused."""
+    if serialization_format not in FORMATS:
+        raise InvalidInput(
+            f"unknown model serialization format {serialization_format!r}; use skops", code="bad_model_file"
+        )
+    if not path.is_file():
+        raise InvalidInput(f"the model file {path.name} is missing", code="bad_model_file")
+    digest = file_sha256(path)
+    if serialization_format != SKOPS:
+        return ModelFile(path, serialization_format, digest, None, None)
+    refused = untrusted_types(path)
+    if refused:
+        raise InvalidInput(
+            f"the model names types outside the allowlist: {', '.join(refused)}",
+            code="model_untrusted_types",
+            details={"types": refused},
+        )
+    schema = _schema(path)
+    module, name = str(schema.get("__module__", "")), str(schema.get("__class__", ""))
+    kind = _estimator_kind(module, name)
+    if kind == "pipeline":  # the last step decides
+        kind = _pipeline_kind(schema)
+    return ModelFile(path, SKOPS, digest, f"{module}.{name}", kind)
+
+
+def _pipeline_kind(schema: dict[str, Any]) -> str | None:
+    try:
+        steps = schema["content"]["content"]["steps"]["content"]
+        last = steps[-1]["content"][1]
+        return _estimator_kind(str(last["__module__"]), str(last["__class__"]))
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def check_hash(path: Path, expected: str | None) -> str:
+    """The file's SHA-256, after checking it is the one recorded at registration (``model_tampered``)."""
+    digest = file_sha256(path)
+    if expected is not None and digest != expected:
+        raise InvalidData(
+            f"the model file {path.name} is not the one registered (sha256 {digest[:12]}…, registered "
+            f"{expected[:12]}…): it was changed after registration; the run is stopped",
+            code="model_tampered",
+        )
+    return digest
+
+
+def load_model_file(path: Path, serialization_format: str, *, allow_pickle: bool = False) -> Any:
+    """The estimator in a model file: skops with the allowlist; pickle formats only with ``allow_pickle``."""
+    if serialization_format == SKOPS:
+        import skops.io
+
+        refused = untrusted_types(path)
+        if refused:
+            raise InvalidInput(
+                f"the model names types outside the allowlist: {', '.join(refused)}",
+                code="model_untrusted_types",
+                details={"types": refused},
+            )
+        trusted = sorted(set(skops.io.get_untrusted_types(file=str(path))))
+        try:
+            return skops.io.load(str(path), trusted=trusted)
+        except Exception as exc:  # a schema that does not build
+            raise InvalidInput(
+                f"the model file {path.name} cannot be loaded: {exc}", code="bad_model_file"
+            ) from None
+    if serialization_format in (PICKLE, CLOUDPICKLE):
+        if not allow_pickle:
+            raise InvalidInput(
+                f"the model is a {serialization_format} file, which can run code when loaded; save it with "
+                "skops (mlflow.sklearn.log_model's default), or ask an admin to trust your pickles",
+                code="pickle_refused",
+            )
+        import cloudpickle
+
+        with path.open("rb") as handle:
+            try:
+                return cloudpickle.load(handle)
+            except Exception as exc:  # unpickling errors come in every type
+                raise InvalidInput(f"the model file {path.name} cannot be loaded: {exc}") from None
+    raise InvalidInput(f"unknown model serialization format {serialization_format!r}", code="bad_model_file")
+
+
+def canonical_skops(data: bytes) -> bytes:
+    """The same skops archive with object ids renumbered by first appearance and fixed zip timestamps."""
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        schema = json.loads(source.read("schema.json"))
+        payloads = {name: source.read(name) for name in source.namelist() if name != "schema.json"}
+    renumber: dict[int, int] = {}
+
+    def new_id(old: int) -> int:
+        return renumber.setdefault(old, len(renumber) + 1)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "__id__" and isinstance(value, int):
+                    out[key] = new_id(value)
+                elif key == "file" and isinstance(value, str) and (match := _FILE_ID.match(value)):
+                    out[key] = f"{new_id(int(match[1]))}{match[2]}"
+                else:
+                    out[key] = walk(value)
+            return out
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    canonical = walk(schema)
+    files = {}
+    for name, payload in payloads.items():
+        match = _FILE_ID.match(name)
+        files[f"{new_id(int(match[1]))}{match[2]}" if match else name] = payload
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        entries = [("schema.json", json.dumps(canonical, indent=2).encode()), *sorted(files.items())]
+        for name, payload in entries:
+            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(info, payload)
+    return out.getvalue()
