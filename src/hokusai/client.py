@@ -9,6 +9,7 @@ subclass carrying the server's error ``code`` and ``details``.
 from __future__ import annotations
 
 import base64
+import json
 import tarfile
 import tempfile
 import time
@@ -64,6 +65,16 @@ class Model(_Resource):
     target_column: str
     baseline_version: str
     baseline_uri: str
+
+
+class Benchmark(_Resource):
+    id: str
+    model: str | None
+    version: int
+    current: bool
+    used: bool
+    hash: str
+    spec: dict[str, Any]
 
 
 class Contribution(_Resource):
@@ -138,6 +149,7 @@ class Client:
         self.http = httpx.Client(base_url=self.url, timeout=timeout)
         self.datasets = Datasets(self)
         self.models = Models(self)
+        self.benchmarks = Benchmarks(self)
         self.contributions = Contributions(self)
         self.runs = Runs(self)
         self.attestations = Attestations(self)
@@ -244,19 +256,22 @@ class Models(_Api):
         source_uri: str | None = None,
         archive: str | Path | None = None,
         model_type: str = "classification",
+        spec: dict[str, Any] | None = None,
     ) -> Model:
         """Register a baseline from a logged MLflow model (``source_uri``) or a model directory/archive.
 
-        ``train`` and ``benchmark`` are data files (uploaded first) or already uploaded ``Dataset``s.
+        ``train`` and ``benchmark`` are data files (uploaded first) or already uploaded ``Dataset``s;
+        ``spec`` sets benchmark spec fields (seed, task, primary_metric, guardrails, threshold, …).
         """
-        fields = {
+        fields: dict[str, Any] = {
             "name": name, "target_column": target, "model_type": model_type,
             "train_dataset_id": self._dataset(train).id, "benchmark_dataset_id": self._dataset(benchmark).id,
         }  # fmt: skip
         if archive is None:
-            return Model(
-                **self.client.request("POST", "/api/v1/models", json={**fields, "source_uri": source_uri})
-            )
+            body = {**fields, "source_uri": source_uri, **({"benchmark": spec} if spec else {})}
+            return Model(**self.client.request("POST", "/api/v1/models", json=body))
+        if spec:
+            fields["benchmark"] = json.dumps(spec)
         with _archive(Path(archive)) as packed, _file_part("archive", packed) as files:
             return Model(**self.client.request("POST", "/api/v1/models", data=fields, files=files))
 
@@ -272,6 +287,25 @@ class Models(_Api):
     def lineage(self, name: str) -> dict[str, Any]:
         """Every version, baseline first, with contributions, contributors, deltas and attestation ids."""
         return self.client.request("GET", f"/api/v1/models/{name}/lineage")
+
+
+class Benchmarks(_Api):
+    def list(self, model: str | None = None) -> list[Benchmark]:
+        """Every benchmark spec version (of ``model``)."""
+        params = {"model": model} if model else None
+        answer = self.client.request("GET", "/api/v1/benchmarks", params=params)
+        return [Benchmark(**b) for b in answer["benchmarks"]]
+
+    def get(self, spec_id: str) -> Benchmark:
+        return Benchmark(**self.client.request("GET", f"/api/v1/benchmarks/{spec_id}"))
+
+    def current(self, model: str) -> Benchmark:
+        """The spec ``model``'s next run is evaluated under."""
+        return next(b for b in self.list(model) if b.current)
+
+    def change(self, model: str, **fields: Any) -> Benchmark:
+        """Change ``model``'s current spec (its owner): a new version if a run used it, else in place."""
+        return Benchmark(**self.client.request("POST", "/api/v1/benchmarks", json={"model": model, **fields}))
 
 
 @contextmanager

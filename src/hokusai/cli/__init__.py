@@ -8,7 +8,7 @@ import sys
 import typer
 
 from hokusai import __version__
-from hokusai.cli import attest, data, infra, keys, models, pipeline, preview, runs, up
+from hokusai.cli import attest, benchmarks, data, infra, keys, models, pipeline, preview, runs, up
 from hokusai.errors import HokusaiError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.command("serve")(up.serve)
 app.add_typer(data.app, name="data")
 app.add_typer(keys.app, name="keys")
 app.add_typer(models.app, name="models")
+app.add_typer(benchmarks.app, name="benchmarks")
 app.add_typer(runs.app, name="runs")
 app.command("contribute")(runs.contribute)
 app.add_typer(pipeline.app, name="pipeline")

@@ -25,14 +25,22 @@ def register(
     archive: Annotated[
         Path | None, typer.Option(help="An MLflow model directory (or its .tar.gz/.zip).")
     ] = None,
+    model_type: Annotated[str, typer.Option(help="classification or regression.")] = "classification",
+    spec_file: Annotated[
+        Path | None, typer.Option("--spec", help="Benchmark spec fields (JSON or YAML file).")
+    ] = None,
     url: UrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Register a baseline with its training data and benchmark."""
+    """Register a baseline with its training data, benchmark and benchmark spec."""
+    from hokusai.cli.benchmarks import read_fields
+
+    spec = read_fields(spec_file, []) if spec_file else None
     with make_client(url) as client:
         model = client.models.register(
-            name, target=target, train=train, benchmark=benchmark, source_uri=source, archive=archive
-        )
+            name, target=target, train=train, benchmark=benchmark, source_uri=source, archive=archive,
+            model_type=model_type, spec=spec,
+        )  # fmt: skip
     emit(model, as_json)
 
 
@@ -65,13 +73,14 @@ def show_lineage(name: str, url: UrlOption = None, as_json: JsonOption = False) 
     if as_json:
         emit(lineage, True)
         return
-    table = Table("version", "role", "outcome", "delta (pp)", "contributors", "attestation")
+    table = Table("version", "role", "outcome", "gain", "contributors", "attestation")
     for version in lineage["versions"]:
         contributors = ", ".join(c["contributor_address"] for c in version.get("contributions", []))
-        delta = version.get("delta_pp")
+        gain = version.get("gain")
         table.add_row(
             version["version"], version["role"], version.get("outcome") or "",
-            f"{delta:+.2f}" if delta is not None else "", contributors, version.get("attestation_id") or "",
+            f"{gain:+.3g} {version.get('unit') or ''}" if gain is not None else "", contributors,
+            version.get("attestation_id") or "",
         )  # fmt: skip
     console.print(table)
-    console.print(f"cumulative improvement: {lineage['cumulative_improvement_pp']:+.2f} pp")
+    console.print(f"cumulative improvement: {lineage['cumulative_improvement']:+.3g} {lineage['unit'] or ''}")

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hokusai.errors import InvalidInput
+from hokusai.pipeline.options import EvaluationOptions
 
 if TYPE_CHECKING:
     from hokusai.pipeline.spec import PipelineResult, PipelineSpec, ProgressEvent
@@ -47,20 +48,41 @@ Contributors = Annotated[
     list[str] | None, typer.Option("--contributor", help="Wallet of each contribution, in order.")
 ]
 Target = Annotated[str | None, typer.Option("--target", help="The label column.")]
+
+
+def _help(name: str) -> str:
+    """A flag's help: the options model's description and default (the one place they are written)."""
+    field = EvaluationOptions.model_fields[name]
+    default = "" if field.default in (None, ()) else f" [default: {field.default}]"
+    return f"{field.description}{default}"
+
+
 Primary = Annotated[
     str | None,
     typer.Option(
-        "--primary-metric",
-        help="accuracy|precision|recall|f1|auroc (default: auroc binary, accuracy multiclass).",
+        "--primary-metric", metavar="METRIC",
+        help="accuracy|precision|recall|f1|auroc, or rmse|mae|r2|accuracy for regression. "
+        + _help("primary_metric"),
     ),
-]
-Seed = Annotated[int, typer.Option("--seed", help="Seed of training, sampling and the bootstrap.")]
-Sample = Annotated[
-    int | None, typer.Option("--sample", help="Stratified sample: at most N training and N benchmark rows.")
-]
-Threshold = Annotated[float, typer.Option("--threshold", help="DeltaOne threshold in percentage points.")]
+]  # fmt: skip
+Task = Annotated[
+    str | None,
+    typer.Option("--task", metavar="binary|multiclass|regression",
+                 help="The task (default: binary or multiclass, from the labels; regression must be said)."),
+]  # fmt: skip
+Seed = Annotated[int | None, typer.Option("--seed", metavar="N", help=_help("seed"))]
+Sample = Annotated[int | None, typer.Option("--sample", metavar="N", help=_help("sample"))]
+Threshold = Annotated[float | None, typer.Option("--threshold", metavar="GAIN", help=_help("threshold"))]
 MinRows = Annotated[
-    int, typer.Option("--min-benchmark-rows", help="Smallest benchmark that can accept a DeltaOne.")
+    int | None, typer.Option("--min-benchmark-rows", metavar="N", help=_help("min_benchmark_rows"))
+]
+Guardrails = Annotated[
+    list[str] | None,
+    typer.Option("--guardrail", metavar="METRIC=MAX_DROP",
+                 help="A metric that may drop by at most MAX_DROP (its delta units: pp for shares); repeat."),
+]  # fmt: skip
+Tolerance = Annotated[
+    float | None, typer.Option("--accuracy-tolerance", metavar="X", help=_help("accuracy_tolerance"))
 ]
 Weights = Annotated[
     list[str] | None,
@@ -70,29 +92,36 @@ Weights = Annotated[
 ]
 OutDir = Annotated[Path | None, typer.Option("--out", help="Folder for the attestation, report and plots.")]
 Budget = Annotated[
-    int | None,
-    typer.Option(
-        "--valuation-budget",
-        help="Retrains contributor valuation may use in this run (default: HOKUSAI_VALUATION_BUDGET, 64).",
-    ),
+    int | None, typer.Option("--valuation-budget", metavar="N", help=_help("valuation_budget"))
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 
 
-def parse_weights(values: list[str] | None) -> dict[str, float] | None:
-    """``["auroc=2", "f1=1"]`` -> ``{"auroc": 2.0, "f1": 1.0}``."""
+def parse_pairs(values: list[str] | None, flag: str, example: str) -> dict[str, float] | None:
+    """``["auroc=2", "f1=1"]`` -> ``{"auroc": 2.0, "f1": 1.0}`` (``flag``'s values), or one clear error."""
     if not values:
         return None
-    weights = {}
+    pairs = {}
     for value in values:
         name, sep, number = value.partition("=")
         try:
-            weights[name.strip()] = float(number)
+            pairs[name.strip()] = float(number)
         except ValueError:
             sep = ""
         if not sep:
-            raise InvalidInput(f"--metric-weight {value!r} must look like METRIC=WEIGHT, e.g. auroc=1")
-    return weights
+            raise InvalidInput(f"{flag} {value!r} must look like {example}")
+    return pairs
+
+
+def parse_weights(values: list[str] | None) -> dict[str, float] | None:
+    """``--metric-weight`` values as a dict."""
+    return parse_pairs(values, "--metric-weight", "METRIC=WEIGHT, e.g. auroc=1")
+
+
+def parse_guardrails(values: list[str] | None) -> tuple[dict[str, Any], ...]:
+    """``--guardrail recall=2`` values as guardrails."""
+    pairs = parse_pairs(values, "--guardrail", "METRIC=MAX_DROP, e.g. recall=2") or {}
+    return tuple({"metric": name, "max_drop": drop} for name, drop in pairs.items())
 
 
 def require_inputs(**values: object) -> None:
@@ -114,7 +143,8 @@ def make_spec(contributions: list[Path], wallets: list[str] | None, **options: A
             "give one wallet per contribution, in the same order"
         )
     paired = zip(contributions, wallets or [None] * len(contributions), strict=True)
-    return PipelineSpec(contributions=tuple(Contribution(path, wallet) for path, wallet in paired), **options)
+    given = {name: value for name, value in options.items() if value is not None}  # unset: the model default
+    return PipelineSpec(contributions=tuple(Contribution(path, wallet) for path, wallet in paired), **given)
 
 
 @contextlib.contextmanager
@@ -264,11 +294,14 @@ def run(
     target: Target = None,
     contributor: Contributors = None,
     primary_metric: Primary = None,
-    seed: Seed = 42,
+    task: Task = None,
+    seed: Seed = None,
     sample: Sample = None,
-    threshold: Threshold = 1.0,
-    min_benchmark_rows: MinRows = 200,
+    threshold: Threshold = None,
+    min_benchmark_rows: MinRows = None,
     metric_weight: Weights = None,
+    guardrail: Guardrails = None,
+    accuracy_tolerance: Tolerance = None,
     model_name: Annotated[
         str | None,
         typer.Option("--model-name", help="Registered model for the candidate (default: the baseline's)."),
@@ -299,8 +332,9 @@ def run(
     )
     spec = make_spec(
         contribution, contributor, baseline=baseline, train=train, benchmark=benchmark, target=target,
-        primary_metric=primary_metric, seed=seed, sample=sample, threshold_pp=threshold,
+        primary_metric=primary_metric, task=task, seed=seed, sample=sample, threshold=threshold,
         min_benchmark_rows=min_benchmark_rows, metric_weights=parse_weights(metric_weight),
+        guardrails=parse_guardrails(guardrail), accuracy_tolerance=accuracy_tolerance,
         register=not no_register, model_name=model_name, out_dir=out_dir, valuation_budget=valuation_budget,
         allow_pickle=trust_pickle,
     )  # fmt: skip

@@ -38,7 +38,7 @@ def preview(
     target: Target = None,
     contributor: Contributors = None,
     primary_metric: Primary = None,
-    seed: Seed = 42,
+    seed: Seed = None,
     sample: Annotated[
         int, typer.Option("--sample", help="At most N training and N benchmark rows.")
     ] = DEFAULT_PREVIEW_SAMPLE,

@@ -55,7 +55,7 @@ def submit(
         run = client.runs.submit(
             model,
             contribution,
-            options={"threshold_pp": threshold} if threshold is not None else None,
+            options={"threshold": threshold} if threshold is not None else None,
             idempotency_key=idempotency_key,
         )
         if wait:

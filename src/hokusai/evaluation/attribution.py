@@ -8,6 +8,10 @@ The noise floor retrains the full coalition with ``noise_seeds`` more seeds; tho
 toward the budget, so ``retrains`` never exceeds it. Exact Shapley is used when every coalition
 fits what is left of the budget; otherwise ``DEFAULT_SAMPLED`` (chosen by measurement: see
 docs/pipeline.md). A single player needs no retrain: every rule gives it 10000.
+
+Utilities are the primary metric in its delta units, higher is better (AUROC in pp, -RMSE in the
+target's units: ``scoring.utility``), so values, standard errors, the noise floor and the tolerance are
+in those units too (the ``*_pp`` names: percentage points for shares, the metric's units otherwise).
 """
 
 from __future__ import annotations
@@ -106,7 +110,7 @@ class Attribution:
         if self.empty_utility is None or self.full_utility is None:
             return None
         total = sum(v for v in self.values_pp if v is not None)
-        lift = (self.full_utility - self.empty_utility) * 100.0
+        lift = self.full_utility - self.empty_utility
         return {"sum_values_pp": total, "full_lift_pp": lift, "gap_pp": total - lift}
 
     def report(self) -> dict[str, Any]:
@@ -167,7 +171,7 @@ def attribute(
     if players != len(problem.players):
         raise ValueError("the problem's players are not the contributions with rows")
     if players <= 1:
-        single = (full_utility - baseline_utility) * 100.0
+        single = full_utility - baseline_utility
         values: list[float | None] = [single if p else None for p in contributions]
         return Attribution(
             method=Method.SINGLE if players else None,
@@ -206,14 +210,14 @@ def attribute(
         left = config.budget - config.noise_seeds - (1 if empty_utility is None else 0)
         utilities = Utilities(evaluate, left, known)
         result = estimate(
-            method, players, utilities, seed=seed, tolerance=config.tolerance_pp / 100.0, truncation=floor
+            method, players, utilities, seed=seed, tolerance=config.tolerance_pp, truncation=floor
         )
         description = executor.description
     values_iter = iter(result.values)
     errors_iter = iter(result.stderr)
-    values_pp = [next(values_iter) * 100.0 if p else None for p in contributions]
-    stderr_pp = [_pp(next(errors_iter)) if p else None for p in contributions]
-    floor_pp = floor * 100.0
+    values_pp = [next(values_iter) if p else None for p in contributions]
+    stderr_pp = [next(errors_iter) if p else None for p in contributions]
+    floor_pp = floor
     return Attribution(
         method=method,
         players=list(contributions),
@@ -234,7 +238,3 @@ def attribute(
         full_utility=full_utility,
         executor=description,
     )
-
-
-def _pp(value: float | None) -> float | None:
-    return None if value is None else value * 100.0

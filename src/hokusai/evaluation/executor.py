@@ -25,8 +25,9 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from hokusai.errors import ServiceUnavailable
-from hokusai.evaluation.metrics import Task, compute_metrics
-from hokusai.evaluation.training import fit, predict, seeded_clone
+from hokusai.evaluation.scoring import AnyTask, benchmark_metrics, predict_benchmark
+from hokusai.evaluation.scoring import utility as scoring_utility
+from hokusai.evaluation.training import fit, seeded_clone
 
 DASK_CONNECT_SECONDS = 10.0
 
@@ -42,7 +43,7 @@ class RetrainProblem:
     y: np.ndarray
     features: tuple[str, ...]
     target: str
-    task: Task
+    task: AnyTask
     metric: str
 
 
@@ -55,13 +56,16 @@ class Fit:
 
 
 def utility(problem: RetrainProblem, job: Fit) -> float:
-    """The primary metric of a seeded clone trained on base + the coalition."""
+    """The primary metric of a seeded clone trained on base + the coalition, as a utility in its delta
+    units (higher is better: AUROC in pp, -RMSE)."""
     with threadpool_limits(limits=1):
         parts = [problem.base, *(problem.players[i] for i in sorted(job.coalition))]
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else problem.base
         model = fit(seeded_clone(problem.estimator, job.seed), frame, problem.features, problem.target)
-        predictions = predict(model, problem.benchmark, problem.features, problem.task)
-        return compute_metrics(problem.y, predictions, problem.task)[problem.metric]
+        scored = predict_benchmark(model, problem.benchmark, problem.features, problem.task)
+        return scoring_utility(
+            problem.metric, benchmark_metrics(problem.y, scored, problem.task)[problem.metric]
+        )
 
 
 Done = Callable[[], None]

@@ -111,6 +111,7 @@ def integrate(
     *,
     features: Sequence[str] | None = None,
     near_tolerance: float | None = DEFAULT_TOLERANCE,
+    continuous_target: bool = False,
 ) -> Integration:
     """Check schemas and leakage, drop duplicated and near-duplicated contributed rows, count all.
 
@@ -155,7 +156,7 @@ def integrate(
     if near_tolerance is None:
         return Integration(base=base, benchmark=bench, contributions=kept, rows=rows)
     columns = list(features) if features is not None else [c for c in base.columns if c != target]
-    rule = NearDuplicateRule.from_base(base, columns, target, near_tolerance)
+    rule = NearDuplicateRule.from_base(base, columns, target, near_tolerance, continuous_target)
     kept, rows = _drop_near_copies(rule, base, bench, kept, rows)
     return Integration(base=base, benchmark=bench, contributions=kept, rows=rows, near_duplicates=rule)
 

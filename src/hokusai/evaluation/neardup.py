@@ -35,10 +35,18 @@ class NearDuplicateRule:
 
     @classmethod
     def from_base(
-        cls, base: pd.DataFrame, features: Sequence[str], target: str, tolerance: float
+        cls,
+        base: pd.DataFrame,
+        features: Sequence[str],
+        target: str,
+        tolerance: float,
+        continuous_target: bool = False,
     ) -> NearDuplicateRule:
-        numeric = tuple(c for c in features if _is_numeric(base[c].dtype))
-        exact = (target, *(c for c in features if c not in numeric))
+        """The rule for ``base``; a continuous (regression) target is compared within the tolerance like
+        a numeric feature rather than for equality."""
+        compared = [*features, target] if continuous_target else list(features)
+        numeric = tuple(c for c in compared if _is_numeric(base[c].dtype))
+        exact = (*(() if continuous_target else (target,)), *(c for c in features if c not in numeric))
         scale = np.array([_spread(base[c]) for c in numeric], dtype=float)
         return cls(tolerance=tolerance, numeric=numeric, exact=exact, scale=scale)
 

@@ -1,4 +1,5 @@
-"""The evidence people would rather look at: ROC curves, delta bars with intervals, confusion matrices.
+"""The evidence people would rather look at: ROC curves, gain bars with intervals, confusion matrices;
+for regression, residuals and predicted against actual values.
 
 Figures are drawn with matplotlib's object API on the Agg canvas (no pyplot state, no display).
 """
@@ -16,11 +17,14 @@ from sklearn.metrics import roc_curve
 
 from hokusai.evaluation.compare import MetricComparison
 from hokusai.evaluation.metrics import Predictions, Task, confusion
+from hokusai.evaluation.regression import RegressionTask
 from hokusai.files import atomic_write_bytes
 
 ROC_FILE = "roc_curves.png"
 DELTAS_FILE = "metric_deltas.png"
 CONFUSION_FILE = "confusion_matrices.png"
+RESIDUALS_FILE = "residuals.png"
+PREDICTED_FILE = "predicted_vs_actual.png"
 
 
 def _save(figure: Figure, path: Path) -> Path:
@@ -60,25 +64,53 @@ def roc_figure(
     return figure
 
 
-def deltas_figure(comparisons: Mapping[str, MetricComparison], primary: str, threshold_pp: float) -> Figure:
+def deltas_figure(comparisons: Mapping[str, MetricComparison], primary: str, threshold: float) -> Figure:
+    """Each metric's gain (candidate better is right) with its paired interval, in its delta units; the
+    threshold line is in the primary metric's units."""
     names = list(comparisons)
-    deltas = np.array([comparisons[n].delta_pp for n in names])
-    low = np.array([(comparisons[n].ci_pp or (d, d))[0] for n, d in zip(names, deltas, strict=True)])
-    high = np.array([(comparisons[n].ci_pp or (d, d))[1] for n, d in zip(names, deltas, strict=True)])
+    gains = np.array([comparisons[n].gain for n in names])
+    bounds = [comparisons[n].gain_interval or (g, g) for n, g in zip(names, gains, strict=True)]
+    low, high = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
     figure = Figure(figsize=(6.5, 0.6 * len(names) + 1.6))
     axes = figure.add_subplot()
-    colors = ["tab:green" if d > 0 else "tab:red" for d in deltas]
+    colors = ["tab:green" if g > 0 else "tab:red" for g in gains]
     positions = np.arange(len(names))[::-1]
-    axes.barh(positions, deltas, color=colors, alpha=0.75)
-    axes.errorbar(
-        deltas, positions, xerr=[deltas - low, high - deltas], fmt="none", ecolor="black", capsize=4
-    )
+    axes.barh(positions, gains, color=colors, alpha=0.75)
+    axes.errorbar(gains, positions, xerr=[gains - low, high - gains], fmt="none", ecolor="black", capsize=4)
     axes.axvline(0, color="black", linewidth=0.8)
+    unit = comparisons[primary].info.unit if primary in comparisons else "pp"
     axes.axvline(
-        threshold_pp, color="tab:blue", linestyle="--", linewidth=1, label=f"threshold {threshold_pp:g} pp"
+        threshold, color="tab:blue", linestyle="--", linewidth=1, label=f"threshold {threshold:g} {unit}"
     )
-    axes.set_yticks(positions, [f"{n} (primary)" if n == primary else n for n in names])
-    axes.set(xlabel="candidate - baseline (percentage points, 95 % paired interval)", title="Metric deltas")
+    axes.set_yticks(positions, [f"{n} (primary, {comparisons[n].info.unit})" if n == primary
+                                else f"{n} ({comparisons[n].info.unit})" for n in names])  # fmt: skip
+    axes.set(xlabel="gain: candidate better to the right (95 % paired interval)", title="Metric gains")
+    axes.legend(loc="best")
+    figure.tight_layout()
+    return figure
+
+
+def residuals_figure(y: np.ndarray, baseline: np.ndarray, candidate: np.ndarray) -> Figure:
+    """Residuals (prediction - truth) of both models against the truth."""
+    figure = Figure(figsize=(10, 4.2))
+    for position, (name, values) in enumerate((("baseline", baseline), ("candidate", candidate)), 1):
+        axes = figure.add_subplot(1, 2, position)
+        axes.scatter(y, values - y, s=8, alpha=0.5, color="tab:gray" if position == 1 else "tab:blue")
+        axes.axhline(0, color="black", linewidth=0.8)
+        axes.set(xlabel="true value", ylabel="prediction - truth", title=f"{name} residuals")
+    figure.tight_layout()
+    return figure
+
+
+def predicted_figure(y: np.ndarray, baseline: np.ndarray, candidate: np.ndarray) -> Figure:
+    """Predicted against actual values of both models, with the identity line."""
+    figure = Figure(figsize=(5.5, 5.2))
+    axes = figure.add_subplot()
+    axes.scatter(y, baseline, s=8, alpha=0.5, color="tab:gray", label="baseline")
+    axes.scatter(y, candidate, s=8, alpha=0.5, color="tab:blue", label="candidate")
+    ends = [float(np.min(y)), float(np.max(y))]
+    axes.plot(ends, ends, color="black", linewidth=0.8)
+    axes.set(xlabel="actual", ylabel="predicted", title="Predicted vs actual")
     axes.legend(loc="best")
     figure.tight_layout()
     return figure
@@ -107,17 +139,27 @@ def confusion_figure(y: np.ndarray, baseline: Predictions, candidate: Prediction
 def write_plots(
     directory: Path,
     y: np.ndarray,
-    baseline: Predictions,
-    candidate: Predictions,
-    task: Task,
+    baseline: Predictions | np.ndarray,
+    candidate: Predictions | np.ndarray,
+    task: Task | RegressionTask,
     comparisons: Mapping[str, MetricComparison],
     *,
     primary: str,
-    threshold_pp: float,
+    threshold: float,
 ) -> list[Path]:
-    """Draw the three figures into ``directory``; returns their paths."""
+    """Draw the task's figures into ``directory`` (classification: ROC curves, gains, confusion matrices;
+    regression: residuals, predicted vs actual, gains); returns their paths."""
+    gains = _save(deltas_figure(comparisons, primary, threshold), directory / DELTAS_FILE)
+    if isinstance(task, RegressionTask):
+        assert isinstance(baseline, np.ndarray) and isinstance(candidate, np.ndarray)
+        return [
+            _save(residuals_figure(y, baseline, candidate), directory / RESIDUALS_FILE),
+            _save(predicted_figure(y, baseline, candidate), directory / PREDICTED_FILE),
+            gains,
+        ]
+    assert isinstance(baseline, Predictions) and isinstance(candidate, Predictions)
     return [
         _save(roc_figure(y, baseline, candidate, task, comparisons), directory / ROC_FILE),
-        _save(deltas_figure(comparisons, primary, threshold_pp), directory / DELTAS_FILE),
+        gains,
         _save(confusion_figure(y, baseline, candidate, task), directory / CONFUSION_FILE),
     ]

@@ -77,6 +77,29 @@ def _class_path(obj: Any) -> str:
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
+def predict_values(estimator: Any, frame: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
+    """A regressor's predicted values on ``frame`` (floats)."""
+    return np.asarray(estimator.predict(frame[list(features)]), dtype=float)
+
+
+def check_regressor(estimator: Any, where: str) -> None:
+    """A clear error unless ``estimator`` is a fitted scikit-learn-compatible regressor."""
+    from sklearn.base import is_regressor
+    from sklearn.utils.validation import check_is_fitted
+
+    kind = type(estimator).__name__
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "predict") and hasattr(estimator, "get_params")):
+        raise InvalidInput(f"{where} holds a {kind}, not a scikit-learn-compatible estimator")
+    if not is_regressor(estimator):
+        raise InvalidInput(f"{where} holds a {kind}, which is not a regressor", code="not_a_regressor")
+    try:
+        check_is_fitted(estimator)
+    except Exception:  # sklearn raises NotFittedError (and others for odd estimators)
+        raise InvalidInput(
+            f"{where} holds an unfitted {kind}: the baseline must be a trained model"
+        ) from None
+
+
 def predict(estimator: Any, frame: pd.DataFrame, features: Sequence[str], task: Task) -> Predictions:
     """Hard predictions and per-class scores, mapped onto the task's class order."""
     x = frame[list(features)]

@@ -76,15 +76,26 @@ def _load(
 
 def load_inputs(spec: PipelineSpec, cache: Path | None = None) -> Inputs:
     """Read, validate and hash the base data, the benchmark and each contribution (verdicts cached
-    in ``cache`` when given)."""
+    in ``cache`` when given) against the benchmark spec's schema (a spec-less local run infers the base
+    data's); a benchmark other than the spec's pinned bytes is refused."""
     named = [("base training data", spec.train), ("benchmark", spec.benchmark)]
     named += [(f"contribution {i} ({c.path.name})", c.path) for i, c in enumerate(spec.contributions, 1)]
     for name, path in named:
         if not path.is_file():
             raise NotFound(f"{name}: no such file {path}")
-    schema = data.infer_schema(spec.train, label=spec.target).model_copy(
-        update={"allow_extra_columns": False}
-    )
+    if spec.benchmark_spec is not None:  # the model's contract: its schema, its pinned benchmark
+        schema = spec.benchmark_spec.contribution_schema
+        pinned = spec.benchmark_spec.benchmark_sha256
+        if data.data_hash(spec.benchmark) != pinned:
+            raise InvalidData(
+                f"the benchmark file is not the one the benchmark spec pins (sha256 {pinned[:12]}…): "
+                "refusing to evaluate on other bytes",
+                code="benchmark_mismatch",
+            )
+    else:  # a local evaluation with no spec: the base data's schema, no extra columns
+        schema = data.infer_schema(spec.train, label=spec.target).model_copy(
+            update={"allow_extra_columns": False}
+        )
     loaded = [
         _load(name, path, schema, spec.target, cache, may_be_empty=name.startswith("contribution"))
         for name, path in named

@@ -16,6 +16,7 @@ from typing import Any
 from hokusai.attestation.document import Sealer, local_sealer
 from hokusai.attestation.signing import bind_domain, load_signer, settings_domain
 from hokusai.config import Settings
+from hokusai.evaluation.regression import RegressionTask
 from hokusai.pipeline import steps
 from hokusai.pipeline.inputs import Inputs, load_inputs
 from hokusai.pipeline.record import PLOTS_DIR, Recorded, record
@@ -128,7 +129,10 @@ def _evaluate(
     trained = compared = weighed = attestation = None
     primary = steps.primary_metric(spec, prepared.task)
     metric_weights = dict(spec.metric_weights or {primary: 1.0})
-    options = steps.run_options(spec, primary, metric_weights, valuation, near_tolerance)
+    tolerance = prepared.task.tolerance if isinstance(prepared.task, RegressionTask) else None
+    options = steps.run_options(
+        spec, primary, metric_weights, valuation, near_tolerance, steps.kind_of(prepared.task), tolerance
+    )
     if prepared.contributed_rows == 0:
         for skipped in ("train candidate", "score models", "compare", "weigh contributors", "attest"):
             progress.skip(skipped, "no contribution rows")  # type: ignore[arg-type]
@@ -190,11 +194,26 @@ def _result(
         accepted=outcome["accepted"],
         delta_one_score=outcome["delta_one_score"],
         primary_metric=outcome["primary_metric"],
+        task=report["task"],
+        gain=outcome["gain"],
+        ci_low=outcome["ci_low"],
+        ci_high=outcome["ci_high"],
+        unit=outcome["unit"],
         delta_pp=outcome["delta_pp"],
         ci_low_pp=outcome["ci_low_pp"],
         ci_high_pp=outcome["ci_high_pp"],
         metric_deltas={
-            name: MetricResult(m["baseline"], m["candidate"], m["delta_pp"], m["ci_low_pp"], m["ci_high_pp"])
+            name: MetricResult(
+                m["baseline"],
+                m["candidate"],
+                m["gain"],
+                m["ci_low"],
+                m["ci_high"],
+                m["unit"],
+                m["delta_pp"],
+                m["ci_low_pp"],
+                m["ci_high_pp"],
+            )
             for name, m in report["metrics"].items()
         },
         contributors=[

@@ -3,18 +3,20 @@ it returns (``PipelineResult``). Plain frozen dataclasses; a bad value raises ``
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from hokusai.errors import InvalidInput
-from hokusai.evaluation.decision import DEFAULT_MIN_BENCHMARK_ROWS, DEFAULT_THRESHOLD_PP
-from hokusai.evaluation.metrics import METRICS
+from hokusai.evaluation.families import TaskKind
+from hokusai.pipeline.options import DEFAULTS, EvaluationOptions, GuardrailOption, build_options
 from hokusai.wallet import checksum_address
 
-DEFAULT_SEED = 42
+if TYPE_CHECKING:
+    from hokusai.pipeline.benchmark_spec import BenchmarkSpec
+
+DEFAULT_SEED = DEFAULTS.seed
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -33,35 +35,50 @@ class Contribution:
 
 @dataclass(frozen=True)
 class PipelineSpec:
-    """One evaluation: the baseline, the data, the contributions and the options."""
+    """One evaluation: the baseline, the data, the contributions and the options.
+
+    The option fields take their defaults and their checks from ``EvaluationOptions`` (defined once);
+    ``benchmark_spec`` is the model's contract when there is one: its contribution schema checks the data
+    (no schema is inferred), its pinned SHA-256 the benchmark, its task and rules the decision.
+    """
 
     baseline: str
     train: Path
     benchmark: Path
     contributions: tuple[Contribution, ...]
     target: str
-    primary_metric: str | None = None
-    seed: int = DEFAULT_SEED
-    sample: int | None = None
-    threshold_pp: float = DEFAULT_THRESHOLD_PP
-    min_benchmark_rows: int = DEFAULT_MIN_BENCHMARK_ROWS
-    metric_weights: dict[str, float] | None = None
+    primary_metric: str | None = DEFAULTS.primary_metric
+    seed: int = DEFAULTS.seed
+    sample: int | None = DEFAULTS.sample
+    threshold: float = DEFAULTS.threshold
+    min_benchmark_rows: int = DEFAULTS.min_benchmark_rows
+    metric_weights: dict[str, float] | None = DEFAULTS.metric_weights
+    guardrails: tuple[GuardrailOption, ...] = DEFAULTS.guardrails
+    valuation_budget: int | None = DEFAULTS.valuation_budget  # retrains (default: the platform setting)
+    accuracy_tolerance: float | None = DEFAULTS.accuracy_tolerance
+    task: TaskKind | None = None  # None: binary or multiclass, from the labels (regression must be said)
+    benchmark_spec: BenchmarkSpec | None = None
+    spec_id: str | None = None  # the spec's id and version on the platform (recorded in the report)
+    spec_version: int | None = None
+    cooldown_left_seconds: float | None = None  # until the model's cooldown since its last DeltaOne ends
     register: bool = True
     model_name: str | None = None
     out_dir: Path | None = None
     preview: bool = False
-    baseline_hash: str | None = (
-        None  # the model file's SHA-256 recorded at registration: checked before loading
-    )
-    baseline_format: str | None = None  # its recorded serialization format (not what the directory claims)
+    baseline_hash: str | None = None  # the model file's SHA-256 at registration: checked before loading
+    baseline_format: str | None = None  # its recorded serialization format (not what the directory says)
     allow_pickle: bool = False  # pickle/cloudpickle baselines run code when loaded: only when trusted
     experiment: str | None = None  # MLflow experiment to record in (default: hokusai-evaluations)
-    valuation_budget: int | None = None  # retrains for contributor valuation (default: the setting)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "train", Path(self.train))
         object.__setattr__(self, "benchmark", Path(self.benchmark))
         object.__setattr__(self, "contributions", tuple(self.contributions))
+        guardrails = tuple(
+            g if isinstance(g, GuardrailOption) else GuardrailOption.model_validate(g)
+            for g in self.guardrails
+        )
+        object.__setattr__(self, "guardrails", guardrails)
         if self.out_dir is not None:
             object.__setattr__(self, "out_dir", Path(self.out_dir))
         if not self.baseline:
@@ -74,27 +91,20 @@ class PipelineSpec:
             )
         if not self.target:
             raise InvalidInput("the target column is required (--target)")
-        for metric in [self.primary_metric, *(self.metric_weights or {})]:
-            if metric is not None and metric not in METRICS:
-                raise InvalidInput(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
-        if any(not math.isfinite(w) or w < 0 for w in (self.metric_weights or {}).values()):
-            raise InvalidInput("metric weights must be finite and >= 0")
-        if self.metric_weights is not None and sum(self.metric_weights.values()) <= 0:
-            raise InvalidInput("metric weights need a positive sum")
-        if not 0 <= self.seed < 2**32:
-            raise InvalidInput(f"seed must be between 0 and 2^32-1, got {self.seed}")
-        if self.sample is not None and self.sample < 2:
-            raise InvalidInput(f"sample must be at least 2 rows, got {self.sample}")
-        if not math.isfinite(self.threshold_pp) or self.threshold_pp < 0:
-            raise InvalidInput(f"threshold must be >= 0 percentage points, got {self.threshold_pp}")
-        if self.valuation_budget is not None and not 2 <= self.valuation_budget <= 100_000:
-            raise InvalidInput(f"valuation budget must be 2..100000 retrains, got {self.valuation_budget}")
-        if self.min_benchmark_rows < 1:
-            raise InvalidInput(f"minimum benchmark rows must be >= 1, got {self.min_benchmark_rows}")
+        self.options  # noqa: B018 - validates every option (one InvalidInput line)
+        if self.task is not None:
+            self.options.primary_for(self.task)
+        if self.benchmark_spec is not None and self.benchmark_spec.target_column != self.target:
+            raise InvalidInput("the benchmark spec is for another target column", code="bad_options")
         if self.model_name is not None and not MODEL_NAME.match(self.model_name):
             raise InvalidInput(
                 f"model name {self.model_name!r} must be 1-128 letters, digits, '.', '_' or '-' (no '/')"
             )
+
+    @property
+    def options(self) -> EvaluationOptions:
+        """The evaluation options of this run, checked."""
+        return build_options(**{name: getattr(self, name) for name in EvaluationOptions.model_fields})
 
 
 Step = Literal[
@@ -129,11 +139,18 @@ class ProgressEvent:
 
 @dataclass(frozen=True)
 class MetricResult:
+    """One metric of both models: the gain (improvement, in ``unit``: pp for shares) and its interval;
+    ``delta_pp`` and its interval for shares only."""
+
     baseline: float
     candidate: float
-    delta_pp: float
-    ci_low_pp: float | None
-    ci_high_pp: float | None
+    gain: float
+    ci_low: float | None
+    ci_high: float | None
+    unit: str
+    delta_pp: float | None = None
+    ci_low_pp: float | None = None
+    ci_high_pp: float | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +181,12 @@ class PipelineResult:
     accepted: bool
     delta_one_score: float
     primary_metric: str
-    delta_pp: float
+    task: str
+    gain: float
+    ci_low: float | None
+    ci_high: float | None
+    unit: str
+    delta_pp: float | None
     ci_low_pp: float | None
     ci_high_pp: float | None
     metric_deltas: dict[str, MetricResult]

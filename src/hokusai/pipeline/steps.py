@@ -15,20 +15,24 @@ import pandas as pd
 from hokusai.attestation.content import pipeline_run_id, run_identity
 from hokusai.attestation.document import BenchmarkEntry, ContributorEntry, ModelEntry, Sealer, build_document
 from hokusai.config import Settings
+from hokusai.errors import InvalidData
 from hokusai.evaluation.attribution import Attribution, Progress, ValuationConfig, attribute
-from hokusai.evaluation.compare import CONFIDENCE, RESAMPLES, MetricComparison, compare_models
-from hokusai.evaluation.decision import Decision, Reason, decide
+from hokusai.evaluation.compare import CONFIDENCE, RESAMPLES, MetricComparison
+from hokusai.evaluation.decision import Decision, Guardrail, Reason, decide
 from hokusai.evaluation.executor import RetrainProblem
+from hokusai.evaluation.families import metric
 from hokusai.evaluation.integrate import Integration, integrate
-from hokusai.evaluation.metrics import Predictions, Task, task_for
+from hokusai.evaluation.metrics import task_for
+from hokusai.evaluation.regression import RegressionTask, default_tolerance, paired_tests
 from hokusai.evaluation.report import EVALUATION, PREVIEW, build_report
 from hokusai.evaluation.sampling import sample_fraction, stratified_sample
+from hokusai.evaluation.scoring import AnyTask, Scored, compare_scored, predict_benchmark, utility
 from hokusai.evaluation.training import (
     check_classifier,
+    check_regressor,
     feature_columns,
     fit,
     model_type,
-    predict,
     seeded_clone,
     training_config_hash,
 )
@@ -50,7 +54,7 @@ class Prepared:
 
     integration: Integration
     features: list[str]
-    task: Task
+    task: AnyTask
     base: pd.DataFrame
     contributions: list[pd.DataFrame]
     benchmark: pd.DataFrame
@@ -89,8 +93,8 @@ class Trained:
 
 @dataclass(frozen=True)
 class Compared:
-    baseline: Predictions
-    candidate: Predictions
+    baseline: Scored
+    candidate: Scored
     comparisons: dict[str, MetricComparison]
     decision: Decision
     weights: dict[str, float]
@@ -108,14 +112,24 @@ class Weighed:
 
 def load_baseline(spec: PipelineSpec, target: TrackingTarget, workdir: Path) -> Baseline:
     """Fetch the baseline, check its file is the registered one, load it safely; it must be a fitted
-    scikit-learn-compatible classifier."""
+    scikit-learn-compatible classifier (a regressor for a regression task)."""
     directory, source = fetch_model(target, spec.baseline, workdir / "baseline")
     model = load_model_dir(
         directory, expected_hash=spec.baseline_hash, expected_format=spec.baseline_format,
         allow_pickle=spec.allow_pickle,
     )  # fmt: skip
-    check_classifier(model.estimator, f"baseline {spec.baseline}")
+    if task_kind(spec) == "regression":
+        check_regressor(model.estimator, f"baseline {spec.baseline}")
+    else:
+        check_classifier(model.estimator, f"baseline {spec.baseline}")
     return Baseline(model=model, source=source)
+
+
+def task_kind(spec: PipelineSpec) -> str | None:
+    """The spec's task (its benchmark spec's first), or None: classification, read off the labels."""
+    if spec.benchmark_spec is not None:
+        return spec.benchmark_spec.task
+    return spec.task
 
 
 def prepare_data(
@@ -132,6 +146,7 @@ def prepare_data(
         names=[c.name for c in inputs.contributions],
         features=features,
         near_tolerance=near_tolerance,
+        continuous_target=task_kind(spec) == "regression",
     )
     total = len(integration.base) + integration.contributed_rows
     fraction = sample_fraction(total, spec.sample)
@@ -145,8 +160,20 @@ def prepare_data(
         sample_fraction(len(integration.benchmark), spec.sample),
         spec.seed,
     )
-    labels = [baseline.model.estimator.classes_, benchmark[spec.target], base[spec.target]]
-    task = task_for(*labels, *(c[spec.target] for c in contributions))
+    task: AnyTask
+    if task_kind(spec) == "regression":
+        tolerance = spec.accuracy_tolerance or default_tolerance(base[spec.target].to_numpy())
+        task, y = RegressionTask(tolerance), benchmark[spec.target].to_numpy(dtype=float)
+    else:
+        labels = [baseline.model.estimator.classes_, benchmark[spec.target], base[spec.target]]
+        task = task_for(*labels, *(c[spec.target] for c in contributions))
+        y = task.indices(benchmark[spec.target])
+        kind = task_kind(spec)
+        if kind is not None and kind != ("binary" if task.binary else "multiclass"):
+            raise InvalidData(
+                f"the benchmark spec says {kind}, the labels have {len(task.classes)} classes",
+                code="task_mismatch",
+            )
     return Prepared(
         integration=integration,
         features=features,
@@ -154,9 +181,16 @@ def prepare_data(
         base=base,
         contributions=contributions,
         benchmark=benchmark,
-        y=task.indices(benchmark[spec.target]),
+        y=y,
         sampled=spec.sample is not None,
     )
+
+
+def kind_of(task: AnyTask) -> str:
+    """``binary``, ``multiclass`` or ``regression``."""
+    if isinstance(task, RegressionTask):
+        return "regression"
+    return "binary" if task.binary else "multiclass"
 
 
 def train_candidate(baseline: Baseline, prepared: Prepared, spec: PipelineSpec, workdir: Path) -> Trained:
@@ -173,33 +207,37 @@ def train_candidate(baseline: Baseline, prepared: Prepared, spec: PipelineSpec, 
     return Trained(baseline=reference, candidate=save_model_dir(candidate, workdir / "model"))
 
 
-def score_models(trained: Trained, prepared: Prepared) -> tuple[Predictions, Predictions]:
-    """Predictions of both models on the same benchmark rows."""
+def score_models(trained: Trained, prepared: Prepared) -> tuple[Scored, Scored]:
+    """Outputs of both models on the same benchmark rows."""
     return (
-        predict(trained.baseline.estimator, prepared.benchmark, prepared.features, prepared.task),
-        predict(trained.candidate.estimator, prepared.benchmark, prepared.features, prepared.task),
+        predict_benchmark(trained.baseline.estimator, prepared.benchmark, prepared.features, prepared.task),
+        predict_benchmark(trained.candidate.estimator, prepared.benchmark, prepared.features, prepared.task),
     )
 
 
-def primary_metric(spec: PipelineSpec, task: Task) -> str:
-    return spec.primary_metric or task.default_primary_metric()
+def primary_metric(spec: PipelineSpec, task: AnyTask) -> str:
+    return spec.options.primary_for(kind_of(task))  # type: ignore[arg-type]
 
 
 def compare(
-    scored: tuple[Predictions, Predictions], prepared: Prepared, spec: PipelineSpec, seconds: float
+    scored: tuple[Scored, Scored], prepared: Prepared, spec: PipelineSpec, seconds: float
 ) -> Compared:
-    """Metrics, paired intervals and the DeltaOne decision."""
+    """Metrics, paired intervals and the DeltaOne decision (guardrails and cooldown included)."""
     baseline, candidate = scored
-    comparisons = compare_models(prepared.y, baseline, candidate, prepared.task, seed=spec.seed)
+    comparisons = compare_scored(prepared.y, baseline, candidate, prepared.task, seed=spec.seed)
     primary = primary_metric(spec, prepared.task)
     weights = dict(spec.metric_weights or {primary: 1.0})
+    for name in [*weights, *(g.metric for g in spec.guardrails)]:
+        metric(name, kind_of(prepared.task))  # type: ignore[arg-type]
     decision = decide(
         comparisons,
         primary_metric=primary,
         weights=weights,
         benchmark_rows=len(prepared.benchmark),
-        threshold_pp=spec.threshold_pp,
+        threshold=spec.threshold,
         min_benchmark_rows=spec.min_benchmark_rows,
+        guardrails=[Guardrail(g.metric, g.max_drop) for g in spec.guardrails],
+        cooldown_left_seconds=spec.cooldown_left_seconds,
     )
     return Compared(baseline, candidate, comparisons, decision, weights, seconds)
 
@@ -210,20 +248,22 @@ def draw_plots(compared: Compared, prepared: Prepared, spec: PipelineSpec, direc
 
     return write_plots(
         directory, prepared.y, compared.baseline, compared.candidate, prepared.task, compared.comparisons,
-        primary=compared.decision.primary_metric, threshold_pp=spec.threshold_pp,
+        primary=compared.decision.primary_metric, threshold=spec.threshold,
     )  # fmt: skip
 
 
 def no_contribution_decision(prepared: Prepared, spec: PipelineSpec) -> Decision:
     """The outcome when no contributed row survived integration (nothing is trained)."""
+    primary = primary_metric(spec, prepared.task)
     return Decision(
         reason=Reason.NO_CONTRIBUTION_ROWS,
         delta_one_score=0.0,
-        primary_metric=primary_metric(spec, prepared.task),
-        delta_pp=0.0,
-        ci_low_pp=None,
-        ci_high_pp=None,
-        threshold_pp=spec.threshold_pp,
+        primary_metric=primary,
+        gain=0.0,
+        ci_low=None,
+        ci_high=None,
+        unit=metric(primary).unit,
+        threshold=spec.threshold,
         min_benchmark_rows=spec.min_benchmark_rows,
         benchmark_rows=len(prepared.benchmark),
     )
@@ -266,11 +306,11 @@ def weigh_contributors(
     attribution = attribute(
         problem,
         [len(c) > 0 for c in prepared.contributions],
-        full_utility=comparison.candidate,
-        baseline_utility=comparison.baseline,
+        full_utility=utility(primary, comparison.candidate),
+        baseline_utility=utility(primary, comparison.baseline),
         accepted=compared.decision.accepted,
         # a sampled run's baseline is the seeded clone on the (sampled) base rows: the empty coalition
-        empty_utility=comparison.baseline if prepared.sampled else None,
+        empty_utility=utility(primary, comparison.baseline) if prepared.sampled else None,
         seed=spec.seed,
         config=config,
         progress=progress,
@@ -284,18 +324,32 @@ def run_options(
     weights: dict[str, float],
     config: ValuationConfig,
     near_tolerance: float | None,
+    task: str,
+    accuracy_tolerance: float | None,
 ) -> dict[str, Any]:
     """The options that, with the input hashes, define the run (and its id). Where retrains run
     (workers, Dask) is not among them: it does not change the result."""
+    benchmark_spec = spec.benchmark_spec
     return {
         "kind": PREVIEW if spec.preview else EVALUATION,
+        "task": task,
         "target": spec.target,
         "primary_metric": primary,
         "metric_weights": weights,
+        "guardrails": [g.model_dump() for g in spec.guardrails],
         "seed": spec.seed,
         "sample": spec.sample,
-        "threshold_pp": spec.threshold_pp,
+        "threshold": spec.threshold,
+        "threshold_unit": metric(primary).unit,
         "min_benchmark_rows": spec.min_benchmark_rows,
+        "accuracy_tolerance": accuracy_tolerance,
+        "benchmark_spec": None
+        if benchmark_spec is None
+        else {
+            "id": spec.spec_id,
+            "version": spec.spec_version,
+            "hash": benchmark_spec.canonical_hash(),
+        },
         "confidence": CONFIDENCE,
         "resamples": RESAMPLES,
         **config.options(),
@@ -330,12 +384,17 @@ def make_report(
     weighed: Weighed | None = None,
 ) -> dict[str, Any]:
     """The companion evaluation report (see ``hokusai.evaluation.report``)."""
+    tests = None
+    if compared is not None and isinstance(prepared.task, RegressionTask):
+        tests = paired_tests(prepared.y, compared.baseline, compared.candidate)  # type: ignore[arg-type]
     return build_report(
         kind=options["kind"],
         run_id=run_id,
         decision=decision,
         comparisons=compared.comparisons if compared else {},
         task=prepared.task,
+        task_kind=kind_of(prepared.task),
+        tests=tests,
         options=options,
         samples=prepared.samples(),
         contributions=[

@@ -28,6 +28,7 @@ from hokusai.server.ratelimit import RateLimiter
 from hokusai.server.routes import (
     attestations,
     auth,
+    benchmarks,
     contributions,
     datasets,
     health,
@@ -53,6 +54,7 @@ ROUTERS = (
     permissions,
     datasets,
     models,
+    benchmarks,
     contributions,
     runs,
     attestations,

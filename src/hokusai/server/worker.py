@@ -27,7 +27,7 @@ from hokusai.server.db import create_db_engine, session_factory
 from hokusai.server.db.models import Attestation, Dataset, utcnow
 from hokusai.server.db.models import Principal as PrincipalRow
 from hokusai.server.jobs import local_worker_id
-from hokusai.server.services import runs
+from hokusai.server.services import benchmarks, runs
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.models import get_model_by_id
 from hokusai.storage import BlobStore
@@ -104,6 +104,7 @@ def execute_run(run_id: str, settings: Settings) -> str:
 
 
 def _execute(session: Session, run_id: str, settings: Settings) -> None:
+    from hokusai.pipeline.options import EvaluationOptions
     from hokusai.pipeline.run import run_pipeline
     from hokusai.pipeline.spec import Contribution, PipelineSpec
 
@@ -121,22 +122,27 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
         return store.local_path(dataset.storage_key)
 
     linked = runs.run_contributions(session, run)
-    options = run.options
+    spec_row = (
+        benchmarks.get_spec(session, run.benchmark_spec_id)
+        if run.benchmark_spec_id
+        else benchmarks.current(session, model)
+    )
+    contract = benchmarks.load(spec_row)
+    options = EvaluationOptions.model_validate(run.options)  # the spec's, with the owner's overrides
     owner = session.get(PrincipalRow, model.owner_id)
     baseline_version = run.baseline_version or model.baseline_version
     spec = PipelineSpec(
         baseline=f"models:/{model.name}/{baseline_version}",
         train=local(model.train_dataset_id),
-        benchmark=local(model.benchmark_dataset_id),
+        benchmark=local(spec_row.benchmark_dataset_id),
         contributions=tuple(Contribution(local(c.dataset_id), c.contributor_address) for _, c in linked),
-        target=model.target_column,
-        primary_metric=options.get("primary_metric"),
-        seed=options["seed"],
-        sample=options.get("sample"),
-        threshold_pp=options["threshold_pp"],
-        min_benchmark_rows=options["min_benchmark_rows"],
-        valuation_budget=options.get("valuation_budget"),
-        metric_weights=options.get("metric_weights"),
+        target=contract.target_column,
+        **{name: getattr(options, name) for name in EvaluationOptions.model_fields},
+        task=contract.task,
+        benchmark_spec=contract,
+        spec_id=spec_row.id,
+        spec_version=spec_row.version,
+        cooldown_left_seconds=benchmarks.cooldown_left(session, model, contract, utcnow()),
         register=True,
         model_name=model.name,
         out_dir=settings.data_dir / "runs" / run_id,

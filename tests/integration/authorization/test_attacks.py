@@ -349,12 +349,14 @@ def test_evaluating_a_contribution_again_adds_nothing_to_impact_or_lineage(world
     with world.sdk("owner1") as owner:
         first_lineage = owner.models.lineage("m1")
     with world.http("owner1") as client:
-        assert client.patch("/api/v1/models/m1", json={"evaluation_seed": 7}).status_code == 200
+        spec = client.post("/api/v1/benchmarks", json={"model": "m1", "seed": 7, "cooldown_seconds": 0})
+    assert spec.status_code == 201, spec.text  # a run used version 1: the seed goes in version 2
+    assert spec.json()["version"] >= 2 and spec.json()["current"] and spec.json()["spec"]["seed"] == 7
     with world.sdk("owner1") as owner:
         again = owner.runs.submit("m1", [world.ids["contribution"]], idempotency_key="second-seed")
     final = _wait(world, "owner1", again.id)
     assert final["state"] == "succeeded" and final["outcome"] == "accepted"
-    assert final["options"]["seed"] == 7  # the model's seed, set by its owner
+    assert final["options"]["seed"] == 7  # the spec's seed, set by the model's owner
     with world.sdk("walletA") as wallet:
         after = wallet.contributors.impact(a.address)
     with world.sdk("owner1") as owner:
@@ -371,9 +373,9 @@ def test_a_contributor_cannot_choose_the_seed_or_the_rules(world: World) -> None
         run = {"model": "m1", "contributions": [world.ids["contribution"]]}
         seeded = client.post("/api/v1/runs", json={**run, "options": {"seed": 3}})
         laxer = client.post(
-            "/api/v1/runs", json={**run, "options": {"threshold_pp": 0, "min_benchmark_rows": 1}}
+            "/api/v1/runs", json={**run, "options": {"threshold": 0, "min_benchmark_rows": 1}}
         )
-    assert seeded.status_code == 422  # there is no such option: the seed is the model's
+    assert seeded.status_code == 422  # there is no such option: the seed is the benchmark spec's
     assert laxer.status_code == 403 and laxer.json()["error"]["code"] == "options_reserved"
 
 

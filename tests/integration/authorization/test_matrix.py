@@ -93,6 +93,16 @@ def run_subject(w: World) -> Subject:
     return Subject("run", w.ids["run"], subject.owners, subject.participants, subject.wallets)
 
 
+def current_spec(w: World) -> str:
+    """m1's current benchmark spec (a run, or another test's change, may have made a new version)."""
+    with w.http("owner1") as owner:
+        return owner.get("/api/v1/models/m1").raise_for_status().json()["benchmark_spec"]["id"]
+
+
+def spec_subject(w: World) -> Subject:
+    return Subject("benchmark", current_spec(w), owners=frozenset({owner1_id(w)}), readable=Access.ANY)
+
+
 def csv_upload(w: World, actor: str, name: str = "rows.csv") -> dict[str, Any]:
     """A small, valid data file whose bytes differ per actor (so no upload is another's duplicate)."""
     frame = pd.read_csv(w.ids["contribution_file"]).sample(n=60, random_state=ACTORS.index(actor))
@@ -268,6 +278,28 @@ CASES: list[Case] = [
         fixed("/api/v1/models/m1"),
         subject=model_subject,
         request=lambda w, a: {"json": {"accepts_contributions": True}},
+    ),
+    Case("GET", "/api/v1/benchmarks", fixed("/api/v1/benchmarks?model=m1")),
+    Case(
+        "GET",
+        "/api/v1/benchmarks/{spec_id}",
+        lambda w, a: f"/api/v1/benchmarks/{current_spec(w)}",
+        subject=spec_subject,
+    ),
+    Case(
+        "POST",
+        "/api/v1/benchmarks",
+        fixed("/api/v1/benchmarks"),
+        subject=spec_subject,
+        request=lambda w, a: {"json": {"model": "m1", "min_benchmark_rows": 1}},
+        ok=frozenset({200, 201}),
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/benchmarks/{spec_id}",
+        lambda w, a: f"/api/v1/benchmarks/{current_spec(w)}",
+        subject=spec_subject,
+        request=lambda w, a: {"json": {"min_benchmark_rows": 1}},
     ),
     Case("GET", "/api/v1/models/{name}/lineage", fixed("/api/v1/models/m1/lineage"), subject=model_subject),
     Case(

@@ -106,8 +106,28 @@ def test_a_csv_with_the_wrong_columns_is_422_and_not_stored(
         error = error_of(
             lambda: admin.contributions.submit(model, wrong, contributor_address=Account.create().address)
         )
-    assert isinstance(error, InvalidData) and error.code == "schema_mismatch"
-    assert "mean_radius" in error.message
+    assert isinstance(error, InvalidData) and error.code == "validation_failed"
+    assert "mean_radius" in error.message and "schema.required" in error.message
+    assert stored_blobs(platform) == before
+
+
+def test_an_extra_column_is_refused_at_upload_with_the_reason(
+    platform: Platform, model: str, demo_files: DemoFiles, tmp_path: Path
+) -> None:
+    """One contract: the upload checks the benchmark spec's contribution schema, which the run uses too
+    (it used to accept the file, 201, and the run then failed it)."""
+    frame = pd.read_csv(demo_files.contribution).assign(favourite_colour="blue")
+    extra = tmp_path / "extra.csv"
+    frame.to_csv(extra, index=False)
+    before = stored_blobs(platform)
+    with platform.client() as admin:
+        error = error_of(
+            lambda: admin.contributions.submit(model, extra, contributor_address=Account.create().address)
+        )
+        spec = admin.benchmarks.current(model)
+    assert isinstance(error, InvalidData) and error.code == "validation_failed"
+    assert "'favourite_colour'" in error.message and "schema.extra" in error.message, error.message
+    assert spec.spec["contribution_schema"]["allow_extra_columns"] is False
     assert stored_blobs(platform) == before
 
 

@@ -65,6 +65,33 @@ def test_register_contribute_with_a_wallet_run_and_verify_from_the_command_line(
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
+def test_benchmark_specs_from_the_command_line(
+    platform: Platform, demo_files: DemoFiles, tmp_path: Path
+) -> None:
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text("guardrails:\n  - {metric: recall, max_drop: 3}\ncooldown_seconds: 600\n")
+    registered = hokusai(
+        platform, "models", "register", "cli-specs", "--target", demo_files.target,
+        "--train", str(demo_files.base), "--benchmark", str(demo_files.benchmark),
+        "--archive", str(demo_files.model_dir), "--spec", str(spec_file), "--json",
+    )  # fmt: skip
+    assert registered.returncode == 0, registered.stderr
+    changed = hokusai(
+        platform, "benchmarks", "set", "cli-specs", "threshold=0.5", "primary_metric=f1", "--json"
+    )
+    assert changed.returncode == 0, changed.stderr
+    spec = json.loads(changed.stdout)
+    assert (
+        spec["version"] == 1 and spec["spec"]["threshold"] == 0.5 and spec["spec"]["primary_metric"] == "f1"
+    )
+    assert spec["spec"]["guardrails"] == [{"metric": "recall", "max_drop": 3.0}]
+    assert spec["spec"]["cooldown_seconds"] == 600
+    listed = hokusai(platform, "benchmarks", "list", "--model", "cli-specs", COLUMNS="200")
+    assert listed.returncode == 0 and spec["hash"][:12] in listed.stderr + listed.stdout
+    wrong = hokusai(platform, "benchmarks", "set", "cli-specs", "primary_metric=rmse")
+    assert wrong.returncode == 2 and "rmse" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "env", "needle"),
     [

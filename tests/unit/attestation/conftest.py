@@ -41,7 +41,14 @@ def make_sealed(signer: Signer, timestamp: str = "2026-01-01T00:00:00Z", mlflow_
         "accuracy": MetricComparison("accuracy", 0.81, 0.84, Interval(0.01, 0.05, "paired_bootstrap")),
         "auroc": MetricComparison("auroc", 0.88, 0.91, Interval(0.012, 0.048, "delong")),
     }
-    decision = decide(comparisons, primary_metric="auroc", weights={"auroc": 1.0}, benchmark_rows=400)
+    decision = decide(
+        comparisons,
+        primary_metric="auroc",
+        weights={"auroc": 1.0},
+        benchmark_rows=400,
+        threshold=1.0,
+        min_benchmark_rows=200,
+    )
     identity = run_identity(
         baseline_model_hash=HASH["base"], train_hash=HASH["train"], benchmark_hash=HASH["bench"],
         contributions=[(HASH["c1"], WALLETS[0]), (HASH["c2"], WALLETS[1])], options=OPTIONS,

@@ -191,7 +191,7 @@ class Model(Base):
         String(64)
     )  # SHA-256 of the estimator file at registration
     model_format: Mapped[str] = mapped_column(String(16), default="skops", server_default="pickle")
-    evaluation_seed: Mapped[int] = mapped_column(BigInteger, default=42, server_default="42")
+    benchmark_spec_id: Mapped[str | None] = mapped_column(String(32))  # its current benchmark spec
     accepts_contributions: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     experiment_id: Mapped[str | None] = mapped_column(String(64))  # the model's MLflow experiment
 
@@ -235,6 +235,7 @@ class Run(Base):
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
     registered_version: Mapped[str | None] = mapped_column(String(16))
     baseline_version: Mapped[str | None] = mapped_column(String(16))  # the model's baseline when submitted
+    benchmark_spec_id: Mapped[str | None] = mapped_column(String(32))  # the spec it was evaluated under
     worker_token_hash: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the worker's run token
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -278,4 +279,23 @@ class MlflowPermission(Base):
     principal_id: Mapped[str] = mapped_column(ForeignKey("hk_principals.id", ondelete="CASCADE"), index=True)
     permission: Mapped[str] = mapped_column(String(16))  # READ | EDIT | MANAGE | NO_PERMISSIONS
     granted_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BenchmarkSpecRow(Base):
+    """One version of a model's benchmark spec (``hokusai.pipeline.benchmark_spec.BenchmarkSpec``).
+
+    ``used`` is set by the first run under it: from then on it is immutable, and a change makes a new
+    version (which becomes the model's current spec)."""
+
+    __tablename__ = "hk_benchmark_specs"
+    __table_args__ = (UniqueConstraint("model_id", "version"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("hk_models.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    benchmark_dataset_id: Mapped[str] = mapped_column(ForeignKey("hk_datasets.id"))
+    used: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

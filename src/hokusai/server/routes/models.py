@@ -51,6 +51,11 @@ _REGISTRATION_BODY = {
 
 
 def _registration(values: Any) -> ModelRegistration:
+    if isinstance(values, dict) and isinstance(values.get("benchmark"), str):  # a multipart form field
+        try:
+            values = {**values, "benchmark": json.loads(values["benchmark"])}
+        except ValueError:
+            raise InvalidInput("the benchmark field is not JSON", code="bad_json") from None
     try:
         return ModelRegistration.model_validate(values)
     except ValidationError as exc:
@@ -107,7 +112,7 @@ def read(name: str, _principal: Caller, session: SessionDep) -> dict[str, Any]:
     return model_view(session, get_model(session, name))
 
 
-@router.patch("/{name}", summary="Change a model's evaluation seed or whether it accepts contributions")
+@router.patch("/{name}", summary="Change whether a model accepts contributions (its rules: /benchmarks)")
 def update(name: str, body: ModelUpdate, principal: Caller, session: SessionDep) -> dict[str, Any]:
     """The model's owner (or an admin) only."""
     model = update_model(session, principal, get_model(session, name), body)

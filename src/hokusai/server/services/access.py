@@ -9,13 +9,28 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hokusai.server.db.models import ApiKey, Attestation, Contribution, Dataset, Model, Run, RunContribution
+from hokusai.server.db.models import (
+    ApiKey,
+    Attestation,
+    BenchmarkSpecRow,
+    Contribution,
+    Dataset,
+    Model,
+    Run,
+    RunContribution,
+)
 from hokusai.server.policy import Access, Subject
 
 
 def model_subject(model: Model) -> Subject:
     """A model: owned by its owner; its catalogue entry is readable by every authenticated caller."""
     return Subject("model", model.name, owners=frozenset({model.owner_id}), readable=Access.ANY)
+
+
+def benchmark_subject(row: BenchmarkSpecRow, model: Model) -> Subject:
+    """A benchmark spec: owned by its model's owner; readable by every authenticated caller (it is the
+    contract a contributor's data is judged by)."""
+    return Subject("benchmark", row.id, owners=frozenset({model.owner_id}), readable=Access.ANY)
 
 
 def dataset_subject(dataset: Dataset) -> Subject:

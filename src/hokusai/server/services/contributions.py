@@ -1,4 +1,5 @@
-"""Contributions: a wallet's dataset offered to a model, checked against the model's data schema."""
+"""Contributions: a wallet's dataset offered to a model, checked against its benchmark spec's contribution
+schema (the same schema the run checks it with: one contract)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from hokusai.errors import Conflict, Forbidden, NotFound
 from hokusai.server.auth.principal import Principal
 from hokusai.server.db.models import Contribution, Dataset, Model, utcnow
+from hokusai.server.services import benchmarks
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.datasets import Ingested, dataset_view, ingest
 from hokusai.storage import BlobStore
@@ -50,14 +52,12 @@ def submit(
     sha256: str | None = None,
 ) -> tuple[Contribution, Ingested]:
     """Validate and store ``path`` for ``model``; the same bytes again return the same contribution."""
-    from hokusai.data import Schema
-
     contributor = contributor_for(principal, requested_contributor)
     if not model.accepts_contributions:
         raise Forbidden(
             f"model {model.name!r} does not accept contributions now", code="contributions_closed"
         )
-    reference = Schema.model_validate(model.data_schema)
+    schema = benchmarks.load(benchmarks.current(session, model)).contribution_schema
     ingested = ingest(
         session,
         store,
@@ -67,7 +67,7 @@ def submit(
         quota_bytes=quota_bytes,
         sha256=sha256,
         label=model.target_column,
-        reference=reference,
+        schema=schema,
     )
     existing = _find(session, model.id, ingested.dataset.sha256)
     if existing is None:

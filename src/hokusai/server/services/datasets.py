@@ -47,22 +47,26 @@ def validation_summary(report: Any) -> dict[str, Any]:
     }
 
 
-def check_file(path: Path, name: str, *, label: str | None = None, reference: Any = None) -> Any:
-    """Validate one data file (format, optional schema match, PII, quality); ``InvalidData`` if it fails."""
-    from hokusai.data import check_compatible, detect_format, validate
+def check_file(path: Path, name: str, *, label: str | None = None, schema: Any = None) -> Any:
+    """Validate one data file (format, the model's contribution ``schema`` when given, PII, quality);
+    ``InvalidData`` naming the first problem if it fails."""
+    from hokusai.data import detect_format, validate
 
     try:
         detect_format(path)  # a file that is not data (or whose content betrays its extension): 400
-        if reference is not None:
-            check_compatible(path, reference)
-        report = validate([path], label=label)
+        report = validate([path], schema=schema, label=label)
     except HokusaiError as exc:  # name the upload, not the server's temporary file
         exc.message = exc.message.replace(str(path), name)
         raise
     if not report.valid:
         summary = validation_summary(report)
+        errors = [f for f in summary["findings"] if f.get("severity") == "error"] or summary["findings"]
+        first = errors[0] if errors else {}
+        where = f"column {first['column']!r}: " if first.get("column") else ""
         raise InvalidData(
-            f"{name} failed validation ({summary['findings_total']} finding(s)); nothing was stored",
+            f"{name} failed validation: {where}{first.get('message', 'see findings')} "
+            f"({first.get('rule', 'validation')}; {summary['findings_total']} finding(s)); "
+            "nothing was stored",
             code="validation_failed",
             details=summary,
         )
@@ -79,11 +83,11 @@ def ingest(
     quota_bytes: int,
     sha256: str | None = None,
     label: str | None = None,
-    reference: Any = None,
+    schema: Any = None,
 ) -> Ingested:
     """Validate ``path`` (an upload named ``name``, of SHA-256 ``sha256`` when known), store it by content
     and record it for ``principal_id`` (idempotent); 413 ``storage_quota_exceeded`` past ``quota_bytes``."""
-    report = check_file(path, name, label=label, reference=reference)
+    report = check_file(path, name, label=label, schema=schema)
     result = report.files[0]
     summary = validation_summary(report)
     key = content_key(sha256 or file_sha256(path), upload_suffix(name))

@@ -18,13 +18,12 @@ from sqlalchemy.orm import Session
 
 from hokusai.config import Settings
 from hokusai.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from hokusai.pipeline.spec import DEFAULT_SEED
 from hokusai.server import policy
 from hokusai.server.auth.principal import Principal
 from hokusai.server.db.models import Dataset, Model, Run, utcnow
 from hokusai.server.db.models import Principal as PrincipalRow
 from hokusai.server.policy import MlflowLevel
-from hokusai.server.services import mlflow_permissions
+from hokusai.server.services import benchmarks, mlflow_permissions
 from hokusai.server.services.access import dataset_subject, model_subject
 from hokusai.server.services.attestations import contribution_value
 from hokusai.server.services.audit import record_event
@@ -55,8 +54,12 @@ class ModelRegistration(BaseModel):
         max_length=500,
         description="runs:/RUN_ID/PATH or models:/NAME/VERSION (you must be able to read it)",
     )
-    evaluation_seed: int = Field(DEFAULT_SEED, ge=0, lt=2**32, description="The seed every evaluation uses")
     accepts_contributions: bool = True
+    benchmark: benchmarks.SpecFields | None = Field(  # type: ignore[valid-type]
+        None,
+        description="Benchmark spec fields (seed, task, primary metric, guardrails, threshold, cooldown, "
+        "contribution schema…); the rest is derived from the registration",
+    )
 
 
 class ModelUpdate(BaseModel):
@@ -64,7 +67,6 @@ class ModelUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    evaluation_seed: int | None = Field(None, ge=0, lt=2**32)
     accepts_contributions: bool | None = None
 
 
@@ -225,6 +227,14 @@ def register_model(
     ):
         raise Conflict(f"the MLflow registered model {name!r} belongs to someone else", code="name_taken")
     schema = infer_schema(store.local_path(train.storage_key), label=registration.target_column)
+    spec = benchmarks.derive(
+        model_type=registration.model_type,
+        target=registration.target_column,
+        train=train,
+        benchmark=benchmark,
+        schema=schema,
+        fields=registration.benchmark,
+    )  # checked before anything is registered
     with tempfile.TemporaryDirectory(dir=_tmp(settings)) as tmp:
         if archive is not None:
             directory = extract_model_archive(
@@ -251,13 +261,14 @@ def register_model(
         created_at=utcnow(),
         model_hash=info.sha256,
         model_format=info.format,
-        evaluation_seed=registration.evaluation_seed,
         accepts_contributions=registration.accepts_contributions,
         experiment_id=experiment_id,
     )
     try:
         with session.begin_nested():
             session.add(model)
+            session.flush()
+            benchmarks.add_version(session, model, spec, benchmark.id, principal.id)
     except IntegrityError:
         raise Conflict(f"a model named {name!r} is already registered", code="model_exists") from None
     for resource_type, resource_id in (("registered_model", name), ("experiment", experiment_id)):
@@ -298,7 +309,8 @@ def _check_model_kind(session: Session, principal: Principal, info: Any, model_t
 
 
 def update_model(session: Session, principal: Principal, model: Model, update: ModelUpdate) -> Model:
-    """Change the model's evaluation seed or whether it accepts contributions (its owner or an admin)."""
+    """Change whether the model accepts contributions (its owner or an admin; its evaluation rules are
+    its benchmark spec's: ``services.benchmarks``)."""
     policy.require(principal, "model.write", model_subject(model))
     changes = update.model_dump(exclude_none=True)
     for field_name, value in changes.items():
@@ -339,11 +351,19 @@ def model_view(session: Session, model: Model) -> dict[str, Any]:
         "data_schema": model.data_schema,
         "model_hash": model.model_hash,
         "model_format": model.model_format,
-        "evaluation_seed": model.evaluation_seed,
+        "benchmark_spec": _spec_ref(session, model),
         "accepts_contributions": model.accepts_contributions,
         "experiment_id": model.experiment_id,
         "created_at": model.created_at.isoformat(),
     }
+
+
+def _spec_ref(session: Session, model: Model) -> dict[str, Any] | None:
+    row = benchmarks.current(session, model) if model.benchmark_spec_id else None
+    if row is None:
+        return None
+    spec = benchmarks.load(row)
+    return {"id": row.id, "version": row.version, "hash": spec.canonical_hash(), "task": spec.task}
 
 
 def lineage(session: Session, settings: Settings, model: Model, principal: Principal) -> dict[str, Any]:
@@ -351,7 +371,8 @@ def lineage(session: Session, settings: Settings, model: Model, principal: Princ
 
     Owners and admins see every version; others the baseline and the accepted improvements (what the
     platform publishes). A contribution counts once per baseline version: a re-evaluation of contributions
-    already counted is listed with ``counted: false`` and adds nothing to ``cumulative_improvement_pp``.
+    already counted is listed with ``counted: false`` and adds nothing to ``cumulative_improvement`` (the sum
+    of counted accepted gains, in the primary metric's delta ``unit``; ``_pp`` too when that unit is pp).
     """
     from hokusai.tracking.registry import registered_versions, server_target
 
@@ -366,7 +387,8 @@ def lineage(session: Session, settings: Settings, model: Model, principal: Princ
     )
     runs = {run.registered_version: run for run in succeeded if run.registered_version}
     counted = counted_runs(session, succeeded)
-    entries, cumulative = [], 0.0
+    entries: list[dict[str, Any]] = []
+    cumulative, units = 0.0, set()
     ordered = sorted(versions, key=lambda v: (v["version"] != model.baseline_version, int(v["version"])))
     for version in ordered:
         run = runs.get(version["version"])
@@ -390,6 +412,8 @@ def lineage(session: Session, settings: Settings, model: Model, principal: Princ
                 outcome=run.outcome,
                 delta_one_score=run.delta_one_score,
                 primary_metric=result.get("primary_metric"),
+                gain=result.get("gain"),
+                unit=result.get("unit"),
                 delta_pp=result.get("delta_pp"),
                 metric_deltas=result.get("metric_deltas"),
                 counted=run.id in counted,
@@ -404,14 +428,18 @@ def lineage(session: Session, settings: Settings, model: Model, principal: Princ
                     for position, (link, c) in enumerate(run_contributions(session, run))
                 ],
             )
-            if accepted and run.id in counted and result.get("delta_pp") is not None:
-                cumulative += float(result["delta_pp"])
+            gain = result.get("gain", result.get("delta_pp"))
+            if accepted and run.id in counted and gain is not None:
+                cumulative += float(gain)
+                units.add(result.get("unit", "pp"))
         entries.append(entry)
     return {
         "model": model.name,
         "baseline_version": model.baseline_version,
         "versions": entries,
-        "cumulative_improvement_pp": round(cumulative, 6),
+        "cumulative_improvement": round(cumulative, 6),
+        "unit": next(iter(units)) if len(units) == 1 else None,  # one primary metric: one unit
+        "cumulative_improvement_pp": round(cumulative, 6) if units <= {"pp"} else None,
     }
 
 

@@ -13,16 +13,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from hokusai.hashing import canonical_hash
+from hokusai.pipeline.options import EvaluationOptions
 from hokusai.server import policy
 from hokusai.server.auth.principal import Principal
 from hokusai.server.db.models import Contribution, Model, Run, RunContribution, utcnow
+from hokusai.server.services import benchmarks
 from hokusai.server.services.access import contribution_subject, model_subject
 from hokusai.server.services.audit import record_event
 
@@ -30,20 +32,18 @@ QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 FINISHED = (SUCCEEDED, FAILED)
 
 
-class RunOptions(BaseModel):
-    """Evaluation options only the model's owner (or an admin) may set; the seed is always the model's
-    (``evaluation_seed``), so evaluating the same contribution again cannot draw a luckier one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    sample: int | None = Field(None, ge=2)
-    threshold_pp: float = Field(1.0, ge=0, le=100)
-    primary_metric: str | None = None
-    min_benchmark_rows: int = Field(200, ge=1)
-    metric_weights: dict[str, float] | None = None
-    valuation_budget: int | None = Field(
-        None, ge=2, le=100_000, description="Retrains for contributor values"
-    )
+RunOptions: type[BaseModel] = create_model(
+    "RunOptions",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="Overrides of the benchmark spec's evaluation options, for one run; only the model's owner "
+    "(or an admin) sets them. Never the seed: it is the spec's, so evaluating the same contribution "
+    "again cannot draw a luckier one.",
+    **{
+        name: (field.annotation | None, Field(None, description=field.description))  # type: ignore[misc]
+        for name, field in EvaluationOptions.model_fields.items()
+        if name != "seed"
+    },
+)
 
 
 def submit_run(
@@ -52,17 +52,18 @@ def submit_run(
     *,
     model: Model,
     contribution_ids: list[str],
-    options: RunOptions,
+    options: BaseModel,
     idempotency_key: str | None,
 ) -> tuple[Run, bool]:
-    """Queue an evaluation; the same ``Idempotency-Key`` and request give back the same run."""
-    if options.model_dump(exclude_defaults=True) and not policy.allows(
+    """Queue an evaluation under the model's current benchmark spec (which the run marks used); the same
+    ``Idempotency-Key`` and request give back the same run."""
+    if options.model_dump(exclude_none=True) and not policy.allows(
         principal, "model.write", model_subject(model)
     ):
         raise Forbidden(
             "only the model's owner (or an admin) sets evaluation options; leave options out",
             code="options_reserved",
-            details={"options": sorted(options.model_dump(exclude_defaults=True))},
+            details={"options": sorted(options.model_dump(exclude_none=True))},
         )
     request_hash = canonical_hash(
         {"model": model.id, "contributions": contribution_ids, "options": options.model_dump()}
@@ -79,6 +80,8 @@ def submit_run(
                 )
             return earlier, False
     contributions = _authorised_contributions(session, principal, model, contribution_ids)
+    spec_row = benchmarks.current(session, model)
+    effective = benchmarks.effective_options(benchmarks.load(spec_row), options)
     run = Run(
         id=uuid.uuid4().hex,
         model_id=model.id,
@@ -86,13 +89,15 @@ def submit_run(
         submitted_by=principal.id,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
-        options={**options.model_dump(), "seed": model.evaluation_seed},
+        options=effective.model_dump(mode="json"),
         baseline_version=model.baseline_version,
+        benchmark_spec_id=spec_row.id,
         created_at=utcnow(),
     )
     try:
         with session.begin_nested():
             session.add(run)
+            spec_row.used = True  # immutable from now on: a change makes a new version
             session.flush()
             for position, contribution in enumerate(contributions):
                 session.add(
@@ -274,6 +279,7 @@ def run_view(session: Session, run: Run) -> dict[str, Any]:
         "state": run.state,
         "progress": run.progress,
         "options": run.options,
+        "benchmark_spec_id": run.benchmark_spec_id,
         "contributions": [contribution.id for _, contribution in run_contributions(session, run)],
         "created_at": _iso(run.created_at),
         "started_at": _iso(run.started_at),

@@ -18,11 +18,13 @@ from hokusai.attestation.document import seal
 from hokusai.attestation.schema import schema_errors
 from hokusai.attestation.signing import Signer
 from hokusai.errors import Conflict, InvalidInput
-from hokusai.server.db.models import Attestation, Dataset, Model, Run, utcnow
+from hokusai.server.db.models import Attestation, BenchmarkSpecRow, Dataset, Model, Run, utcnow
 from hokusai.server.services.audit import record_event
+from hokusai.server.services.benchmarks import load
 from hokusai.server.services.runs import RUNNING, check_worker_token, get_run, run_contributions
 
-_OPTIONS_BOUND = ("seed", "sample", "threshold_pp", "min_benchmark_rows")
+_OPTIONS_BOUND = ("seed", "sample", "threshold", "min_benchmark_rows", "guardrails")
+_RESOLVED_WHEN_UNSET = ("primary_metric", "accuracy_tolerance")  # the run resolves a default when None
 
 
 def _sha(session: Session, dataset_id: str) -> str | None:
@@ -44,8 +46,10 @@ def mismatches(
         problems.append("pipeline_run_id is not the one its inputs and options give")
     if identity["train_hash"] != _sha(session, model.train_dataset_id):
         problems.append("the training data is not the model's")
-    if identity["benchmark_hash"] != _sha(session, model.benchmark_dataset_id):
-        problems.append("the benchmark is not the model's")
+    spec_row = session.get(BenchmarkSpecRow, run.benchmark_spec_id) if run.benchmark_spec_id else None
+    benchmark_id = spec_row.benchmark_dataset_id if spec_row else model.benchmark_dataset_id
+    if identity["benchmark_hash"] != _sha(session, benchmark_id):
+        problems.append("the benchmark is not the one the run's benchmark spec pins")
     sampled = bool((report.get("samples") or {}).get("sampled"))
     if model.model_hash and not sampled and identity["baseline_model_hash"] != model.model_hash:
         problems.append("the baseline model is not the registered file")
@@ -61,8 +65,15 @@ def mismatches(
             problems.append(
                 f"option {name} is {options.get(name)!r}, the run asked for {run.options.get(name)!r}"
             )
-    if run.options.get("primary_metric") and options.get("primary_metric") != run.options["primary_metric"]:
-        problems.append("the primary metric is not the one the run asked for")
+    for name in _RESOLVED_WHEN_UNSET:
+        if run.options.get(name) is not None and options.get(name) != run.options[name]:
+            problems.append(f"option {name} is not the one the run asked for")
+    stated_spec = (report.get("options") or {}).get("benchmark_spec") or {}
+    if spec_row is not None and (stated_spec.get("id"), stated_spec.get("hash")) != (
+        spec_row.id,
+        load(spec_row).canonical_hash(),
+    ):
+        problems.append("the benchmark spec is not the run's (id and canonical hash)")
     if report.get("kind") != "evaluation":
         problems.append("the report is not an evaluation report")
     return problems

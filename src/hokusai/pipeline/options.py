@@ -1,0 +1,98 @@
+"""Every evaluation option, its default and its bounds, defined once (``EvaluationOptions``).
+
+The API's run body, the CLI's flags, the preview, ``PipelineSpec`` and the benchmark spec (which extends
+it: ``pipeline.benchmark_spec``) all take their defaults and their checks from here; nothing else writes a
+default down. Light to import (the CLI builds its flags from it).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from hokusai.errors import InvalidInput
+from hokusai.evaluation.families import DEFAULT_PRIMARY, TaskKind, metric
+
+
+class GuardrailOption(BaseModel):
+    """A secondary metric that may drop by at most ``max_drop`` (in its delta units: pp for shares)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: str = Field(min_length=1, max_length=32)
+    max_drop: float = Field(ge=0, description="Largest allowed drop, in the metric's delta units.")
+
+
+class EvaluationOptions(BaseModel):
+    """How one evaluation is run and decided."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    primary_metric: str | None = Field(
+        None, description="Default: AUROC (binary), accuracy, RMSE (regression)."
+    )
+    metric_weights: dict[str, float] | None = Field(
+        None, description="DeltaOne score = weighted average of these metrics' gains (default: the primary)."
+    )
+    guardrails: tuple[GuardrailOption, ...] = Field((), description="Metrics that may not drop past a limit.")
+    seed: int = Field(42, ge=0, lt=2**32, description="Training, sampling, resampling and valuation seed.")
+    sample: int | None = Field(None, ge=2, description="Evaluate a stratified sample of this many rows.")
+    threshold: float = Field(
+        1.0, ge=0, validation_alias=AliasChoices("threshold", "threshold_pp"),
+        description="DeltaOne threshold in the primary metric's delta units (pp for shares).",
+    )  # fmt: skip
+    min_benchmark_rows: int = Field(200, ge=1, description="Fewer benchmark rows: insufficient_samples.")
+    valuation_budget: int | None = Field(
+        None, ge=2, le=100_000, description="Retrains for contributor values (default: the platform's)."
+    )
+    accuracy_tolerance: float | None = Field(
+        None, gt=0, description="Regression: |prediction - truth| counted accurate (default: half the std)."
+    )
+
+    @field_validator("metric_weights")
+    @classmethod
+    def _weights(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is None:
+            return None
+        if any(not math.isfinite(w) or w < 0 for w in value.values()) or sum(value.values()) <= 0:
+            raise ValueError("metric weights must be finite, >= 0, with a positive sum")
+        return value
+
+    @model_validator(mode="after")
+    def _metrics_exist(self) -> EvaluationOptions:
+        for name in [self.primary_metric, *(self.metric_weights or {}), *(g.metric for g in self.guardrails)]:
+            if name is not None:
+                metric(name)
+        return self
+
+    def primary_for(self, task: TaskKind) -> str:
+        """The primary metric for ``task`` (checked to apply to it)."""
+        return metric(self.primary_metric or DEFAULT_PRIMARY[task], task).name
+
+
+def options_error(exc: ValidationError) -> InvalidInput:
+    """One readable ``InvalidInput`` line from an options validation error."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "options"
+    return InvalidInput(f"{where}: {first['msg'].removeprefix('Value error, ')}", code="bad_options")
+
+
+def build_options(**values: Any) -> EvaluationOptions:
+    """``EvaluationOptions`` from keyword values (``None`` means the default), or one ``InvalidInput``."""
+    try:
+        return EvaluationOptions.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        raise options_error(exc) from None
+
+
+DEFAULTS = EvaluationOptions()
