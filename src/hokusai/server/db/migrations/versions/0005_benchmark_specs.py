@@ -107,7 +107,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop what ``upgrade`` added (the seed comes back from each model's current spec)."""
+    """Drop what ``upgrade`` added (the seed is back at its default, 42)."""
     with op.batch_alter_table("hk_models") as batch:
         batch.add_column(sa.Column("evaluation_seed", sa.BigInteger(), nullable=False, server_default="42"))
     with op.batch_alter_table("hk_runs") as batch:
