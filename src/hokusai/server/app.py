@@ -29,6 +29,7 @@ from hokusai.server.routes import (
     auth,
     contributions,
     datasets,
+    docs,
     health,
     keys,
     me,
@@ -45,6 +46,7 @@ from hokusai.storage import BlobStore
 AUDIT_FLUSH_SECONDS = 1.0
 ROUTERS = (
     health,
+    docs,
     me,
     keys,
     auth,
@@ -114,6 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Evaluate contributed data against a baseline model and attest the improvement.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from routes/docs.py: packaged assets, no CDN
+        redoc_url=None,
         dependencies=[Depends(authorize_route)],  # every route is checked against its policy-table row
     )
     app.state.hokusai = state
