@@ -15,24 +15,14 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from hokusai.cli import main
 from hokusai.config import load_settings
 from hokusai.tracking.target import server_answers
 from tests.integration.pipeline.conftest import TARGET, WALLET_A, Case
+from tests.integration.pipeline.test_cli import _hokusai
 from tests.support.mlflow import MlflowServer, mlflow_settings
 from tests.support.platform import serve_platform
 
 pytestmark = pytest.mark.realparts
-
-
-def _hokusai(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _run_args(case: Case, *extra: str) -> list[str]:
