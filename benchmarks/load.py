@@ -48,7 +48,12 @@ class Tally:
 
     latencies: list[float] = field(default_factory=list)  # seconds, successful requests only
     errors: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, str] = field(default_factory=dict)  # the first answer of each kind of error
     seconds: float = 0.0
+
+    def error(self, kind: str, sample: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+        self.samples.setdefault(kind, sample[:300])
 
     @property
     def requests(self) -> int:
@@ -99,6 +104,16 @@ async def _round(target: Target, clients: int, seconds: float, tally: Tally) -> 
         deadline = started + seconds
         await asyncio.gather(*(_client(session, target, deadline, tally) for _ in range(clients)))
         tally.seconds += time.perf_counter() - started
+
+
+def first_traceback(log: Path) -> list[str]:
+    """The first traceback MLflow logged (a failed request), to say where an error came from."""
+    lines = log.read_text(errors="replace").splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Traceback")), None)
+    if start is None:
+        return []
+    end = next((i for i in range(start + 1, len(lines)) if lines[i] and not lines[i][0].isspace()), start)
+    return lines[start : end + 1]
 
 
 def seed(up: UpProcess, admin_key: str) -> tuple[str, str]:
@@ -169,9 +184,16 @@ def main() -> None:
                 console.print(f"round {i + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.1f}")
             load_after = os.getloadavg()
             stopped = up.process.poll() is None
+            logged = [line for line in up.stderr.splitlines() if '"level": "error"' in line]
+            logged += first_traceback(Path(tmp) / "state" / "logs" / "mlflow.log")
         finally:
             up.kill()
     report(tallies, args, load_before, load_after, stopped)
+    for name, tally in tallies.items():
+        for kind, sample in tally.samples.items():
+            console.print(f"first {kind} from {name}: {sample}", highlight=False)
+    for line in logged[-40:]:
+        console.print(f"logged: {line[:300]}", highlight=False)
 
 
 def report(
