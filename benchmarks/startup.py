@@ -124,13 +124,13 @@ def main() -> None:
 
 
 def child_run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one child process, which must exit 0 or 1 (a completed evaluation)."""
+    """(wall seconds, CPU seconds) of one ``hokusai pipeline run``, which must complete (up to recording)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     finished = subprocess.run(command, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if finished.returncode not in (0, 1):
+    if finished.returncode not in (0, 1) or "✓ record" not in finished.stderr:  # 1: completed, not accepted
         raise SystemExit(f"pipeline run failed ({finished.returncode}):\n{finished.stderr}")
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
