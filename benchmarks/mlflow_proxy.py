@@ -3,7 +3,9 @@
 One MLflow server and one platform API (`hokusai serve`, its own process, as deployed) started by this
 script; the stock MLflow client runs the same operations against both, interleaved: log_metric,
 search_runs and log_artifact of a 10 MB file. Medians per operation and their ratio (proxy / direct).
-The key used has a rate limit high enough not to throttle the benchmark.
+The key is an owner's (not an admin's), so every proxied call goes through the permission checks: the run
+resolved to its experiment, the owner's level on it looked up (the per-process cache as deployed), the
+MLflow write audited. Its rate limit is high enough not to throttle the benchmark.
 Usage: python benchmarks/mlflow_proxy.py [--repeat 40]
 """
 
@@ -42,7 +44,9 @@ def main() -> None:
         try:
             api.wait_ready(60)
             with Client(admin.key, api.api_url) as client:
-                key = client.keys.create("p6", ["read", "write"], rate_limit_per_minute=1_000_000).key
+                key = client.keys.create(
+                    "p6", ["read", "write"], principal_name="p6-owner", rate_limit_per_minute=1_000_000
+                ).key
             os.environ["MLFLOW_TRACKING_TOKEN"] = str(key)
             clients = {"direct": MlflowClient(mlflow.url), "proxy": MlflowClient(f"{api.api_url}/mlflow")}
             results = measure(clients, root, args.repeat, args.artifacts)

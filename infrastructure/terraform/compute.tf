@@ -46,9 +46,10 @@ locals {
   task_environment = {
     api = merge(
       local.app_environment, local.chain_environment, local.attester_environment,
-      { HOKUSAI_API_HOST = "0.0.0.0", HOKUSAI_API_PORT = tostring(local.api_port) },
+      # the load balancer sits in the VPC: its X-Forwarded-For names the client
+      { HOKUSAI_API_HOST = "0.0.0.0", HOKUSAI_API_PORT = tostring(local.api_port), HOKUSAI_FORWARDED_ALLOW_IPS = var.vpc_cidr },
     )
-    pipeline = merge(local.app_environment, local.chain_environment, { HOKUSAI_SIGNER_URL = local.api_internal_url })
+    pipeline = merge(local.app_environment, local.chain_environment, { HOKUSAI_SIGNER_URL = local.api_internal_url }, local.dask_environment) # dask.tf
     mlflow   = { AWS_DEFAULT_REGION = var.aws_region }
   }
 

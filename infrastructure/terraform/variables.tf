@@ -419,3 +419,53 @@ variable "alarm_db_cpu_percent" {
     error_message = "alarm_db_cpu_percent must be in (0, 100]."
   }
 }
+
+# -------------------------------------------------------------------------------------------------
+# Optional Dask cluster for contributor valuation (dask.tf)
+# -------------------------------------------------------------------------------------------------
+
+variable "dask_enabled" {
+  type        = bool
+  description = "Run a Dask scheduler and workers as ECS services; pipeline runs send their valuation retrains there."
+  default     = false
+}
+
+variable "dask_worker_count" {
+  type        = number
+  description = "Dask worker tasks (each runs one single-threaded worker process per vCPU)."
+  default     = 2
+
+  validation {
+    condition     = var.dask_worker_count >= 1 && var.dask_worker_count <= 100 && floor(var.dask_worker_count) == var.dask_worker_count
+    error_message = "dask_worker_count must be a whole number from 1 to 100."
+  }
+}
+
+variable "dask_worker_cpu" {
+  type        = number
+  description = "CPU units of a Dask worker task (1024 = 1 vCPU; one worker process per vCPU)."
+  default     = 2048
+
+  validation {
+    condition     = contains([1024, 2048, 4096, 8192, 16384], var.dask_worker_cpu)
+    error_message = "dask_worker_cpu must be a Fargate size of whole vCPUs: 1024, 2048, 4096, 8192 or 16384."
+  }
+}
+
+variable "dask_worker_memory" {
+  type        = number
+  description = "Memory (MiB) of a Dask worker task: it holds the base data, the benchmark and the contributions."
+  default     = 8192
+}
+
+variable "dask_scheduler_cpu" {
+  type        = number
+  description = "CPU units of the Dask scheduler task."
+  default     = 512
+}
+
+variable "dask_scheduler_memory" {
+  type        = number
+  description = "Memory (MiB) of the Dask scheduler task."
+  default     = 1024
+}

@@ -153,6 +153,10 @@ class Settings(BaseSettings):
     wallet_key_max_seconds: int = Field(
         30 * 86400, ge=60, description="Longest lifetime of an API key minted under a wallet sign-in."
     )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Proxies whose X-Forwarded-For is believed (comma list, e.g. the load balancer's CIDR).",
+    )
     signer_url: str | None = Field(
         None, description="API URL a run worker asks to sign its attestation. Default: the API's URL."
     )
@@ -177,6 +181,28 @@ class Settings(BaseSettings):
     )
     compute_price_usd_per_hour: float = Field(
         0.05826, ge=0, le=1000, description="Price of one hour of run compute (actualCostUsdMicro)."
+    )
+    # contributor valuation (issue 11)
+    valuation_budget: int = Field(
+        64, ge=2, le=100_000, description="Retrains one run's valuation may use (noise seeds count)."
+    )
+    valuation_noise_seeds: int = Field(
+        3, ge=0, le=100, description="Extra seeds the full candidate is retrained with for the noise floor."
+    )
+    valuation_tolerance_pp: float = Field(
+        0.1, ge=0, description="Sampling stops once every value's standard error is below this (pp)."
+    )
+    valuation_method: Literal["auto", "exact_shapley", "permutation_shapley", "msr_banzhaf"] = Field(
+        "auto", description="Estimator of contributor values; auto: exact when it fits the budget."
+    )
+    valuation_workers: int = Field(
+        1, ge=1, le=256, description="Local processes that run valuation retrains (joblib); 1: in process."
+    )
+    dask_scheduler: str | None = Field(
+        None, description="tcp://HOST:PORT of an existing Dask scheduler that runs valuation retrains."
+    )
+    near_duplicate_tolerance: float = Field(
+        0.05, ge=0, le=10, description="Near-copy tolerance in base standard deviations, on every feature."
     )
 
     @field_validator("database_url", "mlflow_backend_store_uri")
@@ -203,6 +229,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://", *_SQL_SCHEMES)):
             raise ValueError("must be an http(s):// MLflow server URL or a sqlite:/// or postgresql:// store")
         return normalize_sql_url(value).rstrip("/")
+
+    @field_validator("dask_scheduler")
+    @classmethod
+    def _dask_address(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("tcp://", "tls://")) or len(value.split("://", 1)[1]) < 3:
+            raise ValueError("must be a tcp://HOST:PORT (or tls://HOST:PORT) Dask scheduler address")
+        return value
 
     @field_validator("chain_ids")
     @classmethod
@@ -279,6 +314,11 @@ class Settings(BaseSettings):
             self.artifact_root = str(self.data_dir / "mlartifacts")
         if self.pipeline_data_root is None:
             self.pipeline_data_root = str(self.data_dir / "pipeline-data")
+        if self.valuation_budget < self.valuation_noise_seeds + 2:
+            raise ValueError(
+                "HOKUSAI_VALUATION_BUDGET must be at least HOKUSAI_VALUATION_NOISE_SEEDS + 2 "
+                "(the noise seeds, the base-only model and one coalition)"
+            )
         if self.job_runner == "ecs" and not (
             self.ecs_cluster and self.ecs_task_definition and self.ecs_subnets
         ):

@@ -296,6 +296,9 @@ def make_server(settings: Settings, app: FastAPI) -> tuple[uvicorn.Server, socke
     config = uvicorn.Config(
         app, host=settings.api_host, port=settings.api_port, log_config=None,
         access_log=False, lifespan="on", timeout_graceful_shutdown=10,
+        # a client's own X-Forwarded-For is believed only from the proxies named (none by default)
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )  # fmt: skip
     return uvicorn.Server(config), config.bind_socket()
 

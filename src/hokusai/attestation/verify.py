@@ -3,6 +3,7 @@
 Checks, in order (each reported with its reason, all run even when one fails):
 ``schema``, ``report`` (the companion evaluation report belongs to this run), ``pipeline_run_id``
 (recomputed from the hashes, wallets and options), ``hash_tree_root``, ``public_inputs_hash``,
+``weights`` (the attested weights recomputed from the report's contributor values and noise floor),
 ``domain`` (the EIP-712 domain the report records is the attestation domain, for the expected chain
 and contract when those are given), ``signature`` (the EIP-712 signature under that domain recovers
 the document's ``verification_key``), ``signer`` (that key is the expected signer, or one of the
@@ -28,6 +29,7 @@ from hokusai.attestation.signing import (
     recover_signer,
 )
 from hokusai.errors import HokusaiError, NotFound
+from hokusai.evaluation.weights import TOTAL_BPS, weights_from_values
 from hokusai.hashing import file_sha256
 from hokusai.wallet import checksum_address
 
@@ -160,6 +162,22 @@ def verify_attestation(
             "public_inputs_hash", stated, public_inputs_hash(document, attestation["hash_tree_root"])
         )
 
+    def weights() -> tuple[bool, str]:
+        if report is None:
+            return False, "needs the evaluation report (it holds the contributors' values)"
+        valuation = report.get("valuation")
+        if not valuation:
+            return False, "the report has no valuation section (values and noise floor) to recompute from"
+        contributions = report["contributions"]
+        recomputed = weights_from_values(
+            [c["value_pp"] for c in contributions],
+            [bool(c["player"]) for c in contributions],
+            valuation["noise_floor_pp"] or 0.0,
+            bool(report["outcome"]["accepted"]),
+        ).bps
+        stated = [round(c["weight"] * TOTAL_BPS) for c in document["contributors"]]
+        return _compare("weights (bps) from the report's values", stated, recomputed)
+
     def signature() -> tuple[bool, str]:
         recovered = recover_signer(
             run_id,
@@ -193,6 +211,7 @@ def verify_attestation(
         _run("pipeline_run_id", run_id_check),
         _run("hash_tree_root", root),
         _run("public_inputs_hash", inputs),
+        _run("weights", weights),
         _run("domain", lambda: _domain_check(report, expected_domain)),
         _run("signature", signature),
         _run("signer", signer_check),

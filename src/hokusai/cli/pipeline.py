@@ -71,6 +71,13 @@ Weights = Annotated[
     ),
 ]
 OutDir = Annotated[Path | None, typer.Option("--out", help="Folder for the attestation, report and plots.")]
+Budget = Annotated[
+    int | None,
+    typer.Option(
+        "--valuation-budget",
+        help="Retrains contributor valuation may use in this run (default: HOKUSAI_VALUATION_BUDGET, 64).",
+    ),
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 
 
@@ -130,11 +137,19 @@ def progress_display(enabled: bool = True) -> Iterator[object]:
         yield None
         return
     started: dict[str, float] = {}
+    inner: dict[str, Any] = {}
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("starting", total=len(STEPS))
 
         def on_event(event: ProgressEvent) -> None:
+            if event.state == "progress":  # work inside a step: a second bar (retrain i of budget)
+                if event.step not in inner:
+                    inner[event.step] = bar.add_task(f"  {event.step}: retrains", total=event.planned)
+                bar.update(inner[event.step], completed=event.done, total=event.planned)
+                return
+            if event.step in inner:
+                bar.remove_task(inner.pop(event.step))
             if event.state == "started":
                 started[event.step] = time.perf_counter()
                 bar.update(task, description=f"{event.step} {event.detail}".strip())
@@ -189,21 +204,44 @@ def print_result(result: PipelineResult, as_json: bool) -> None:
             ci = "-" if m.ci_low_pp is None else f"[{m.ci_low_pp:+.2f}, {m.ci_high_pp:+.2f}]"
             metrics.add_row(label, f"{m.baseline:.4f}", f"{m.candidate:.4f}", _pp(m.delta_pp), ci)
         out.print(metrics)
-    people = Table(title="Contributors")
-    for column in ("wallet", "data sha256", "rows submitted", "rows used", "weight"):
-        people.add_column(column)
+    out.print(contributor_table(result))
+    out.print("[bold]files written[/]")
+    for path in result.files:
+        out.print(f"  {path}{'/' if path.is_dir() else ''}")
+
+
+def _value(value: float | None, error: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.3f}" + ("" if error is None else f" ± {error:.3f}")
+
+
+def contributor_table(result: PipelineResult) -> Table:
+    """Each contribution's rows, near-copies dropped, value ± standard error (pp) and weight."""
+    valuation = result.report.get("valuation") or {}
+    caption = None
+    if valuation:
+        floor = valuation.get("noise_floor_pp")
+        caption = (
+            f"{valuation['method']}, {valuation['retrains']} of {valuation['budget']} retrains"
+            + ("" if floor is None else f", noise floor {floor:.3f} pp")
+            + (", attribution inconclusive: equal split" if valuation.get("attribution_inconclusive") else "")
+        )
+    people = Table(title="Contributors", caption=caption)
+    columns = ("wallet", "data sha256", "rows submitted", "rows used", "near-copies", "value (pp)", "weight")
+    for column in columns:
+        people.add_column(column, justify="left" if column in ("wallet", "data sha256") else "right")
     for c in result.contributors:
         people.add_row(
             c.wallet or "-",
             c.data_hash[:16] + "…",
             str(c.rows_submitted),
             str(c.rows_used),
+            str(c.near_duplicates),
+            _value(c.value_pp, c.value_se_pp),
             f"{c.weight:.4f}",
         )
-    out.print(people)
-    out.print("[bold]files written[/]")
-    for path in result.files:
-        out.print(f"  {path}{'/' if path.is_dir() else ''}")
+    return people
 
 
 def tracking_settings(settings: Settings) -> tuple[Settings, str]:
@@ -267,7 +305,14 @@ def run(
         bool, typer.Option("--no-register", help="Do not register the candidate.")
     ] = False,
     out_dir: OutDir = None,
+    valuation_budget: Budget = None,
     as_json: AsJson = False,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle", help="Load a pickle/cloudpickle baseline (it can run code: yours only)."
+        ),
+    ] = False,
     run_id: Annotated[
         str | None,
         typer.Option("--run-id", help="Execute a run submitted to the platform API (workers use this)."),
@@ -284,7 +329,8 @@ def run(
         contribution, contributor, baseline=baseline, train=train, benchmark=benchmark, target=target,
         primary_metric=primary_metric, seed=seed, sample=sample, threshold_pp=threshold,
         min_benchmark_rows=min_benchmark_rows, metric_weights=parse_weights(metric_weight),
-        register=not no_register, model_name=model_name, out_dir=out_dir,
+        register=not no_register, model_name=model_name, out_dir=out_dir, valuation_budget=valuation_budget,
+        allow_pickle=trust_pickle,
     )  # fmt: skip
     execute(spec, as_json)
 

@@ -14,6 +14,7 @@ from hokusai.cli.pipeline import (
     AsJson,
     Baseline,
     Bench,
+    Budget,
     Contributions,
     Contributors,
     OutDir,
@@ -42,6 +43,7 @@ def preview(
         int, typer.Option("--sample", help="At most N training and N benchmark rows.")
     ] = DEFAULT_PREVIEW_SAMPLE,
     out_dir: OutDir = None,
+    valuation_budget: Budget = None,
     as_json: AsJson = False,
 ) -> None:
     """Estimate a contribution's effect on a stratified sample (not attested, not registered)."""
@@ -51,6 +53,6 @@ def preview(
     spec = make_spec(
         contribution, contributor, baseline=baseline, train=train, benchmark=benchmark, target=target,
         primary_metric=primary_metric, seed=seed, sample=sample, register=False, out_dir=out_dir,
-        preview=True,
+        preview=True, valuation_budget=valuation_budget,
     )  # fmt: skip
     execute(spec, as_json)

@@ -1,9 +1,9 @@
-"""Evaluation: train the candidate, score both models, paired intervals, the DeltaOne decision, weights."""
+"""Evaluation: train, score, paired intervals, the DeltaOne decision, contributor valuation and weights."""
 
 from hokusai.evaluation.compare import MetricComparison, compare_models
 from hokusai.evaluation.decision import Decision, Reason, decide
 from hokusai.evaluation.metrics import METRICS, Predictions, Task
-from hokusai.evaluation.weights import contributor_weights, largest_remainder
+from hokusai.evaluation.weights import largest_remainder, weights_from_values
 
 __all__ = [
     "METRICS",
@@ -13,7 +13,7 @@ __all__ = [
     "Reason",
     "Task",
     "compare_models",
-    "contributor_weights",
     "decide",
     "largest_remainder",
+    "weights_from_values",
 ]

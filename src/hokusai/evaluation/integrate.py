@@ -3,18 +3,22 @@
 Rows are compared whole (features and label, after casting to the base data's dtypes) by a 64-bit
 row hash. A base row that is also in the benchmark is leakage and stops the run. A contributed row
 already in the base data, in the benchmark, or in an earlier contribution is dropped and counted;
-so is a contributed row without a label. Repeats inside one contribution are kept (they are data).
+so is a contributed row without a label. Then the same for near-copies (``neardup``: same label and
+categorical values, every numeric feature within a tolerance in base standard deviations): they
+carry no new information (of a benchmark row: leakage), so they are dropped and counted too.
+Repeats inside one contribution are kept (they are data).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from hokusai.errors import InvalidData, InvalidInput
+from hokusai.evaluation.neardup import DEFAULT_TOLERANCE, NearDuplicateRule, near_copies
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,9 @@ class ContributionRows:
     duplicate_of_benchmark: int
     duplicate_of_earlier_contribution: int
     missing_label: int
+    near_duplicate_of_base: int = 0
+    near_duplicate_of_benchmark: int = 0
+    near_duplicate_of_earlier_contribution: int = 0
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class Integration:
     benchmark: pd.DataFrame
     contributions: list[pd.DataFrame]
     rows: list[ContributionRows]
+    near_duplicates: NearDuplicateRule | None = None
 
     @property
     def contributed_rows(self) -> int:
@@ -100,8 +108,15 @@ def integrate(
     contributions: Sequence[pd.DataFrame],
     target: str,
     names: Sequence[str] | None = None,
+    *,
+    features: Sequence[str] | None = None,
+    near_tolerance: float | None = DEFAULT_TOLERANCE,
 ) -> Integration:
-    """Check schemas and leakage, drop duplicated contributed rows, count everything."""
+    """Check schemas and leakage, drop duplicated and near-duplicated contributed rows, count all.
+
+    Near-copies are judged on ``features`` (default: every column but the target); ``None`` as
+    ``near_tolerance`` turns that check off.
+    """
     require_target(base, target, "base training data")
     require_target(benchmark, target, "benchmark")
     names = list(names or (f"contribution {i + 1}" for i in range(len(contributions))))
@@ -137,4 +152,48 @@ def integrate(
                 missing_label=len(frame) - len(labeled),
             )
         )
-    return Integration(base=base, benchmark=bench, contributions=kept, rows=rows)
+    if near_tolerance is None:
+        return Integration(base=base, benchmark=bench, contributions=kept, rows=rows)
+    columns = list(features) if features is not None else [c for c in base.columns if c != target]
+    rule = NearDuplicateRule.from_base(base, columns, target, near_tolerance)
+    kept, rows = _drop_near_copies(rule, base, bench, kept, rows)
+    return Integration(base=base, benchmark=bench, contributions=kept, rows=rows, near_duplicates=rule)
+
+
+def _drop_near_copies(
+    rule: NearDuplicateRule,
+    base: pd.DataFrame,
+    bench: pd.DataFrame,
+    contributions: list[pd.DataFrame],
+    rows: list[ContributionRows],
+) -> tuple[list[pd.DataFrame], list[ContributionRows]]:
+    """Near-copies of base rows, then of benchmark rows (all contributions in one query each, so
+    the base data is indexed once), then of earlier contributions' surviving rows."""
+    if not any(len(c) for c in contributions):
+        return contributions, rows
+    pooled = pd.concat(contributions, ignore_index=True)
+    of_base = near_copies(rule, base, pooled)
+    of_bench = np.zeros_like(of_base)
+    of_bench[~of_base] = near_copies(rule, bench, pooled[~of_base])
+    bounds = np.cumsum([0, *(len(c) for c in contributions)])
+    kept, counted = [], []
+    for i, (frame, row) in enumerate(zip(contributions, rows, strict=True)):
+        near_base, near_bench = of_base[bounds[i] : bounds[i + 1]], of_bench[bounds[i] : bounds[i + 1]]
+        remaining = frame[~(near_base | near_bench)]
+        earlier = [k for k in kept if len(k)]
+        of_earlier = (
+            near_copies(rule, pd.concat(earlier, ignore_index=True), remaining)
+            if earlier
+            else np.zeros(len(remaining), dtype=bool)
+        )
+        kept.append(remaining[~of_earlier])
+        counted.append(
+            replace(
+                row,
+                used=len(remaining) - int(of_earlier.sum()),
+                near_duplicate_of_base=int(near_base.sum()),
+                near_duplicate_of_benchmark=int(near_bench.sum()),
+                near_duplicate_of_earlier_contribution=int(of_earlier.sum()),
+            )
+        )
+    return kept, counted

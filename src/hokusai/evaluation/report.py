@@ -1,8 +1,10 @@
 """The companion evaluation report: the statistical evidence behind an attestation.
 
 It holds what the attestation schema has no place for: the outcome and its reason code, every
-metric's paired interval and method, sample sizes, what happened to each contribution's rows,
-how weights were derived, and the run options. Its canonical hash is a leaf of the hash tree,
+metric's paired interval and method, sample sizes, what happened to each contribution's rows
+(exact and near duplicates), each contribution's value with its standard error, how values and
+weights were derived (``valuation``: method, retrains, noise floor, efficiency), and the run
+options. Its canonical hash is a leaf of the hash tree,
 so it cannot be changed without breaking the attestation. No timestamps: same run, same report.
 """
 
@@ -12,13 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from hokusai.evaluation.attribution import Attribution
 from hokusai.evaluation.compare import MetricComparison
 from hokusai.evaluation.decision import Decision
 from hokusai.evaluation.integrate import ContributionRows
 from hokusai.evaluation.metrics import Task
-from hokusai.evaluation.weights import WeightMethod
+from hokusai.evaluation.neardup import NearDuplicateRule
 
-REPORT_VERSION = "1"
+REPORT_VERSION = "2"
 EVALUATION = "evaluation"
 PREVIEW = "preview_estimate"
 
@@ -46,9 +49,8 @@ def build_report(
     samples: Mapping[str, Any],
     contributions: Sequence[Mapping[str, Any]],
     rows: Sequence[ContributionRows],
-    weights_bps: Sequence[int],
-    lifts_pp: Sequence[float] | None,
-    weight_method: WeightMethod | None,
+    attribution: Attribution | None,
+    near_duplicates: NearDuplicateRule | None,
 ) -> dict[str, Any]:
     """The report as a JSON-ready dict (``contributions``: wallet and data hash per contribution)."""
     return {
@@ -76,11 +78,15 @@ def build_report(
             {
                 **dict(contribution),
                 "rows": asdict(row),
-                "lift_pp": None if lifts_pp is None else lifts_pp[i],
-                "weight_bps": weights_bps[i],
+                "player": attribution is not None and attribution.players[i],
+                "value_pp": None if attribution is None else attribution.values_pp[i],
+                "value_se_pp": None if attribution is None else attribution.stderr_pp[i],
+                "weight_bps": 0 if attribution is None else attribution.weights.bps[i],
             }
             for i, (contribution, row) in enumerate(zip(contributions, rows, strict=True))
         ],
-        "weights_method": None if weight_method is None else weight_method.value,
+        "weights_method": None if attribution is None else attribution.weights.method.value,
+        "valuation": None if attribution is None else attribution.report(),
+        "near_duplicates": None if near_duplicates is None else near_duplicates.describe(),
         "options": dict(options),
     }

@@ -83,6 +83,16 @@ def mlflow_values(
             )
     for i, bps in enumerate(weighed.weights_bps if weighed else [], 1):
         metrics[f"weight_bps_{i}"] = bps
+    if weighed is not None:
+        attribution = weighed.attribution
+        for i, (value, error) in enumerate(zip(attribution.values_pp, attribution.stderr_pp, strict=True), 1):
+            if value is not None:
+                metrics[f"value_pp_{i}"] = value
+            if error is not None:
+                metrics[f"value_se_pp_{i}"] = error
+        metrics["valuation_retrains"] = attribution.retrains
+        if attribution.noise_floor_pp is not None:
+            metrics["noise_floor_pp"] = attribution.noise_floor_pp
     tags = {
         "hokusai.pipeline_run_id": run_id,
         "hokusai.outcome": outcome["reason"],

@@ -39,9 +39,12 @@ class Progress:
     def __init__(self, callback: ProgressCallback | None) -> None:
         self.callback = callback
 
-    def _emit(self, step: Step, state: str, detail: str = "") -> None:
+    def _emit(
+        self, step: Step, state: str, detail: str = "", done: int | None = None, planned: int | None = None
+    ) -> None:
         if self.callback is not None:
-            self.callback(ProgressEvent(step, STEPS.index(step) + 1, len(STEPS), state, detail))  # type: ignore[arg-type]
+            index = STEPS.index(step) + 1
+            self.callback(ProgressEvent(step, index, len(STEPS), state, detail, done, planned))  # type: ignore[arg-type]
 
     @contextlib.contextmanager
     def step(self, step: Step, detail: str = "") -> Iterator[None]:
@@ -51,6 +54,14 @@ class Progress:
 
     def skip(self, step: Step, detail: str) -> None:
         self._emit(step, "skipped", detail)
+
+    def work(self, step: Step, unit: str) -> Callable[[int, int], None]:
+        """A callback for ``done`` of ``planned`` units inside ``step``."""
+
+        def report(done: int, planned: int) -> None:
+            self._emit(step, "progress", f"{unit} {done} of {planned}", done, planned)
+
+        return report
 
 
 def run_pipeline(
@@ -108,13 +119,16 @@ def _evaluate(
     target: TrackingTarget,
     sealer: Sealer | None,
 ) -> PipelineResult:
+    valuation = steps.valuation_config(spec, settings)  # a bad budget stops the run before any work
+    near_tolerance = settings.near_duplicate_tolerance
     with progress.step("load baseline", spec.baseline):
         baseline = steps.load_baseline(spec, target, staging / "download")
     with progress.step("integrate contributions"):
-        prepared = steps.prepare_data(inputs, baseline, spec)
+        prepared = steps.prepare_data(inputs, baseline, spec, near_tolerance)
     trained = compared = weighed = attestation = None
     primary = steps.primary_metric(spec, prepared.task)
-    options = steps.run_options(spec, primary, dict(spec.metric_weights or {primary: 1.0}))
+    metric_weights = dict(spec.metric_weights or {primary: 1.0})
+    options = steps.run_options(spec, primary, metric_weights, valuation, near_tolerance)
     if prepared.contributed_rows == 0:
         for skipped in ("train candidate", "score models", "compare", "weigh contributors", "attest"):
             progress.skip(skipped, "no contribution rows")  # type: ignore[arg-type]
@@ -132,7 +146,9 @@ def _evaluate(
             decision = compared.decision
             steps.draw_plots(compared, prepared, spec, staging / PLOTS_DIR)
         with progress.step("weigh contributors", f"{len(spec.contributions)} contributions"):
-            weighed = steps.weigh_contributors(baseline, prepared, compared, spec)
+            weighed = steps.weigh_contributors(
+                baseline, prepared, compared, spec, valuation, progress.work("weigh contributors", "retrain")
+            )
         run_id = steps.run_id_for(inputs, spec, trained.baseline.model_hash, options)
         report = steps.make_report(run_id, inputs, prepared, spec, decision, options, compared, weighed)
         if spec.preview:
@@ -183,7 +199,14 @@ def _result(
         },
         contributors=[
             ContributorResult(
-                c["wallet"], c["data_hash"], c["rows"]["submitted"], c["rows"]["used"], c["weight_bps"]
+                c["wallet"],
+                c["data_hash"],
+                c["rows"]["submitted"],
+                c["rows"]["used"],
+                c["weight_bps"],
+                c["value_pp"],
+                c["value_se_pp"],
+                sum(v for k, v in c["rows"].items() if k.startswith("near_duplicate_of_")),
             )
             for c in report["contributions"]
         ],

@@ -56,6 +56,7 @@ class PipelineSpec:
     baseline_format: str | None = None  # its recorded serialization format (not what the directory claims)
     allow_pickle: bool = False  # pickle/cloudpickle baselines run code when loaded: only when trusted
     experiment: str | None = None  # MLflow experiment to record in (default: hokusai-evaluations)
+    valuation_budget: int | None = None  # retrains for contributor valuation (default: the setting)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "train", Path(self.train))
@@ -86,6 +87,8 @@ class PipelineSpec:
             raise InvalidInput(f"sample must be at least 2 rows, got {self.sample}")
         if not math.isfinite(self.threshold_pp) or self.threshold_pp < 0:
             raise InvalidInput(f"threshold must be >= 0 percentage points, got {self.threshold_pp}")
+        if self.valuation_budget is not None and not 2 <= self.valuation_budget <= 100_000:
+            raise InvalidInput(f"valuation budget must be 2..100000 retrains, got {self.valuation_budget}")
         if self.min_benchmark_rows < 1:
             raise InvalidInput(f"minimum benchmark rows must be >= 1, got {self.min_benchmark_rows}")
         if self.model_name is not None and not MODEL_NAME.match(self.model_name):
@@ -110,13 +113,18 @@ STEPS: tuple[Step, ...] = Step.__args__  # type: ignore[attr-defined]
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """A step started or finished (``index`` is 1-based out of ``total``)."""
+    """A step started, progressed or finished (``index`` is 1-based out of ``total`` steps).
+
+    ``progress`` events carry the work inside a step: ``done`` of ``planned`` units (valuation:
+    retrain i of the budget; it may finish early, when every standard error is small enough)."""
 
     step: Step
     index: int
     total: int
-    state: Literal["started", "finished", "skipped"]
+    state: Literal["started", "progress", "finished", "skipped"]
     detail: str = ""
+    done: int | None = None
+    planned: int | None = None
 
 
 @dataclass(frozen=True)
@@ -130,11 +138,16 @@ class MetricResult:
 
 @dataclass(frozen=True)
 class ContributorResult:
+    """One contribution's outcome: rows, near-copies dropped, value ± standard error (pp), weight."""
+
     wallet: str | None
     data_hash: str
     rows_submitted: int
     rows_used: int
     weight_bps: int
+    value_pp: float | None = None
+    value_se_pp: float | None = None
+    near_duplicates: int = 0
 
     @property
     def weight(self) -> float:

@@ -14,10 +14,13 @@ import pandas as pd
 
 from hokusai.attestation.content import pipeline_run_id, run_identity
 from hokusai.attestation.document import BenchmarkEntry, ContributorEntry, ModelEntry, Sealer, build_document
+from hokusai.config import Settings
+from hokusai.evaluation.attribution import Attribution, Progress, ValuationConfig, attribute
 from hokusai.evaluation.compare import CONFIDENCE, RESAMPLES, MetricComparison, compare_models
 from hokusai.evaluation.decision import Decision, Reason, decide
+from hokusai.evaluation.executor import RetrainProblem
 from hokusai.evaluation.integrate import Integration, integrate
-from hokusai.evaluation.metrics import Predictions, Task, compute_metrics, task_for
+from hokusai.evaluation.metrics import Predictions, Task, task_for
 from hokusai.evaluation.report import EVALUATION, PREVIEW, build_report
 from hokusai.evaluation.sampling import sample_fraction, stratified_sample
 from hokusai.evaluation.training import (
@@ -29,7 +32,6 @@ from hokusai.evaluation.training import (
     seeded_clone,
     training_config_hash,
 )
-from hokusai.evaluation.weights import WeightMethod, contributor_weights, uses_leave_one_out
 from hokusai.pipeline.inputs import Inputs
 from hokusai.pipeline.spec import PipelineSpec
 from hokusai.tracking.models import LoadedModel, ModelSource, fetch_model, load_model_dir, save_model_dir
@@ -55,9 +57,13 @@ class Prepared:
     y: np.ndarray
     sampled: bool
 
-    def training_frame(self, skip: int | None = None) -> pd.DataFrame:
-        parts = [self.base, *(c for i, c in enumerate(self.contributions) if i != skip)]
-        return pd.concat(parts, ignore_index=True)
+    def training_frame(self) -> pd.DataFrame:
+        """Base + every contribution, in order (the candidate's training set = the full coalition)."""
+        return pd.concat([self.base, *self.players()], ignore_index=True)
+
+    def players(self) -> list[pd.DataFrame]:
+        """The contributions with rows, in order: the players of the valuation."""
+        return [c for c in self.contributions if len(c)]
 
     @property
     def contributed_rows(self) -> int:
@@ -93,9 +99,11 @@ class Compared:
 
 @dataclass(frozen=True)
 class Weighed:
-    weights_bps: list[int]
-    lifts_pp: list[float] | None
-    method: WeightMethod
+    attribution: Attribution
+
+    @property
+    def weights_bps(self) -> list[int]:
+        return self.attribution.weights.bps
 
 
 def load_baseline(spec: PipelineSpec, target: TrackingTarget, workdir: Path) -> Baseline:
@@ -110,16 +118,21 @@ def load_baseline(spec: PipelineSpec, target: TrackingTarget, workdir: Path) -> 
     return Baseline(model=model, source=source)
 
 
-def prepare_data(inputs: Inputs, baseline: Baseline, spec: PipelineSpec) -> Prepared:
-    """Integrate the contributions, then draw the stratified sample when ``spec.sample`` is set."""
+def prepare_data(
+    inputs: Inputs, baseline: Baseline, spec: PipelineSpec, near_tolerance: float | None
+) -> Prepared:
+    """Integrate the contributions (near-copies judged on the model's features), then draw the
+    stratified sample when ``spec.sample`` is set."""
+    features = feature_columns(baseline.model.estimator, list(inputs.train.frame.columns), spec.target)
     integration = integrate(
         inputs.train.frame,
         inputs.benchmark.frame,
         [c.frame for c in inputs.contributions],
         spec.target,
         names=[c.name for c in inputs.contributions],
+        features=features,
+        near_tolerance=near_tolerance,
     )
-    features = feature_columns(baseline.model.estimator, list(integration.base.columns), spec.target)
     total = len(integration.base) + integration.contributed_rows
     fraction = sample_fraction(total, spec.sample)
     base = stratified_sample(integration.base, spec.target, fraction, spec.seed)
@@ -216,34 +229,64 @@ def no_contribution_decision(prepared: Prepared, spec: PipelineSpec) -> Decision
     )
 
 
+def valuation_config(spec: PipelineSpec, settings: Settings) -> ValuationConfig:
+    """The run's valuation settings (the spec's budget overrides the platform's)."""
+    return ValuationConfig(
+        budget=spec.valuation_budget or settings.valuation_budget,
+        noise_seeds=settings.valuation_noise_seeds,
+        tolerance_pp=settings.valuation_tolerance_pp,
+        method=settings.valuation_method,
+        workers=settings.valuation_workers,
+        dask_scheduler=settings.dask_scheduler,
+    )
+
+
 def weigh_contributors(
-    baseline: Baseline, prepared: Prepared, compared: Compared, spec: PipelineSpec
+    baseline: Baseline,
+    prepared: Prepared,
+    compared: Compared,
+    spec: PipelineSpec,
+    config: ValuationConfig,
+    progress: Progress | None = None,
 ) -> Weighed:
-    """Weights in basis points: leave-one-contributor-out lift for 2..12 contributors, else by rows."""
-    rows = [len(c) for c in prepared.contributions]
-    lifts: list[float] | None = None
-    if uses_leave_one_out(len(rows)):
-        primary = compared.decision.primary_metric
-        full = compared.comparisons[primary].candidate
-        lifts = []
-        for i, count in enumerate(rows):
-            if count == 0:  # without it, the model is the candidate itself
-                lifts.append(0.0)
-                continue
-            model = fit(
-                seeded_clone(baseline.model.estimator, spec.seed),
-                prepared.training_frame(skip=i),
-                prepared.features,
-                spec.target,
-            )
-            without = predict(model, prepared.benchmark, prepared.features, prepared.task)
-            lifts.append((full - compute_metrics(prepared.y, without, prepared.task)[primary]) * 100.0)
-    bps, method = contributor_weights(rows, lifts)
-    return Weighed(weights_bps=bps, lifts_pp=lifts, method=method)
+    """Value each contribution (group semivalues within the retrain budget) and weigh by value."""
+    primary = compared.decision.primary_metric
+    comparison = compared.comparisons[primary]
+    problem = RetrainProblem(
+        estimator=baseline.model.estimator,
+        base=prepared.base,
+        players=tuple(prepared.players()),
+        benchmark=prepared.benchmark,
+        y=prepared.y,
+        features=tuple(prepared.features),
+        target=spec.target,
+        task=prepared.task,
+        metric=primary,
+    )
+    attribution = attribute(
+        problem,
+        [len(c) > 0 for c in prepared.contributions],
+        full_utility=comparison.candidate,
+        baseline_utility=comparison.baseline,
+        accepted=compared.decision.accepted,
+        # a sampled run's baseline is the seeded clone on the (sampled) base rows: the empty coalition
+        empty_utility=comparison.baseline if prepared.sampled else None,
+        seed=spec.seed,
+        config=config,
+        progress=progress,
+    )
+    return Weighed(attribution)
 
 
-def run_options(spec: PipelineSpec, primary: str, weights: dict[str, float]) -> dict[str, Any]:
-    """The options that, with the input hashes, define the run (and its id)."""
+def run_options(
+    spec: PipelineSpec,
+    primary: str,
+    weights: dict[str, float],
+    config: ValuationConfig,
+    near_tolerance: float | None,
+) -> dict[str, Any]:
+    """The options that, with the input hashes, define the run (and its id). Where retrains run
+    (workers, Dask) is not among them: it does not change the result."""
     return {
         "kind": PREVIEW if spec.preview else EVALUATION,
         "target": spec.target,
@@ -255,6 +298,8 @@ def run_options(spec: PipelineSpec, primary: str, weights: dict[str, float]) -> 
         "min_benchmark_rows": spec.min_benchmark_rows,
         "confidence": CONFIDENCE,
         "resamples": RESAMPLES,
+        **config.options(),
+        "near_duplicate_tolerance": near_tolerance,
     }
 
 
@@ -285,7 +330,6 @@ def make_report(
     weighed: Weighed | None = None,
 ) -> dict[str, Any]:
     """The companion evaluation report (see ``hokusai.evaluation.report``)."""
-    count = len(spec.contributions)
     return build_report(
         kind=options["kind"],
         run_id=run_id,
@@ -299,9 +343,8 @@ def make_report(
             for c, d in zip(spec.contributions, inputs.contributions, strict=True)
         ],
         rows=prepared.integration.rows,
-        weights_bps=weighed.weights_bps if weighed else [0] * count,
-        lifts_pp=weighed.lifts_pp if weighed else None,
-        weight_method=weighed.method if weighed else None,
+        attribution=weighed.attribution if weighed else None,
+        near_duplicates=prepared.integration.near_duplicates,
     )
 
 

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import aiohttp
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 from starlette.concurrency import run_in_threadpool
@@ -18,8 +19,8 @@ from hokusai.attestation import load_attesters
 from hokusai.config import Settings, load_settings
 from hokusai.server.auth.authenticator import Authenticator
 from hokusai.server.db import create_db_engine, session_factory
-from hokusai.server.deps import authorize_route
-from hokusai.server.errors import install_error_handlers
+from hokusai.server.deps import require_checked_routes
+from hokusai.server.errors import document_errors, install_error_handlers
 from hokusai.server.jobs import start_runner
 from hokusai.server.middleware import BodyLimitMiddleware, RequestContextMiddleware, RequestMetrics
 from hokusai.server.mlflow_access import MlflowAccess
@@ -118,12 +119,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # /docs and /redoc come from routes/docs.py: packaged assets, no CDN
         redoc_url=None,
-        dependencies=[Depends(authorize_route)],  # every route is checked against its policy-table row
     )
     app.state.hokusai = state
     install_error_handlers(app)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            app.openapi_schema = document_errors(
+                get_openapi(
+                    title=app.title, version=app.version, description=app.description, routes=app.routes
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     for module in (*ROUTERS, mlflow_proxy):
         app.include_router(module.router)
+    require_checked_routes(app)  # every route is checked against its policy-table row
     app.mount("/mlflow", mlflow_proxy.MlflowProxy(state))  # /mlflow/…: a plain ASGI app (hot path)
     if settings.cors_origin_list:  # outside authentication: a preflight never needs a credential
         app.add_middleware(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy.orm import Session
 
 from hokusai.config import Settings
@@ -45,10 +45,9 @@ def client_ip(request: Request) -> str:
 
 
 async def get_current_principal(request: Request) -> Principal:
-    """Authenticate the request and attach the principal to ``request.state.principal``."""
+    """Authenticate the request (cache, rate limit, audit of refusals: ``Authenticator.authenticate``)."""
     state: AppState = request.app.state.hokusai
     principal = await state.auth.authenticate(request.headers, client_ip(request))
-    request.state.principal = principal
     return principal
 
 
@@ -57,30 +56,50 @@ _CREDENTIAL_HEADERS = (b"authorization", b"x-api-key", b"x-eth-address", b"x-eth
 
 
 async def authorize_route(request: Request) -> Principal | None:
-    """The caller of this route, checked against the policy table (its row is found by the route's path
+    """The caller of this route, checked against the policy table (the row is found by the route's path
     template, so a route without a row is refused). Public routes authenticate only when a credential is
-    sent, so an owner reading a public object still sees what it owns."""
-    route = request.scope.get("route")
-    rule = policy.rule_for(request.method, getattr(route, "path", request.url.path))
+    sent, so an owner reading a public object still sees what it owns.
+
+    Every route depends on this exactly once, directly (``Caller``, ``OptionalCaller`` or ``Checked``):
+    ``require_checked_routes`` refuses to build an app with a route that does not. One dependency, not two:
+    each level of FastAPI's dependency solving costs on every authenticated request.
+    """
+    scope = request.scope
+    route = scope.get("route")
+    rule = policy.rule_for(scope["method"], route.path if route is not None else scope["path"])
     principal: Principal | None = None
-    if rule.access is policy.Access.PROXY:
-        return None  # the proxy authenticates its own requests (Basic credentials included)
-    if rule.access not in (policy.Access.PUBLIC, policy.Access.WORKER) or any(
-        name in _CREDENTIAL_HEADERS for name, _ in request.scope["headers"]
+    if rule.access is not policy.Access.PROXY and (  # the proxy authenticates itself (Basic credentials too)
+        rule.access not in (policy.Access.PUBLIC, policy.Access.WORKER)
+        or any(name in _CREDENTIAL_HEADERS for name, _ in scope["headers"])
     ):
         principal = await get_current_principal(request)
     policy.check_caller(principal, rule)
     return principal
 
 
-async def require_caller(principal: Annotated[Principal | None, Depends(authorize_route)]) -> Principal:
-    """``authorize_route`` for routes whose rule needs a credential (never ``None``)."""
+async def authorize_caller(request: Request) -> Principal:
+    """``authorize_route`` for routes whose rule needs a credential (so never ``None``)."""
+    principal = await authorize_route(request)
     assert principal is not None, "a route declaring Caller must have a rule that needs a credential"
     return principal
 
 
-Caller = Annotated[Principal, Depends(require_caller)]
+Caller = Annotated[Principal, Depends(authorize_caller)]
 OptionalCaller = Annotated[Principal | None, Depends(authorize_route)]
+Checked = Depends(authorize_route)  # for routes that use no principal: ``dependencies=[Checked]``
+_AUTHORIZERS = (authorize_route, authorize_caller)
+
+
+def require_checked_routes(app: FastAPI) -> None:
+    """Fail to build the app when a route is not checked against the policy table (fail closed)."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and not any(
+            d.call in _AUTHORIZERS for d in route.dependant.dependencies
+        ):
+            raise RuntimeError(f"route {context.path} does not depend on the policy check (Caller, Checked)")
 
 
 def ensure_scope(state: AppState, principal: Principal, scope: str) -> None:

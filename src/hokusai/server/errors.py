@@ -67,6 +67,47 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "internal server error; the request id is in the logs")
 
 
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {}},
+        }
+    },
+}
+# What every operation can answer (authentication, the policy table, validation, limits, dependencies).
+ERROR_STATUSES = {
+    400: "Bad input (the error code says what)",
+    401: "No credential, or one that is not valid",
+    403: "The policy table refuses this to your role, scope or relation to the object",
+    404: "Not found, or not yours to read",
+    405: "Method not allowed",
+    409: "Conflicts with the current state",
+    413: "Body, upload or archive too large",
+    415: "Unsupported media type",
+    422: "A malformed request",
+    429: "Rate limited (Retry-After says when to retry)",
+    503: "A dependency (database, MLflow, signer) is unavailable",
+}
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Give every operation of an OpenAPI document the error answers it can give, in the one error shape."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in ERROR_STATUSES.items():
+                responses[str(status)] = {"description": description, "content": reference}
+    schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+    schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+    return schema
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception kind to the error shape."""
     app.add_exception_handler(HokusaiError, _hokusai_error)

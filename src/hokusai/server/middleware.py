@@ -86,9 +86,9 @@ class RequestContextMiddleware:
 class BodyLimitMiddleware:
     """Refuses a JSON (non-multipart) request body over ``max_bytes`` with 413 before it is held whole.
 
-    A declared ``Content-Length`` over the limit is answered at once; a body without one is counted as it
-    arrives. Multipart uploads have their own limit (``HOKUSAI_UPLOAD_MAX_BYTES``, streamed to disk); the
-    MLflow proxy limits the bodies it reads itself and streams artifacts.
+    A declared ``Content-Length`` over the limit is answered at once; a body without one is read here up to
+    the limit (and refused past it) before the app sees it. Multipart uploads have their own limit
+    (``HOKUSAI_UPLOAD_MAX_BYTES``, streamed to disk); the MLflow proxy limits the bodies it reads itself.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -108,20 +108,35 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared.isdigit():
+            if int(declared) > self.max_bytes:
+                await self._refuse(send)
+                return
+            await self.app(scope, receive, send)
             return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+        # No declared length (chunked): read it here, up to the limit, then hand it on whole.
+        chunks, seen = [], 0
+        while True:
             message = await receive()
+            if message["type"] != "http.request":
+                break
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise PayloadTooLarge(self._message(), details={"limit_bytes": self.max_bytes})
-            return message
+                await self._refuse(send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        await self.app(scope, counted, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     def _message(self) -> str:
         return f"the request body is larger than {self.max_bytes} bytes (HOKUSAI_JSON_BODY_MAX_BYTES)"

@@ -160,6 +160,7 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
         sample=options.get("sample"),
         threshold_pp=options["threshold_pp"],
         min_benchmark_rows=options["min_benchmark_rows"],
+        valuation_budget=options.get("valuation_budget"),
         metric_weights=options.get("metric_weights"),
         register=True,
         model_name=model.name,
@@ -176,13 +177,12 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
         if event.state == "started":
             log.info("run %s: step %d/%d %s", run_id, event.index, event.total, event.step)
         now = time.monotonic()
-        if event.state == "started" or now - last >= PROGRESS_INTERVAL_SECONDS:
+        if event.state in ("started", "finished") or now - last >= PROGRESS_INTERVAL_SECONDS:
             last = now
-            runs.set_progress(
-                session,
-                run_id,
-                {"step": event.step, "index": event.index, "total": event.total, "state": event.state},
-            )
+            progress = {"step": event.step, "index": event.index, "total": event.total, "state": event.state}
+            if event.planned is not None:  # work inside the step: valuation's retrain i of the budget
+                progress.update(done=event.done, planned=event.planned)
+            runs.set_progress(session, run_id, progress)
 
     token = os.environ.get(TOKEN_ENV, "")
     sealer = remote_sealer(str(settings.signer_url), run_id, token)

@@ -183,3 +183,37 @@ def test_rotating_a_revoked_key_is_a_conflict(api: Api) -> None:
         response = admin.post(f"/api/v1/keys/{created['id']}/rotate")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "key_revoked"
+
+
+def test_a_child_key_cannot_have_a_higher_rate_limit_than_its_parent(api: Api) -> None:
+    parent = api.create_key(principal_name="acme", scopes=["read", "write"], rate_limit_per_minute=50)
+    with api.client(Authorization=f"Bearer {parent['key']}") as client:
+        refused = client.post(
+            "/api/v1/keys", json={"name": "c", "scopes": ["read"], "rate_limit_per_minute": 500}
+        )
+        inherited = client.post("/api/v1/keys", json={"name": "c", "scopes": ["read"]})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "limit_escalation"
+    assert inherited.status_code == 201 and inherited.json()["rate_limit_per_minute"] == 50
+
+
+def test_a_child_key_never_outlives_its_parent(api: Api) -> None:
+    ends = datetime.now(UTC) + timedelta(days=1)
+    parent = api.create_key(principal_name="acme", scopes=["read", "write"], expires_at=ends.isoformat())
+    with api.client(Authorization=f"Bearer {parent['key']}") as client:
+        too_late = (ends + timedelta(days=30)).isoformat()
+        later = client.post("/api/v1/keys", json={"name": "c", "scopes": ["read"], "expires_at": too_late})
+        unbounded = client.post("/api/v1/keys", json={"name": "c", "scopes": ["read"]})
+    assert later.status_code == 403 and later.json()["error"]["code"] == "expiry_escalation"
+    assert unbounded.status_code == 201
+    assert datetime.fromisoformat(unbounded.json()["expires_at"]) == datetime.fromisoformat(
+        parent["expires_at"]
+    )
+
+
+def test_a_rotated_key_in_its_grace_period_cannot_mint_keys(api: Api) -> None:
+    parent = api.create_key(principal_name="acme", scopes=["read", "write"])
+    with api.client(Authorization=f"Bearer {parent['key']}") as client:
+        assert client.post(f"/api/v1/keys/{parent['id']}/rotate").status_code == 201
+        assert client.get("/api/v1/me").status_code == 200  # still works during the grace period
+        minted = client.post("/api/v1/keys", json={"name": "late", "scopes": ["read"]})
+    assert minted.status_code == 403 and minted.json()["error"]["code"] == "parent_rotating"

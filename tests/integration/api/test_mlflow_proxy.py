@@ -11,6 +11,7 @@ import mlflow
 import numpy as np
 import pytest
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from mlflow.tracking import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
@@ -157,16 +158,23 @@ def test_the_callers_credentials_never_reach_mlflow(make_api: ApiFactory) -> Non
     recorder = FastAPI()
 
     @recorder.api_route("/{path:path}", methods=["GET", "POST"])
-    async def record(path: str, request: Request) -> dict[str, str]:
+    async def record(path: str, request: Request) -> JSONResponse:
         seen.append({k.lower(): v for k, v in request.headers.items()} | {"path": path})
-        return {"ok": "yes"}
+        return JSONResponse({"ok": "yes"}, headers={"Set-Cookie": "mlflow_session=stolen"})
 
+    spoofed = {"Cookie": "session=1", "X-Forwarded-For": "6.6.6.6", "X-Real-IP": "6.6.6.6",
+               "Forwarded": "for=6.6.6.6", "X-Forwarded-Host": "evil.example"}  # fmt: skip
     with ServedApp(recorder) as upstream:  # a recording HTTP server standing where MLflow listens
         api = make_api(mlflow_url=upstream.url)
         with api.admin() as admin:
-            response = admin.post("/mlflow/api/2.0/mlflow/runs/create", json={"experiment_id": "0"},
-                                  headers={"Cookie": "session=1"})  # fmt: skip
+            response = admin.post(
+                "/mlflow/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}, headers=spoofed
+            )
     assert response.status_code == 200
+    assert "set-cookie" not in response.headers  # MLflow's cookies never reach the client
     assert seen[0]["path"] == "api/2.0/mlflow/runs/create"
-    assert not {"authorization", "x-api-key", "cookie"} & set(seen[0])
+    assert not {"authorization", "x-api-key", "cookie", "x-real-ip", "forwarded", "x-forwarded-host"} & set(
+        seen[0]
+    )
+    assert seen[0]["x-forwarded-for"] == "127.0.0.1"  # the real peer, not what the client claimed
     assert httpx.URL(upstream.url).host in seen[0]["host"]

@@ -194,3 +194,64 @@ def test_wallet_can_mint_itself_an_api_key_within_its_scopes(api: Api, wallet: L
     assert created.status_code == 201, created.text
     me = httpx.get(f"{api.url}/api/v1/me", headers={"X-API-Key": created.json()["key"]}).json()
     assert me["method"] == "api_key" and me["wallet_address"] == wallet.address and me["scopes"] == ["read"]
+
+
+def test_message_for_a_chain_the_platform_does_not_accept_is_rejected_with_401(
+    api: Api, wallet: LocalAccount
+) -> None:
+    headers = wallet_headers(wallet, siwe_message(wallet, api.nonce(), chain_id=137))
+    assert_refused(httpx.get(f"{api.url}{PROBE}", headers=headers), 401, "chain_mismatch", api)
+
+
+def test_message_naming_another_uri_is_rejected_with_401(api: Api, wallet: LocalAccount) -> None:
+    phishing = siwe_message(wallet, api.nonce(), uri="https://hokusai-rewards.example/claim")
+    assert_refused(
+        httpx.get(f"{api.url}{PROBE}", headers=wallet_headers(wallet, phishing)), 401, "uri_mismatch", api
+    )
+
+
+def test_a_high_s_twin_of_a_valid_signature_is_rejected_with_401(api: Api, wallet: LocalAccount) -> None:
+    headers = wallet_headers(wallet, siwe_message(wallet, api.nonce()))
+    raw = bytes.fromhex(headers["X-ETH-Signature"].removeprefix("0x"))
+    n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    r, s, v = raw[:32], int.from_bytes(raw[32:64], "big"), raw[64]
+    twin = (
+        r + (n - s).to_bytes(32, "big") + bytes([55 - v])
+    )  # (r, n-s) with the other v recovers the same key
+    headers["X-ETH-Signature"] = "0x" + twin.hex()
+    assert_refused(httpx.get(f"{api.url}{PROBE}", headers=headers), 401, "signature_high_s", api)
+
+
+def test_logout_everywhere_ends_every_sign_in_and_the_keys_minted_under_them(
+    api: Api, wallet: LocalAccount
+) -> None:
+    first = wallet_headers(wallet, siwe_message(wallet, api.nonce()))
+    second = wallet_headers(wallet, siwe_message(wallet, api.nonce()))
+    body = {"name": "laptop", "scopes": ["read", "write"]}
+    minted = httpx.post(f"{api.url}/api/v1/keys", headers=first, json=body)
+    assert minted.status_code == 201, minted.text
+    assert minted.json()["expires_at"] is not None  # a wallet's keys never live forever
+    key = {"Authorization": f"Bearer {minted.json()['key']}"}
+    grandchild = httpx.post(f"{api.url}/api/v1/keys", headers=key, json={"name": "child", "scopes": ["read"]})
+    assert grandchild.status_code == 201, grandchild.text
+    assert grandchild.json()["expires_at"] == minted.json()["expires_at"]  # never outlives its parent
+    child = {"Authorization": f"Bearer {grandchild.json()['key']}"}
+    assert httpx.get(f"{api.url}/api/v1/me", headers=second).status_code == 200
+    assert httpx.post(f"{api.url}/api/v1/auth/logout", headers=first, json={"all": True}).status_code == 204
+    for headers, code in ((first, "nonce_revoked"), (second, "nonce_revoked"), (key, "key_revoked"),
+                          (child, "key_revoked")):  # fmt: skip
+        assert_refused(httpx.get(f"{api.url}{PROBE}", headers=headers), 401, code, api)
+
+
+def test_a_key_minted_under_a_wallet_lives_at_most_the_configured_lifetime(
+    make_api: ApiFactory, wallet: LocalAccount
+) -> None:
+    api = make_api(public_domain="hokusai.test", wallet_key_max_seconds=3600)
+    headers = wallet_headers(wallet, siwe_message(wallet, api.nonce()))
+    later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    refused = httpx.post(f"{api.url}/api/v1/keys", headers=headers,
+                         json={"name": "long", "scopes": ["read"], "expires_at": later})  # fmt: skip
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "expiry_escalation"
+    minted = httpx.post(f"{api.url}/api/v1/keys", headers=headers, json={"name": "ok", "scopes": ["read"]})
+    expires = datetime.fromisoformat(minted.json()["expires_at"])
+    assert timedelta(minutes=58) < expires - datetime.now(UTC) <= timedelta(hours=1)

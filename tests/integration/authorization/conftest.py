@@ -145,7 +145,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "HOKUSAI_API_PORT": str(port),
             "HOKUSAI_MLFLOW_PORT": str(free_port()),
             "HOKUSAI_ENVIRONMENT": "test",
-            "HOKUSAI_JOB_WORKERS": "1",
+            "HOKUSAI_JOB_WORKERS": "2",
             "HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH": f"{admin.key_id}:{admin.key_hash}",
             "HOKUSAI_RATE_LIMIT_PER_MINUTE": "100000",
             "HOKUSAI_AUTH_CACHE_SECONDS": "0",

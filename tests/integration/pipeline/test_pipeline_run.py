@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.datasets import make_classification
 
@@ -72,14 +73,20 @@ def test_label_flipped_copy_is_not_accepted(case: Case, server_settings: Setting
     assert "candidate not registered (--no-register)" in result.notes
 
 
-def test_two_contributors_are_weighted_by_leave_one_out_lift(case: Case, server_settings: Settings) -> None:
+def test_two_contributors_are_weighted_by_their_exact_shapley_values(
+    case: Case, server_settings: Settings
+) -> None:
     spec = case.spec((case.good, WALLET_A), (case.flipped, WALLET_B), register=False)
     result = run_pipeline(spec, server_settings)
     weights = [c.weight_bps for c in result.contributors]
-    assert sum(weights) == 10_000
-    assert weights == [10_000, 0]  # the flipped copy only hurts: its lift is clipped to 0
-    assert result.report["weights_method"] == "leave_one_out_lift"
-    assert result.report["contributions"][1]["lift_pp"] < 0
+    assert weights == [10_000, 0]  # the flipped copy only hurts: its value is negative
+    valuation = result.report["valuation"]
+    assert (
+        valuation["method"] == "exact_shapley" and result.report["weights_method"] == "positive_value_share"
+    )
+    assert valuation["retrains"] == 3 + 3  # {}, {good}, {flipped} (both = the candidate) + 3 noise seeds
+    assert result.contributors[1].value_pp is not None and result.contributors[1].value_pp < 0
+    assert valuation["efficiency"]["gap_pp"] == pytest.approx(0.0, abs=1e-9)  # exact Shapley is efficient
     assert [c["weight"] for c in result.attestation["contributors"]] == [1.0, 0.0]
 
 

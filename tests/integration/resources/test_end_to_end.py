@@ -82,6 +82,8 @@ def test_owner_contributor_run_attestation_lineage_and_mlflow(
     newest = lineage["versions"][-1]
     assert newest["role"] == "improvement" and newest["attestation_id"] == final.attestation_id
     assert [c["contributor_address"] for c in newest["contributions"]] == [wallet.address]
+    (only,) = newest["contributions"]
+    assert only["value_pp"] > 0 and "value_se_pp" in only and only["near_duplicates"] == 0
     assert lineage["cumulative_improvement_pp"] > 0
 
     # the stock MLflow client, through the proxy, sees the run and its artifacts
@@ -91,3 +93,4 @@ def test_owner_contributor_run_attestation_lineage_and_mlflow(
 
     impact = contributor.contributors.impact(wallet.address)  # a wallet's impact is its own to read
     assert impact["accepted_runs"] == 1 and impact["models"]["breast-cancer"]["weighted_delta_one"] > 0
+    assert impact["models"]["breast-cancer"]["attestations"][0]["value_pp"] == only["value_pp"]

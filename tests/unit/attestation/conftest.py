@@ -49,10 +49,15 @@ def make_sealed(signer: Signer, timestamp: str = "2026-01-01T00:00:00Z", mlflow_
     run_id = pipeline_run_id(identity)
     report = bind_domain(
         {
-            "report_version": "1",
+            "report_version": "2",
             "pipeline_run_id": run_id,
             "options": OPTIONS,
-            "outcome": {"reason": "accepted"},
+            "outcome": {"reason": "accepted", "accepted": True},
+            "contributions": [  # values 2 : 1 give the attested 6667 / 3333 bps
+                {"player": True, "value_pp": 2.0, "value_se_pp": 0.1, "weight_bps": 6667},
+                {"player": True, "value_pp": 1.0, "value_se_pp": 0.1, "weight_bps": 3333},
+            ],
+            "valuation": {"method": "exact_shapley", "noise_floor_pp": 0.5},
         },
         signer.domain,
     )

@@ -24,7 +24,8 @@ def test_an_untouched_attestation_passes_every_check(sealed: Sealed) -> None:
     verdict = verify_attestation(sealed.document, report=sealed.report, signer=sealed.signer.address)
     assert verdict.valid, verdict.failed
     assert [c.name for c in verdict.checks] == [
-        "schema", "report", "pipeline_run_id", "hash_tree_root", "public_inputs_hash", "domain", "signature",
+        "schema", "report", "pipeline_run_id", "hash_tree_root", "public_inputs_hash", "weights", "domain",
+        "signature",
         "signer",
     ]  # fmt: skip
 
@@ -35,10 +36,34 @@ def test_a_changed_metric_breaks_the_hash_tree_root(sealed: Sealed) -> None:
     assert _failed(document, report, sealed.signer.address) == ["hash_tree_root"]
 
 
-def test_a_changed_weight_breaks_the_root_and_the_public_inputs(sealed: Sealed) -> None:
+def test_a_changed_weight_breaks_the_root_the_public_inputs_and_the_weights(sealed: Sealed) -> None:
     document, report = sealed.copy()
     document["contributors"][0]["weight"], document["contributors"][1]["weight"] = 0.5, 0.5
-    assert _failed(document, report, sealed.signer.address) == ["hash_tree_root", "public_inputs_hash"]
+    assert _failed(document, report, sealed.signer.address) == [
+        "hash_tree_root",
+        "public_inputs_hash",
+        "weights",
+    ]
+
+
+def test_a_changed_value_in_the_report_breaks_the_weights_and_the_root(sealed: Sealed) -> None:
+    document, report = sealed.copy()
+    report["contributions"][1]["value_pp"] = 2.0  # equal values would give 5000 / 5000
+    assert _failed(document, report, sealed.signer.address) == ["hash_tree_root", "weights"]
+
+
+def test_a_value_within_the_noise_floor_earns_nothing_when_weights_are_recomputed(sealed: Sealed) -> None:
+    document, report = sealed.copy()
+    report["contributions"][1]["value_pp"] = 0.4  # below the 0.5 pp floor: 10000 / 0, not 6667 / 3333
+    failed = verify_attestation(document, report=report, signer=sealed.signer.address).failed
+    assert [c.name for c in failed] == ["hash_tree_root", "weights"]
+    assert "[10000, 0]" in failed[1].reason
+
+
+def test_a_report_without_values_cannot_confirm_the_weights(sealed: Sealed) -> None:
+    document, report = sealed.copy()
+    del report["valuation"]
+    assert "weights" in _failed(document, report, sealed.signer.address)
 
 
 def test_a_changed_report_breaks_the_root(sealed: Sealed) -> None:
@@ -70,7 +95,7 @@ def test_a_changed_wallet_breaks_the_run_id_root_and_public_inputs(sealed: Seale
 
 def test_without_its_report_the_root_cannot_be_recomputed(sealed: Sealed) -> None:
     failed = _failed(sealed.document, None, sealed.signer.address)
-    assert failed == ["report", "pipeline_run_id", "hash_tree_root"]
+    assert failed == ["report", "pipeline_run_id", "hash_tree_root", "weights"]
 
 
 def test_a_broken_document_fails_checks_instead_of_crashing(sealed: Sealed) -> None:

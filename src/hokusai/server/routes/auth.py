@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, Field, field_validator
 
 from hokusai.errors import InvalidInput
-from hokusai.server.deps import Caller, ClientRateLimit, SessionDep, StateDep
+from hokusai.server.deps import Caller, Checked, ClientRateLimit, SessionDep, StateDep
 from hokusai.server.policy import GRANTABLE_ROLES
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.keys import revoke_session_keys
@@ -56,7 +56,9 @@ class Logout(BaseModel):
     all: bool = False
 
 
-@router.get("/nonce", response_model=Nonce, dependencies=[ClientRateLimit], summary="A sign-in nonce")
+@router.get(
+    "/nonce", response_model=Nonce, dependencies=[Checked, ClientRateLimit], summary="A sign-in nonce"
+)
 def nonce(session: SessionDep, state: StateDep) -> Nonce:
     """A fresh random nonce, stored; unused ones expire after 10 minutes. Rate-limited per client IP."""
     row = issue_nonce(session)

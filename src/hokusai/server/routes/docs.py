@@ -20,6 +20,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagge
 from fastapi.responses import FileResponse, HTMLResponse
 
 from hokusai.errors import NotFound
+from hokusai.server.deps import Checked
 
 ASSETS_PATH = "/docs/assets"
 OAUTH2_REDIRECT_PATH = "/docs/oauth2-redirect"
@@ -39,7 +40,7 @@ ASSETS: dict[str, tuple[Path, str]] = {
 }
 CACHE_SECONDS = 86400
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Checked])  # public rows of the policy table
 
 
 def _urls(request: Request) -> tuple[str, str, str]:

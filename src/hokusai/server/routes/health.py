@@ -7,14 +7,14 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hokusai import __version__
-from hokusai.server.deps import StateDep
+from hokusai.server.deps import Checked, StateDep
 from hokusai.server.errors import error_response
 from hokusai.server.readiness import probe_all
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="Liveness: the process answers")
+@router.get("/health", summary="Liveness: the process answers", dependencies=[Checked])
 async def health() -> dict[str, str]:
     """Cheap: touches nothing but the event loop."""
     return {"status": "ok", "version": __version__}
@@ -23,6 +23,7 @@ async def health() -> dict[str, str]:
 @router.get(
     "/ready",
     summary="Readiness: the database and MLflow answer",
+    dependencies=[Checked],
     responses={503: {"description": "A dependency is down; the failing part is named"}},
 )
 async def ready(state: StateDep) -> JSONResponse:
@@ -38,7 +39,7 @@ async def ready(state: StateDep) -> JSONResponse:
     return JSONResponse({"status": "ready", "checks": checks})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response, dependencies=[Checked])
 async def metrics(state: StateDep) -> Response:
     """The text exposition format of this app's registry."""
     return Response(generate_latest(state.registry), media_type=CONTENT_TYPE_LATEST)

@@ -36,6 +36,7 @@ from starlette.types import Receive, Scope, Send
 
 from hokusai.errors import HokusaiError, InvalidInput, PayloadTooLarge, ServiceUnavailable, Unauthorized
 from hokusai.server.auth.principal import Principal
+from hokusai.server.deps import Checked
 from hokusai.server.mlflow_access import Decision, MlflowAccess
 from hokusai.server.mlflow_access import Request as AccessRequest
 from hokusai.server.proxy_rules import HOP_BY_HOP_RESPONSE, request_headers, upstream_path
@@ -79,7 +80,7 @@ async def proxy_principal(state: AppState, scope: Scope, headers: Headers) -> Pr
         raise
 
 
-@router.api_route("/mlflow", methods=METHODS)
+@router.api_route("/mlflow", methods=METHODS, dependencies=[Checked])
 async def mlflow_root(request: Request) -> RedirectResponse:
     """``/mlflow`` → ``/mlflow/`` (the UI's relative links need the slash); authenticated like the rest."""
     await proxy_principal(request.app.state.hokusai, request.scope, request.headers)

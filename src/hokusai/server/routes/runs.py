@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from hokusai.server import policy
-from hokusai.server.deps import Caller, SessionDep, StateDep
+from hokusai.server.deps import Caller, Checked, SessionDep, StateDep
 from hokusai.server.services.access import run_subject
 from hokusai.server.services.models import get_model, get_model_by_id
 from hokusai.server.services.runs import RunOptions, get_run, issue_worker_token, run_view, submit_run
@@ -62,7 +62,11 @@ def read_run(run_id: str, principal: Caller, session: SessionDep) -> dict[str, A
     return run_view(session, run)
 
 
-@router.post("/{run_id}/sign", summary="The run worker asks the platform to sign its attestation")
+@router.post(
+    "/{run_id}/sign",
+    summary="The run worker asks the platform to sign its attestation",
+    dependencies=[Checked],
+)
 def sign(
     run_id: str,
     body: SignRequest,

@@ -29,6 +29,20 @@ def stored_report(session: Session, document: dict[str, Any]) -> dict[str, Any] 
     return stored.report if stored is not None else None
 
 
+def contribution_value(session: Session, run: Run, position: int) -> dict[str, Any]:
+    """A contribution's value ± standard error (pp) and near-copies dropped, from its run's report."""
+    attestation = session.get(Attestation, run.attestation_id) if run.attestation_id else None
+    entries = (attestation.report or {}).get("contributions", []) if attestation else []
+    entry = entries[position] if position < len(entries) else {}
+    rows = entry.get("rows") or {}
+    near = sum(v for k, v in rows.items() if k.startswith("near_duplicate_of_") and isinstance(v, int))
+    return {
+        "value_pp": entry.get("value_pp"),
+        "value_se_pp": entry.get("value_se_pp"),
+        "near_duplicates": near,
+    }
+
+
 def contributor_impact(session: Session, address: str) -> dict[str, Any]:
     """What a wallet's contributions achieved in finished runs: per model and in total.
 
@@ -71,7 +85,7 @@ def contributor_impact(session: Session, address: str) -> dict[str, Any]:
         entry["attestations"].append(
             {"attestation_id": run.attestation_id, "run_id": run.id, "outcome": run.outcome,
              "delta_one_score": run.delta_one_score, "weight": (link.weight_bps or 0) / 10_000,
-             "counted": counts}
+             "counted": counts, **contribution_value(session, run, link.position)}
         )  # fmt: skip
     models = {name: {**values, "weighted_delta_one": round(values["weighted_delta_one"], 6)}
               for name, values in per_model.items()}  # fmt: skip

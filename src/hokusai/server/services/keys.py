@@ -4,7 +4,8 @@
 Rules (the policy table's ``key.*`` rows): a key needs ``write`` to manage keys; only ``admin`` touches
 other principals' keys (others get 404 for them, so key ids cannot be probed). A child key never exceeds
 its parent: not more scopes, not a higher rate limit, not a later expiry, and a rotating parent mints
-nothing. A key minted under a wallet sign-in lives at most ``HOKUSAI_WALLET_KEY_MAX_SECONDS`` and is
+nothing (admin keys, which provision other principals' keys, are bound by the last rule only). A key
+minted under a wallet sign-in lives at most ``HOKUSAI_WALLET_KEY_MAX_SECONDS`` and is
 revoked by ``logout {"all": true}``; so are the keys it minted in turn.
 """
 
@@ -105,6 +106,10 @@ def _child_limits(
         raise Forbidden(
             "a key that is being rotated cannot mint keys; use its replacement", code="parent_rotating"
         )
+    if (
+        actor.is_admin and actor.method == "api_key"
+    ):  # an admin provisions keys; it could grant itself anything
+        return KeyLimits(expires_at, rate_limit_per_minute, actor.key_id, None)
     ceiling = actor.expires_at
     nonce = actor.nonce
     parent_limit = actor.rate_limit_per_minute or default_rate_limit

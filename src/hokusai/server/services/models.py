@@ -26,6 +26,7 @@ from hokusai.server.db.models import Principal as PrincipalRow
 from hokusai.server.policy import MlflowLevel
 from hokusai.server.services import mlflow_permissions
 from hokusai.server.services.access import dataset_subject, model_subject
+from hokusai.server.services.attestations import contribution_value
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.datasets import dataset_view, get_dataset
 from hokusai.server.services.runs import SUCCEEDED, counted_runs, run_contributions
@@ -398,8 +399,9 @@ def lineage(session: Session, settings: Settings, model: Model, principal: Princ
                         "contributor_address": c.contributor_address,
                         "weight_bps": link.weight_bps,
                         "data_hash": _data_hash(session, c.dataset_id),
+                        **contribution_value(session, run, position),
                     }
-                    for link, c in run_contributions(session, run)
+                    for position, (link, c) in enumerate(run_contributions(session, run))
                 ],
             )
             if accepted and run.id in counted and result.get("delta_pp") is not None:

@@ -41,6 +41,9 @@ class RunOptions(BaseModel):
     primary_metric: str | None = None
     min_benchmark_rows: int = Field(200, ge=1)
     metric_weights: dict[str, float] | None = None
+    valuation_budget: int | None = Field(
+        None, ge=2, le=100_000, description="Retrains for contributor values"
+    )
 
 
 def submit_run(

@@ -1,0 +1,126 @@
+"""Near-duplicate rows: a contributed row is a near-copy of a reference row when both have the same
+label and categorical values, and every numeric feature is within ``tolerance`` after dividing by
+the base data's standard deviation of that feature (a Chebyshev ball in scaled units).
+
+The search is scikit-learn's ``KDTree`` (Chebyshev metric), one radius count query per group of
+(label, categorical values, which numeric features are missing); missing numeric values must be
+missing on both sides. The reference is indexed in chunks of at most ``chunk_rows`` rows, built,
+queried and dropped one after the other, so memory beyond the inputs stays at one chunk however
+large the base data is (1M rows: see docs/benchmarks.md). Only groups that have contributed rows
+are indexed at all. Group keys are 64-bit hashes, like the exact-duplicate check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.neighbors import KDTree
+
+DEFAULT_TOLERANCE = 0.05  # in base standard deviations, on every numeric feature
+CHUNK_ROWS = 1 << 17  # 128k rows: measured the fastest, and memory beyond the inputs stays ~75 MiB
+LEAF_SIZE = 40
+
+
+@dataclass(frozen=True)
+class NearDuplicateRule:
+    """Which columns are compared how, and the per-feature scale (base standard deviation)."""
+
+    tolerance: float
+    numeric: tuple[str, ...]
+    exact: tuple[str, ...]  # the label and the categorical features: must be equal
+    scale: np.ndarray
+
+    @classmethod
+    def from_base(
+        cls, base: pd.DataFrame, features: Sequence[str], target: str, tolerance: float
+    ) -> NearDuplicateRule:
+        numeric = tuple(c for c in features if _is_numeric(base[c].dtype))
+        exact = (target, *(c for c in features if c not in numeric))
+        scale = np.array([_spread(base[c]) for c in numeric], dtype=float)
+        return cls(tolerance=tolerance, numeric=numeric, exact=exact, scale=scale)
+
+    def describe(self) -> dict[str, object]:
+        """The rule as the evaluation report states it."""
+        return {
+            "tolerance": self.tolerance,
+            "distance": "chebyshev (every numeric feature within tolerance)",
+            "scale": "standard deviation of each numeric feature in the base data",
+            "equal": list(self.exact),
+        }
+
+
+def _is_numeric(dtype: object) -> bool:
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def _spread(column: pd.Series) -> float:
+    """The feature's standard deviation in the base data; 1 when it is constant or all missing."""
+    std = float(column.astype(float).std(ddof=0))
+    return std if np.isfinite(std) and std > 0 else 1.0
+
+
+def _group_keys(frame: pd.DataFrame, rule: NearDuplicateRule) -> np.ndarray:
+    """One 64-bit hash per row of (exact columns, which numeric features are missing)."""
+    keys = frame[list(rule.exact)]
+    missing = [c for c in rule.numeric if frame[c].hasnans]
+    if missing:
+        keys = keys.assign(**{f"\0missing:{c}": frame[c].isna() for c in missing})
+    return pd.util.hash_pandas_object(keys, index=False).to_numpy()
+
+
+def _points(frame: pd.DataFrame, rows: np.ndarray, rule: NearDuplicateRule) -> np.ndarray:
+    """Scaled numeric features of ``rows`` as a C-ordered float64 matrix, built column by column
+    (no full-size temporary); a missing value becomes 0 (its group has it missing on both sides)."""
+    points = np.empty((len(rows), len(rule.numeric)), dtype=np.float64)
+    for j, column in enumerate(rule.numeric):
+        series = frame[column]
+        if isinstance(series.dtype, np.dtype):
+            values = series.to_numpy()[rows].astype(np.float64, copy=False)
+        else:  # an extension dtype (nullable integers ...)
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+        points[:, j] = values
+        points[:, j] /= rule.scale[j]
+    np.nan_to_num(points, copy=False, nan=0.0)
+    return points
+
+
+def _groups(keys: np.ndarray) -> dict[int, np.ndarray]:
+    """Row positions per key."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if len(keys) else []
+    ends = np.r_[starts[1:], len(keys)] if len(keys) else []
+    return {int(sorted_keys[s]): order[s:e] for s, e in zip(starts, ends, strict=True)}
+
+
+def near_copies(
+    rule: NearDuplicateRule,
+    reference: pd.DataFrame,
+    queries: pd.DataFrame,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+) -> np.ndarray:
+    """Which rows of ``queries`` are near-copies of some row of ``reference`` (boolean mask)."""
+    found = np.zeros(len(queries), dtype=bool)
+    if not len(queries) or not len(reference):
+        return found
+    if not rule.numeric:  # only exact columns: equal keys are copies
+        return np.isin(_group_keys(queries, rule), _group_keys(reference, rule))
+    wanted = _groups(_group_keys(queries, rule))
+    for key, rows in _groups(_group_keys(reference, rule)).items():
+        asked = wanted.get(key)
+        if asked is None:
+            continue
+        points = _points(queries, asked, rule)
+        for start in range(0, len(rows), chunk_rows):
+            open_rows = ~found[asked]
+            if not open_rows.any():
+                break
+            chunk = _points(reference, rows[start : start + chunk_rows], rule)
+            tree = KDTree(chunk, leaf_size=LEAF_SIZE, metric="chebyshev")
+            counts = tree.query_radius(points[open_rows], r=rule.tolerance, count_only=True)
+            found[asked[open_rows]] = counts > 0
+    return found

@@ -1,0 +1,291 @@
+"""Group semivalues of contributions: each contribution is one player, a coalition's utility is the
+primary metric of a seeded clone trained on base + that coalition and scored on the benchmark.
+
+* ``exact_shapley``: every coalition (used when all of them fit the retrain budget);
+* ``permutation_shapley``: truncated Monte Carlo over random permutations (Ghorbani & Zou 2019);
+  a permutation's walk stops once its prefix is within the seed-noise floor of the full coalition
+  (the rest of its marginals count as 0);
+* ``msr_banzhaf``: Banzhaf values with maximum sample reuse (Wang & Jia 2023): every sampled
+  coalition (each player in with probability 1/2) serves every player, in or out. Once there are
+  at least twice as many samples as players, the values are the least-squares coefficients of the
+  utilities on the players' in/out indicators (with all 2^n coalitions these are exactly the
+  Banzhaf values; on a sample they remove the chance imbalance of the other players between the
+  "in" and "out" halves, which is most of MSR's error: see docs/pipeline.md), with classical
+  least-squares standard errors; before that, the plain difference of means and its error.
+
+The sampled estimators report a standard error per player and stop when every standard error is
+below ``tolerance`` or when the next sample would need more retrains than the budget has left.
+Utilities are cached: a coalition is never trained twice. Work is planned in fixed rounds that do
+not depend on how many workers run them, so one worker, many workers and a Dask cluster give the
+same values bit for bit for the same seed.
+
+The samplers are written here, small, after pyDVL's design (samplers that yield coalitions, a
+utility cache, semivalue coefficients, stopping criteria on the standard error): pyDVL 0.10 pins
+numpy < 2, which the platform cannot take, so it cannot be a dependency.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from hokusai.errors import InvalidInput
+
+Coalition = frozenset[int]
+Evaluate = Callable[[Sequence[Coalition]], Sequence[float]]
+"""Utilities of coalitions that need a fit, in the order given (the executor runs them)."""
+
+ROUND_PERMUTATIONS = 4  # permutations walked side by side in one round (their steps run in parallel)
+ROUND_SUBSETS = 8  # coalitions drawn per round by MSR Banzhaf
+MIN_SAMPLES = 2  # a standard error needs two samples per player (per side for Banzhaf)
+LEAST_SQUARES_SAMPLES_PER_PLAYER = 2  # regression-adjusted Banzhaf from 2 (n + 1) samples on
+MAX_DRAWS_PER_RETRAIN = 20  # guard: draws that only hit the cache cannot go on forever
+
+
+class Method(StrEnum):
+    EXACT = "exact_shapley"
+    PERMUTATION = "permutation_shapley"
+    BANZHAF = "msr_banzhaf"
+    SINGLE = "single_contributor"
+
+
+class Stop(StrEnum):
+    EXACT = "exact"
+    TOLERANCE = "tolerance"
+    BUDGET = "budget"
+    EXHAUSTED = "draws_exhausted"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Values (metric units) and standard errors per player; ``samples`` = permutations or coalitions."""
+
+    method: Method
+    values: list[float]
+    stderr: list[float | None]
+    samples: int
+    stopped: Stop
+    estimator: str = ""
+
+
+class Utilities:
+    """The utility cache with its retrain budget: ``known`` coalitions are free, every other one
+    costs one fit, counted in ``retrains``; asking for more than ``budget`` is a bug (raises)."""
+
+    def __init__(self, evaluate: Evaluate, budget: int, known: dict[Coalition, float]) -> None:
+        self._evaluate = evaluate
+        self.budget = budget
+        self.cache: dict[Coalition, float] = dict(known)
+        self.retrains = 0
+
+    @property
+    def remaining(self) -> int:
+        return self.budget - self.retrains
+
+    def cost(self, coalitions: Iterable[Coalition]) -> int:
+        """How many fits ``coalitions`` need (cached and repeated ones are free)."""
+        return len({c for c in coalitions if c not in self.cache})
+
+    def get(self, coalitions: Sequence[Coalition]) -> list[float]:
+        missing = list(dict.fromkeys(c for c in coalitions if c not in self.cache))
+        if len(missing) > self.remaining:
+            raise RuntimeError(f"{len(missing)} retrains asked, {self.remaining} left in the budget")
+        if missing:
+            for coalition, value in zip(missing, self._evaluate(missing), strict=True):
+                self.cache[coalition] = float(value)
+            self.retrains += len(missing)
+        return [self.cache[c] for c in coalitions]
+
+
+def exact_cost(players: int, known: Iterable[Coalition]) -> int:
+    """Fits exact Shapley needs: every coalition but the ``known`` ones."""
+    return 2**players - sum(1 for c in set(known) if len(c) <= players)
+
+
+def all_coalitions(players: int) -> list[Coalition]:
+    return [frozenset(i for i in range(players) if mask >> i & 1) for mask in range(2**players)]
+
+
+def shapley_coefficient(players: int, size: int) -> float:
+    """Weight of the marginal contribution to a coalition of ``size`` others: |S|!(n-|S|-1)!/n!."""
+    return 1.0 / (players * math.comb(players - 1, size))
+
+
+def exact_shapley(players: int, utilities: Utilities) -> Estimate:
+    """Shapley values from every coalition (no sampling error: standard errors are 0)."""
+    coalitions = all_coalitions(players)
+    value = dict(zip(coalitions, utilities.get(coalitions), strict=True))
+    values = []
+    for i in range(players):
+        total = 0.0
+        for coalition in coalitions:
+            if i not in coalition:
+                gain = value[coalition | {i}] - value[coalition]
+                total += shapley_coefficient(players, len(coalition)) * gain
+        values.append(total)
+    return Estimate(Method.EXACT, values, [0.0] * players, len(coalitions), Stop.EXACT)
+
+
+def _stderr(samples: Sequence[float]) -> float:
+    return float(np.std(samples, ddof=1) / math.sqrt(len(samples)))
+
+
+def _converged(errors: Sequence[float | None], tolerance: float) -> bool:
+    return all(e is not None and e <= tolerance for e in errors)
+
+
+def permutation_shapley(
+    players: int,
+    utilities: Utilities,
+    *,
+    seed: int,
+    tolerance: float,
+    truncation: float = 0.0,
+) -> Estimate:
+    """Truncated Monte Carlo Shapley; each player's standard error over its marginals."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    full = frozenset(range(players))
+    full_value = utilities.get([full])[0]
+    marginals: list[list[float]] = [[] for _ in range(players)]
+    permutations, stopped = 0, Stop.BUDGET
+    limit = MAX_DRAWS_PER_RETRAIN * max(utilities.budget, 1)
+    while True:
+        errors = [_stderr(m) if len(m) >= MIN_SAMPLES else None for m in marginals]
+        if _converged(errors, tolerance):
+            stopped = Stop.TOLERANCE
+            break
+        if permutations >= limit:
+            stopped = Stop.EXHAUSTED
+            break
+        planned = [rng.permutation(players) for _ in range(ROUND_PERMUTATIONS)]
+        walks: list[tuple[np.ndarray, list[Coalition]]] = []
+        for order in planned:  # keep the permutations whose every prefix the budget can pay for
+            prefixes = [frozenset(order[:j].tolist()) for j in range(players)]
+            need = utilities.cost(prefixes + [p for w in walks for p in w[1]])
+            if need > utilities.remaining:
+                break
+            walks.append((order, prefixes))
+        if not walks:
+            break
+        previous = utilities.get([w[1][0] for w in walks])  # the empty coalition
+        alive = [True] * len(walks)
+        for j in range(1, players + 1):
+            coalitions = [full if j == players else w[1][j] for w in walks]
+            current = utilities.get([c for c, a in zip(coalitions, alive, strict=True) if a])
+            values = iter(current)
+            for k, (order, _) in enumerate(walks):
+                if not alive[k]:
+                    marginals[order[j - 1]].append(0.0)
+                    continue
+                value = next(values)
+                marginals[order[j - 1]].append(value - previous[k])
+                previous[k] = value
+                if truncation > 0 and abs(full_value - value) <= truncation:
+                    alive[k] = False  # the rest of this walk is within noise of the full model
+        permutations += len(walks)
+    errors = [_stderr(m) if len(m) >= MIN_SAMPLES else None for m in marginals]
+    values = [float(np.mean(m)) if m else 0.0 for m in marginals]
+    return Estimate(Method.PERMUTATION, values, errors, permutations, stopped)
+
+
+def msr_banzhaf(players: int, utilities: Utilities, *, seed: int, tolerance: float) -> Estimate:
+    """Banzhaf values from uniformly drawn coalitions, each one reused for every player."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    masks: list[np.ndarray] = []
+    values_drawn: list[float] = []
+    stopped = Stop.BUDGET
+    limit = MAX_DRAWS_PER_RETRAIN * max(utilities.budget, 1)
+
+    def estimate() -> tuple[list[float], list[float | None]]:
+        if not masks:
+            return [0.0] * players, [None] * players
+        member, u = np.array(masks), np.array(values_drawn)
+        if len(u) >= LEAST_SQUARES_SAMPLES_PER_PLAYER * (players + 1):
+            return least_squares(member, u)
+        values, errors = [], []
+        for i in range(players):
+            inside, outside = u[member[:, i]], u[~member[:, i]]
+            if len(inside) and len(outside):
+                values.append(float(inside.mean() - outside.mean()))
+            else:
+                values.append(0.0)
+            if len(inside) >= MIN_SAMPLES and len(outside) >= MIN_SAMPLES:
+                variance = inside.var(ddof=1) / len(inside) + outside.var(ddof=1) / len(outside)
+                errors.append(float(math.sqrt(variance)))
+            else:
+                errors.append(None)
+        return values, errors
+
+    while True:
+        values, errors = estimate()
+        if _converged(errors, tolerance):
+            stopped = Stop.TOLERANCE
+            break
+        if len(masks) >= limit:
+            stopped = Stop.EXHAUSTED
+            break
+        drawn = rng.random((ROUND_SUBSETS, players)) < 0.5
+        coalitions = [frozenset(np.flatnonzero(row).tolist()) for row in drawn]
+        take = 0
+        while take < len(coalitions) and utilities.cost(coalitions[: take + 1]) <= utilities.remaining:
+            take += 1
+        if take == 0:
+            break
+        values_drawn += utilities.get(coalitions[:take])
+        masks += list(drawn[:take])
+        if take < len(coalitions):
+            break  # the budget is spent
+    values, errors = estimate()
+    fitted = len(masks) >= LEAST_SQUARES_SAMPLES_PER_PLAYER * (players + 1)
+    return Estimate(
+        Method.BANZHAF,
+        values,
+        errors,
+        len(masks),
+        stopped,
+        "least_squares" if fitted else "difference_of_means",
+    )
+
+
+def least_squares(member: np.ndarray, utilities: np.ndarray) -> tuple[list[float], list[float | None]]:
+    """Coefficients of ``utilities ~ 1 + indicators`` and their classical standard errors."""
+    design = np.column_stack([np.ones(len(utilities)), member.astype(float)])
+    coefficients, _, rank, _ = np.linalg.lstsq(design, utilities, rcond=None)
+    residual = utilities - design @ coefficients
+    dof = len(utilities) - rank
+    sigma2 = float(residual @ residual) / dof if dof > 0 else 0.0
+    covariance = sigma2 * np.linalg.pinv(design.T @ design)
+    errors: list[float | None] = [float(math.sqrt(max(v, 0.0))) for v in np.diag(covariance)[1:]]
+    return [float(c) for c in coefficients[1:]], errors
+
+
+def estimate(
+    method: Method,
+    players: int,
+    utilities: Utilities,
+    *,
+    seed: int,
+    tolerance: float,
+    truncation: float = 0.0,
+) -> Estimate:
+    """Run one estimator on ``players`` over the cached, budgeted ``utilities``."""
+    if method is Method.EXACT:
+        return exact_shapley(players, utilities)
+    if method is Method.PERMUTATION:
+        return permutation_shapley(players, utilities, seed=seed, tolerance=tolerance, truncation=truncation)
+    if method is Method.BANZHAF:
+        return msr_banzhaf(players, utilities, seed=seed, tolerance=tolerance)
+    raise InvalidInput(f"no estimator for valuation method {method!r}")
+
+
+def noise_floor(utilities: Sequence[float]) -> float:
+    """The seed-noise floor: the standard deviation of the full coalition's utility over several
+    seeds (0 when the model ignores its seed). A value smaller than the noise of one retrain cannot
+    be told apart from a change of seed."""
+    if len(utilities) < 2:
+        return 0.0
+    return float(np.std(utilities, ddof=1))

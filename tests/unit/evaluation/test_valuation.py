@@ -1,0 +1,212 @@
+"""Semivalue estimators on synthetic games, checked against Shapley values by brute force."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from hokusai.evaluation.valuation import (
+    Coalition,
+    Method,
+    Stop,
+    Utilities,
+    estimate,
+    exact_cost,
+    exact_shapley,
+    msr_banzhaf,
+    noise_floor,
+    permutation_shapley,
+)
+
+Game = Callable[[Coalition], float]
+
+
+def brute_force_shapley(players: int, game: Game) -> list[float]:
+    """The definition: each player's marginal contribution averaged over every ordering."""
+    totals = [0.0] * players
+    for order in itertools.permutations(range(players)):
+        coalition: set[int] = set()
+        for player in order:
+            before = game(frozenset(coalition))
+            coalition.add(player)
+            totals[player] += game(frozenset(coalition)) - before
+    return [t / math.factorial(players) for t in totals]
+
+
+def additive(weights: Sequence[float]) -> Game:
+    return lambda s: sum(weights[i] for i in s)
+
+
+def saturating(weights: Sequence[float], copies: dict[int, int] | None = None) -> Game:
+    """A model-like utility: diminishing returns, and a player that is a copy of another adds
+    nothing once the original is in (and the other way round)."""
+    copies = copies or {}
+
+    def game(s: Coalition) -> float:
+        distinct = {copies.get(i, i) for i in s}
+        return 0.7 + 0.2 * (1 - math.exp(-sum(weights[i] for i in distinct)))
+
+    return game
+
+
+class Counted:
+    """An ``evaluate`` that records every coalition it is asked to fit."""
+
+    def __init__(self, game: Game, noise: float = 0.0, seed: int = 0) -> None:
+        self.game, self.calls = game, Counter[Coalition]()
+        self.noise, self.seed = noise, seed
+
+    def __call__(self, coalitions: Sequence[Coalition]) -> list[float]:
+        self.calls.update(coalitions)
+        return [self.game(c) + self._noise(c) for c in coalitions]
+
+    def _noise(self, coalition: Coalition) -> float:
+        if not self.noise:
+            return 0.0
+        key = sum(1 << i for i in coalition) + self.seed * 7919
+        return float(np.random.default_rng(key).normal(0, self.noise))
+
+
+def utilities(game: Game, players: int, budget: int, **kwargs: float) -> tuple[Utilities, Counted]:
+    counted = Counted(game, **kwargs)  # type: ignore[arg-type]
+    full = frozenset(range(players))
+    return Utilities(counted, budget, {full: counted([full])[0]}), counted
+
+
+WEIGHTS = [0.9, 0.5, 0.3, 0.05, 0.0, 0.6, 0.2, 0.1]
+
+
+def test_exact_shapley_equals_the_brute_force_definition() -> None:
+    game = saturating(WEIGHTS[:6], copies={5: 0})
+    cache, _ = utilities(game, 6, budget=64)
+    result = exact_shapley(6, cache)
+    assert result.values == pytest.approx(brute_force_shapley(6, game), abs=1e-12)
+    assert result.method is Method.EXACT and result.stopped is Stop.EXACT
+
+
+def test_exact_shapley_is_efficient_values_sum_to_the_full_lift() -> None:
+    game = saturating(WEIGHTS[:5])
+    cache, _ = utilities(game, 5, budget=64)
+    assert sum(exact_shapley(5, cache).values) == pytest.approx(game(frozenset(range(5))) - game(frozenset()))
+
+
+def test_two_players_carrying_the_same_information_share_its_value() -> None:
+    game = saturating([0.8, 0.8, 0.3], copies={1: 0})
+    cache, _ = utilities(game, 3, budget=8)
+    values = exact_shapley(3, cache).values
+    assert values[0] == pytest.approx(values[1]) and values[0] > 0
+
+
+def test_exact_shapley_fits_every_coalition_once_except_the_known_full_one() -> None:
+    cache, counted = utilities(saturating(WEIGHTS[:4]), 4, budget=64)
+    exact_shapley(4, cache)
+    assert cache.retrains == exact_cost(4, [frozenset(range(4))]) == 15
+    assert max(counted.calls.values()) == 1
+
+
+def test_asking_for_more_retrains_than_the_budget_has_is_refused() -> None:
+    cache, _ = utilities(additive(WEIGHTS[:5]), 5, budget=10)
+    with pytest.raises(RuntimeError, match="budget"):
+        exact_shapley(5, cache)
+
+
+@pytest.mark.parametrize("method", [Method.PERMUTATION, Method.BANZHAF])
+def test_sampled_estimators_never_exceed_the_budget_and_never_fit_a_coalition_twice(method: Method) -> None:
+    cache, counted = utilities(saturating(WEIGHTS), 8, budget=40)
+    result = estimate(method, 8, cache, seed=1, tolerance=0.0)
+    assert cache.retrains <= 40 and result.stopped is Stop.BUDGET
+    assert max(counted.calls.values()) == 1
+
+
+@pytest.mark.parametrize("method", [Method.PERMUTATION, Method.BANZHAF])
+@pytest.mark.parametrize("players", [7, 8])
+def test_sampled_values_rank_like_exact_shapley_at_the_default_budget(method: Method, players: int) -> None:
+    game = saturating(WEIGHTS[:players])
+    exact = brute_force_shapley(players, game)
+    correlations = []
+    for seed in range(10):
+        cache, _ = utilities(game, players, budget=61, noise=0.0005, seed=seed)
+        values = estimate(method, players, cache, seed=seed, tolerance=0.0).values
+        correlations.append(spearmanr(values, exact).statistic)
+    assert np.median(correlations) >= 0.9
+
+
+def test_permutation_values_are_within_a_few_standard_errors_of_the_exact_ones() -> None:
+    game = saturating(WEIGHTS[:6])
+    exact = brute_force_shapley(6, game)
+    cache, _ = utilities(game, 6, budget=64)
+    result = permutation_shapley(6, cache, seed=5, tolerance=0.0)
+    for value, se, truth in zip(result.values, result.stderr, exact, strict=True):
+        assert se is not None
+        assert abs(value - truth) <= 4 * se + 1e-9
+
+
+def test_least_squares_banzhaf_recovers_an_additive_game_exactly_from_a_sample() -> None:
+    weights = [0.03, 0.01, 0.0, 0.02, -0.01, 0.005]
+    cache, _ = utilities(additive(weights), 6, budget=20)  # 20 of the 64 coalitions
+    result = msr_banzhaf(6, cache, seed=0, tolerance=0.0)
+    assert result.estimator == "least_squares"
+    assert result.values == pytest.approx(weights, abs=1e-12)
+
+
+def test_with_fewer_samples_than_twice_the_players_banzhaf_is_a_difference_of_means() -> None:
+    cache, _ = utilities(additive(list(np.linspace(0, 0.02, 40))), 40, budget=60)
+    result = msr_banzhaf(40, cache, seed=0, tolerance=0.0)
+    assert result.estimator == "difference_of_means" and result.samples < 82
+
+
+def test_fifty_players_get_a_value_and_a_standard_error_within_sixty_four_retrains() -> None:
+    weights = list(np.linspace(0, 0.02, 50))
+    cache, _ = utilities(additive(weights), 50, budget=64, noise=0.001)
+    result = msr_banzhaf(50, cache, seed=0, tolerance=0.0)
+    assert cache.retrains <= 64
+    assert all(e is not None and e > 0 for e in result.stderr)
+    assert spearmanr(result.values, weights).statistic > 0.5
+
+
+@pytest.mark.parametrize("method", [Method.PERMUTATION, Method.BANZHAF])
+def test_sampling_stops_once_every_standard_error_is_below_the_tolerance(method: Method) -> None:
+    cache, _ = utilities(additive(WEIGHTS), 8, budget=1000, noise=0.0001)
+    result = estimate(method, 8, cache, seed=0, tolerance=0.01)
+    assert result.stopped is Stop.TOLERANCE
+    assert cache.retrains < 1000
+    assert all(e is not None and e <= 0.01 for e in result.stderr)
+
+
+def test_truncation_walks_more_permutations_on_the_same_budget() -> None:
+    game = saturating([3.0, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001, 0.001])
+    full_walks, _ = utilities(game, 8, budget=60)
+    cut_walks, _ = utilities(game, 8, budget=60)
+    untruncated = permutation_shapley(8, full_walks, seed=0, tolerance=0.0, truncation=0.0)
+    truncated = permutation_shapley(8, cut_walks, seed=0, tolerance=0.0, truncation=0.02)
+    assert truncated.samples > untruncated.samples
+    assert truncated.values[0] == max(truncated.values)
+
+
+@pytest.mark.parametrize("method", [Method.PERMUTATION, Method.BANZHAF])
+def test_the_same_seed_gives_the_same_values_however_the_fits_are_batched(method: Method) -> None:
+    game = saturating(WEIGHTS)
+    whole, _ = utilities(game, 8, budget=50, noise=0.001)
+
+    def one_by_one(coalitions: Sequence[Coalition]) -> list[float]:
+        counted = Counted(game, noise=0.001)
+        return [counted([c])[0] for c in reversed(coalitions)][::-1]
+
+    split = Utilities(one_by_one, 50, dict(whole.cache))
+    first = estimate(method, 8, whole, seed=9, tolerance=0.0)
+    second = estimate(method, 8, split, seed=9, tolerance=0.0)
+    assert first == second
+
+
+def test_the_noise_floor_is_zero_for_a_model_that_ignores_its_seed() -> None:
+    assert noise_floor([0.91, 0.91, 0.91, 0.91]) == 0.0
+
+
+def test_the_noise_floor_is_the_standard_deviation_of_the_reseeded_utilities() -> None:
+    assert noise_floor([0.90, 0.92, 0.91, 0.93]) == pytest.approx(np.std([0.90, 0.92, 0.91, 0.93], ddof=1))
