@@ -3,12 +3,15 @@ API itself, from packaged assets, and nothing they reference points off-host.
 
 A real uvicorn serves the app; the test reads each page's HTML, follows every reference in it (attributes,
 the Swagger UI config, the stylesheet's url(...) references, the bundles' licence pointers) and fetches it
-from the app. A real-browser rendering test comes with the results pages (Playwright + Debian chromium).
+from the app. Then Debian's chromium renders each page headless with every host but 127.0.0.1 unresolvable:
+the operations of the live OpenAPI document must appear, which only the JavaScript bundles can draw.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,6 +26,11 @@ from tests.support.platform import Platform, serve_platform
 pytestmark = pytest.mark.realparts
 PAGES = ("/docs", "/redoc")
 URL_ATTRIBUTES = {"src", "href", "spec-url", "action", "data", "poster"}
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--virtual-time-budget=15000",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # no host but loopback resolves: no CDN
+)  # fmt: skip
 
 
 class References(HTMLParser):
@@ -135,3 +143,22 @@ def test_an_asset_that_is_not_packaged_is_404_in_the_error_shape(platform: Platf
     response = httpx.get(f"{platform.url}/docs/assets/settings.py")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("page", "drawn"),
+    [("/docs", 'class="opblock-summary-path"'), ("/redoc", "Liveness: the process answers")],
+)
+def test_a_browser_with_no_network_renders_the_operations_of_the_api(
+    platform: Platform, page: str, drawn: str
+) -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    assert drawn not in httpx.get(f"{platform.url}{page}").text  # only the bundles' JavaScript draws it
+    rendered = subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, "--dump-dom", f"{platform.url}{page}"],
+        capture_output=True, text=True, timeout=180, check=True,
+    ).stdout  # fmt: skip
+    assert "Hokusai platform API" in rendered
+    assert drawn in rendered and "/api/v1/runs" in rendered
