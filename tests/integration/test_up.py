@@ -340,6 +340,31 @@ def test_a_run_that_loses_mlflow_fails_with_mlflow_unavailable_and_its_log_holds
     assert ready is not None and ready.status_code == 503 and "mlflow" in ready.json()["error"]["message"]
 
 
+def test_a_run_in_flight_rides_out_a_restart_of_mlflow_by_the_supervisor(
+    tmp_path: Path,
+    up_env: dict[str, str],
+    admin: str,
+    demo_spec: PipelineSpec,
+    launched: list[UpProcess],
+) -> None:
+    up = UpProcess(tmp_path / "run", up_env)
+    launched.append(up)
+    up.wait_ready()
+    run_id = start_run(up, seed(up, admin, demo_spec))
+
+    def training() -> bool:  # MLflow's next use is the recording, after training, scoring and comparing
+        progress = get_run(up.api_url, admin, run_id)["progress"] or {}
+        return progress.get("step") in ("train candidate", "score models", "compare", "weigh contributors")
+
+    wait_for(training, 60, "the candidate training")
+    os.killpg(mlflow_leader(up), signal.SIGKILL)
+    wait_for(lambda: get_run(up.api_url, admin, run_id)["state"] != "running", 120, "the run finished")
+    run = get_run(up.api_url, admin, run_id)
+    assert run["state"] == "succeeded", run["error"]
+    assert run["mlflow_run_id"] and run["attestation_id"]
+    assert "warning: mlflow exited with code -9; restarting it" in up.stderr
+
+
 def test_after_sigkill_of_up_no_child_lives_on_the_run_records_nothing_and_the_next_up_starts(
     tmp_path: Path,
     up_env: dict[str, str],

@@ -7,8 +7,9 @@ is still alive, so runs orphaned by a dead process are marked failed instead of 
 A local worker never outlives the API: it is started with the API's pid (``hokusai.lifeline``) and asks
 for SIGKILL when the runner thread that started it dies, which is when the API process dies, even by
 SIGKILL; it records nothing once its API is gone. Its output (JSON log lines, unbuffered) goes to
-``<data dir>/logs/runs/<run id>.log``. MLflow calls retry for about 30 s (``MLFLOW_HTTP_REQUEST_*``
-defaults below), long enough to ride out a restart of the MLflow child by ``hokusai up``.
+``<data dir>/logs/runs/<run id>.log``. Its MLflow client calls retry for about 30 s (``MLFLOW_HTTP_REQUEST_*``
+defaults below), long enough to ride out a restart of the MLflow child by ``hokusai up`` (the check that
+MLflow answers, when a run starts, does not wait).
 """
 
 from __future__ import annotations
