@@ -9,9 +9,12 @@ CHECKOV := .venv-checkov/bin/checkov
 .PHONY: up test install bench checkov docker-constraints
 
 # Installed with the images' pins (docker/constraints.txt): tests run on exactly what ships.
+# pip's own output (each package collected, downloads with a progress bar) shows the first install moving.
 $(BIN)/.installed: pyproject.toml docker/constraints.txt
+	@echo "Installing Hokusai and its dependencies into $(VENV) (the first time takes a few minutes) ..."
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --constraint docker/constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --progress-bar on --constraint docker/constraints.txt -e '.[test]'
+	@echo "Installed into $(VENV)."
 	touch $@
 
 # The contract tests' Solidity compiler (npm solc, its bundled soljson.js) and OpenZeppelin, exactly as locked.

@@ -7,7 +7,6 @@ Users import from the top: ``hokusai.setup()``, ``hokusai.Client``, ``hokusai.co
 from typing import TYPE_CHECKING, Any
 
 from hokusai._version import __version__
-from hokusai.config import Settings, load_settings
 from hokusai.errors import (
     ConfigError,
     Conflict,
@@ -45,16 +44,19 @@ __all__ = [
 if TYPE_CHECKING:
     from hokusai.client import Client
     from hokusai.client_config import configure_mlflow, setup
+    from hokusai.config import Settings, load_settings
 
 _LAZY = {
     "Client": "hokusai.client",
     "setup": "hokusai.client_config",
     "configure_mlflow": "hokusai.client_config",
+    "Settings": "hokusai.config",  # pydantic-settings costs ~0.3 s to import: not for `hokusai --help`
+    "load_settings": "hokusai.config",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """The SDK loads on first use, so ``import hokusai`` (and the CLI) stays fast."""
+    """The SDK and the settings load on first use, so ``import hokusai`` (and the CLI) stays fast."""
     if name in _LAZY:
         import importlib
 

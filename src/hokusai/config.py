@@ -84,6 +84,15 @@ class Settings(BaseSettings):
     startup_timeout_seconds: float = Field(
         120.0, gt=0, description="How long `hokusai up` waits for MLflow's /health."
     )
+    mlflow_max_restarts_per_minute: int = Field(
+        5,
+        ge=0,
+        le=100,
+        description="Restarts of a dead MLflow child `hokusai up` makes in any minute (0: none).",
+    )
+    mlflow_restart_backoff_seconds: float = Field(
+        1.0, ge=0, le=300, description="Wait before restarting a dead MLflow; doubles per recent restart."
+    )
     public_domain: str | None = Field(
         None, description="Domain a SIWE sign-in message must name. Default: API_HOST:API_PORT."
     )

@@ -1,13 +1,19 @@
 """``hokusai up``: run the MLflow tracking server as a supervised child and the API in the foreground.
 
 Order: check both ports are free, spawn MLflow, apply the platform's migrations and build the app
-while MLflow boots, wait for MLflow's /health, then serve the API. If MLflow dies, the API stops and
-``up`` exits non-zero with MLflow's last log lines; Ctrl-C / SIGTERM stops both cleanly.
+while MLflow boots, wait for MLflow's /health, then serve the API. Ctrl-C / SIGTERM stops both cleanly.
+
+If MLflow dies, a ``Supervisor`` restarts it (back-off from ``HOKUSAI_MLFLOW_RESTART_BACKOFF_SECONDS``,
+doubling; at most ``HOKUSAI_MLFLOW_MAX_RESTARTS_PER_MINUTE`` restarts in any minute), logging each restart
+with MLflow's last lines, while the API keeps answering (``/ready`` is 503 naming MLflow meanwhile). Past the
+limit it gives up: the API stops and ``up`` exits 1 with MLflow's last lines. Children never outlive ``up``,
+even when it is killed with SIGKILL: MLflow starts through ``hokusai.lifeline`` (parent-death signal).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -23,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from hokusai import lifeline
 from hokusai.config import Settings, env_name
 from hokusai.errors import ConfigError, HokusaiError, ServiceUnavailable
 
@@ -31,6 +38,10 @@ if TYPE_CHECKING:  # heavy imports stay out of the CLI's start-up; loaded while 
     from fastapi import FastAPI
 
 LOG_TAIL_LINES = 25
+RESTART_WINDOW_SECONDS = 60.0
+MAX_BACKOFF_SECONDS = 30.0
+log = logging.getLogger("hokusai.stack")
+Warn = Callable[[str, list[str]], None]
 
 
 class ChildDied(HokusaiError):
@@ -97,7 +108,8 @@ def mlflow_server_env(settings: Settings) -> dict[str, str]:
 
 
 class Child:
-    """A child process in its own process group, output appended to a log file."""
+    """A child process in its own process group, output appended to a log file; it gets SIGTERM when the
+    thread that started it dies (``hokusai.lifeline``), so it never outlives its parent."""
 
     def __init__(self, name: str, command: list[str], env: dict[str, str], log_path: Path) -> None:
         self.name = name
@@ -106,8 +118,8 @@ class Child:
         self._log = log_path.open("ab")
         self._log_start = self._log.tell()
         self.process = subprocess.Popen(
-            command, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            lifeline.guarded(command), env=lifeline.child_env(env), stdout=self._log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
 
     def alive(self) -> bool:
@@ -137,6 +149,90 @@ class Child:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)
         self._log.close()
+
+
+class Supervisor:
+    """Keeps one child running: when it dies, waits (back-off), logs its last lines and starts it again, at
+    most ``limit`` times in any minute; past that it gives up and calls ``on_give_up``.
+
+    ``start`` builds a new ``Child``; the first one is started by the caller's thread, the restarts by the
+    supervisor's own thread (which lives as long as they do: the parent-death signal follows the thread)."""
+
+    def __init__(
+        self,
+        start: Callable[[], Child],
+        *,
+        limit: int,
+        backoff: float,
+        on_give_up: Callable[[], None],
+        warn: Warn | None = None,
+    ) -> None:
+        self._start, self.limit, self.backoff = start, limit, backoff
+        self._on_give_up, self._warn = on_give_up, warn
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self.restarts: list[float] = []  # monotonic times of the restarts in the last minute
+        self.gave_up = False
+        self.child = start()
+        self._thread: threading.Thread | None = None
+
+    def watch(self) -> None:
+        """Start supervising in a background thread."""
+        self._thread = threading.Thread(target=self._run, name=f"supervise-{self.child.name}", daemon=True)
+        self._thread.start()
+
+    def delay(self) -> float:
+        """Seconds to wait before the next restart: the back-off doubled per restart in the last minute."""
+        return min(self.backoff * 2 ** len(self.restarts), max(self.backoff, MAX_BACKOFF_SECONDS))
+
+    def _run(self) -> None:
+        while True:
+            child = self.child
+            code = child.process.wait()
+            if self._stopping.is_set():
+                return
+            lines = child.tail()
+            child.stop()  # the rest of its process group, and its log handle
+            now = time.monotonic()
+            self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_SECONDS]
+            if len(self.restarts) >= self.limit:
+                self.gave_up = True
+                self._report(
+                    f"{child.name} exited with code {code} after {len(self.restarts)} restart(s) in the last "
+                    f"minute (limit {self.limit}); giving up",
+                    lines,
+                )
+                self._on_give_up()
+                return
+            delay = self.delay()
+            self._report(
+                f"{child.name} exited with code {code}; restarting it in {delay:g} s "
+                f"(restart {len(self.restarts) + 1} of at most {self.limit} a minute)",
+                lines,
+            )
+            if self._stopping.wait(delay):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self.restarts.append(time.monotonic())
+                self.child = self._start()
+            log.info("%s restarted (pid %s)", child.name, self.child.process.pid)
+
+    def _report(self, message: str, lines: list[str]) -> None:
+        if self._warn is not None:
+            self._warn(message, lines)
+        else:
+            log.warning(message, extra={"last_lines": lines})
+
+    def stop(self) -> None:
+        """Stop supervising and stop the current child."""
+        with self._lock:
+            self._stopping.set()
+            child = self.child
+        child.stop()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=15)
 
 
 def wait_for_health(url: str, child: Child, timeout: float) -> None:
@@ -228,45 +324,62 @@ def serve_api(settings: Settings, announce: Callable[[dict[str, str]], None]) ->
         server.run(sockets=[listening])
 
 
-def run_stack(settings: Settings, announce: Callable[[dict[str, str]], None]) -> None:
-    """Run MLflow and the API until a signal or a child's death; raises ``ChildDied`` on the latter."""
+def run_stack(
+    settings: Settings, announce: Callable[[dict[str, str]], None], warn: Warn | None = None
+) -> None:
+    """Run MLflow (supervised) and the API until a signal, or until MLflow keeps dying: then ``ChildDied``.
+    ``warn(message, last_lines)`` is told of each restart."""
     ensure_ports_free(settings)
     with stop_on_signals():
-        mlflow = Child(
-            "mlflow",
-            mlflow_server_command(settings),
-            mlflow_server_env(settings),
-            settings.data_dir / "logs" / "mlflow.log",
+        server: list[uvicorn.Server] = []
+
+        def give_up() -> None:
+            if server:
+                server[0].should_exit = True
+
+        supervisor = Supervisor(
+            lambda: Child(
+                "mlflow",
+                mlflow_server_command(settings),
+                mlflow_server_env(settings),
+                settings.data_dir / "logs" / "mlflow.log",
+            ),
+            limit=settings.mlflow_max_restarts_per_minute,
+            backoff=settings.mlflow_restart_backoff_seconds,
+            on_give_up=give_up,
+            warn=warn,
         )
         try:
-            _serve_beside(settings, mlflow, announce)
+            _serve_beside(settings, supervisor, server, announce)
         finally:
-            mlflow.stop()
+            supervisor.stop()
 
 
-def _serve_beside(settings: Settings, mlflow: Child, announce: Callable[[dict[str, str]], None]) -> None:
-    died = threading.Event()
+def _serve_beside(
+    settings: Settings,
+    supervisor: Supervisor,
+    server_slot: list[uvicorn.Server],
+    announce: Callable[[dict[str, str]], None],
+) -> None:
     app = prepare_app(settings)  # while MLflow boots
     notice = first_start_notice(app)
-    wait_for_health(f"{settings.mlflow_url}/health", mlflow, settings.startup_timeout_seconds)
+    wait_for_health(f"{settings.mlflow_url}/health", supervisor.child, settings.startup_timeout_seconds)
     server, listening = make_server(settings, app)
-
-    def watch() -> None:
-        mlflow.process.wait()
-        if not server.should_exit:
-            died.set()
-            server.should_exit = True
-
-    threading.Thread(target=watch, name="watch-mlflow", daemon=True).start()
+    server_slot.append(server)
+    supervisor.watch()
     announce({
         "api": settings.api_url,
         "docs": f"{settings.api_url}/docs",
         "mlflow": str(settings.mlflow_url),
-        "mlflow_log": str(mlflow.log_path),
+        "mlflow_log": str(supervisor.child.log_path),
         **notice,
     })  # fmt: skip
     server.run(sockets=[listening])
-    if died.is_set():
+    if supervisor.gave_up:
+        child = supervisor.child
         raise ChildDied(
-            f"mlflow exited with code {mlflow.process.returncode}; the API was stopped", details=mlflow.tail()
+            f"{child.name} exited with code {child.process.returncode} and was restarted "
+            f"{len(supervisor.restarts)} time(s) in the last minute; gave up and stopped the API "
+            f"(limit: {env_name('mlflow_max_restarts_per_minute')}={supervisor.limit})",
+            details=child.tail(),
         )

@@ -1,18 +1,29 @@
-"""``hokusai up`` as a user runs it: ready, errors, clean stop, a dead child, a busy port, PostgreSQL + S3."""
+"""``hokusai up`` as a user runs it: ready, errors, clean stop, a busy port, PostgreSQL + S3; and as its
+supervisor is tested, by killing its real processes: a dead MLflow is restarted while the API answers, a
+crash loop gives up, a run that loses MLflow fails as `mlflow_unavailable` with its log, and after a SIGKILL
+of `up` no child lives on, the orphaned run records nothing and the next `up` starts."""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
+from eth_account import Account
 
+from hokusai.client import Client
 from hokusai.config import Settings, env_name
+from hokusai.pipeline.demo import TARGET as DEMO_TARGET
+from hokusai.pipeline.demo import prepare_demo
+from hokusai.pipeline.spec import PipelineSpec
+from hokusai.server.auth.api_keys import generate_key
 from hokusai.stack import port_in_use
 from tests.support.mlflow import log_run
 from tests.support.net import free_port
@@ -65,20 +76,6 @@ def test_up_serves_ready_with_both_probes_and_stops_cleanly_on_sigterm(
     assert not port_in_use("127.0.0.1", int(up_env["HOKUSAI_MLFLOW_PORT"]))
     assert not port_in_use("127.0.0.1", int(up_env["HOKUSAI_API_PORT"]))
     assert "Traceback" not in up.stderr
-
-
-def test_up_exits_nonzero_with_mlflow_log_lines_when_mlflow_dies(
-    tmp_path: Path, up_env: dict[str, str], launched: list[UpProcess]
-) -> None:
-    up = UpProcess(tmp_path / "run", up_env)
-    launched.append(up)
-    up.wait_ready()
-    os.killpg(up.mlflow_pid(), signal.SIGKILL)
-    assert up.wait() == 1
-    assert "error: mlflow exited with code" in up.stderr
-    mlflow_line = f"Uvicorn running on http://127.0.0.1:{up_env['HOKUSAI_MLFLOW_PORT']}"
-    assert mlflow_line in up.stderr  # a line of MLflow's own log, printed by `up`
-    assert not port_in_use("127.0.0.1", int(up_env["HOKUSAI_API_PORT"]))
 
 
 @pytest.mark.parametrize("field", ["api_port", "mlflow_port"])
@@ -147,3 +144,252 @@ def test_serve_runs_the_api_alone_against_an_mlflow_elsewhere(
     assert not port_in_use("127.0.0.1", int(up_env["HOKUSAI_MLFLOW_PORT"]))  # no MLflow child of its own
     serve.signal(signal.SIGTERM)
     assert serve.wait() == 0
+
+
+# --- the supervisor, tested by killing the real processes -------------------------------------------------
+
+
+def process_state(pid: int) -> str | None:
+    """The /proc state letter of ``pid`` (``Z`` for a zombie), None when it does not exist."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def alive(pid: int) -> bool:
+    return process_state(pid) not in (None, "Z")
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every live descendant of ``pid`` and its command line."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = {}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                try:
+                    found[child] = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue
+                frontier.append(child)
+    return found
+
+
+def mlflow_leader(up: UpProcess) -> int:
+    """The pid of the MLflow server child `up` runs now (the leader of its process group)."""
+    leaders = [pid for pid, cmd in descendants(up.process.pid).items() if " mlflow server " in f" {cmd} "]
+    leaders = [pid for pid in leaders if os.getpgid(pid) == pid]
+    assert len(leaders) == 1, leaders
+    return leaders[0]
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout:g}s: {what}")
+
+
+def ready_answer(up: UpProcess) -> httpx.Response | None:
+    try:
+        return httpx.get(f"{up.api_url}/ready", timeout=5)
+    except httpx.HTTPError:
+        return None
+
+
+@dataclass
+class Seeded:
+    """A platform model with one contribution, and a key of the admin who set it up."""
+
+    admin_key: str
+    model: str
+    contribution_id: str
+
+
+@pytest.fixture
+def admin(up_env: dict[str, str]) -> str:
+    """An admin key the stack stores on start (only its hash is configured)."""
+    key = generate_key(live=False)
+    up_env["HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH"] = key.bootstrap_line
+    return key.key
+
+
+@pytest.fixture(scope="module")
+def demo_spec(tmp_path_factory: pytest.TempPathFactory) -> PipelineSpec:
+    return prepare_demo(tmp_path_factory.mktemp("demo"))
+
+
+def seed(up: UpProcess, admin_key: str, demo_spec: PipelineSpec) -> Seeded:
+    """Register the demo's baseline and contribute its helpful data, as an admin, through the SDK."""
+    with Client(api_key=admin_key, url=up.api_url) as client:
+        client.models.register(
+            "supervised", target=DEMO_TARGET, train=demo_spec.train, benchmark=demo_spec.benchmark,
+            archive=demo_spec.baseline,
+        )  # fmt: skip
+        contribution = client.contributions.submit(
+            "supervised", demo_spec.contributions[0].path, contributor_address=Account.create().address
+        )
+    return Seeded(admin_key, "supervised", contribution.id)
+
+
+def start_run(up: UpProcess, seeded: Seeded) -> str:
+    """Submit a run and return its id once a worker has claimed it (state ``running``)."""
+    headers = {"Authorization": f"Bearer {seeded.admin_key}"}
+    with httpx.Client(base_url=up.api_url, headers=headers, timeout=30) as http:
+        run_id = (
+            http.post("/api/v1/runs", json={"model": seeded.model, "contributions": [seeded.contribution_id]})
+            .raise_for_status()
+            .json()["id"]
+        )
+        wait_for(lambda: http.get(f"/api/v1/runs/{run_id}").json()["state"] != "queued", 60, "run claimed")
+        assert http.get(f"/api/v1/runs/{run_id}").json()["state"] == "running"
+    return run_id
+
+
+def get_run(api_url: str, admin_key: str, run_id: str) -> dict:
+    with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=30) as http:
+        return http.get(f"/api/v1/runs/{run_id}").raise_for_status().json()
+
+
+def test_a_killed_mlflow_is_restarted_while_the_api_keeps_answering_and_ready_names_it(
+    tmp_path: Path, up_env: dict[str, str], launched: list[UpProcess]
+) -> None:
+    up = UpProcess(tmp_path / "run", up_env)
+    launched.append(up)
+    up.wait_ready()
+    first = mlflow_leader(up)
+    os.killpg(first, signal.SIGKILL)
+
+    wait_for(lambda: (r := ready_answer(up)) is not None and r.status_code == 503, 30, "/ready 503")
+    down = ready_answer(up)
+    assert down is not None and down.status_code == 503
+    error = down.json()["error"]
+    assert error["code"] == "not_ready" and "mlflow" in error["message"]
+    assert error["details"]["checks"]["mlflow"]["ok"] is False
+    assert error["details"]["checks"]["database"]["ok"] is True
+    assert httpx.get(f"{up.api_url}/health").status_code == 200  # the API itself keeps answering
+
+    up.wait_ready()  # MLflow is back
+    assert up.process.poll() is None
+    assert mlflow_leader(up) != first and not alive(first)
+    assert "warning: mlflow exited with code -9; restarting it in 1 s (restart 1 of at most 5 a minute)" in (
+        up.stderr
+    )
+    assert (
+        f"Uvicorn running on http://127.0.0.1:{up_env['HOKUSAI_MLFLOW_PORT']}" in up.stderr
+    )  # its last lines
+    up.signal(signal.SIGTERM)
+    assert up.wait() == 0
+    assert not port_in_use("127.0.0.1", int(up_env["HOKUSAI_MLFLOW_PORT"]))
+
+
+def test_up_gives_up_past_the_restart_limit_and_exits_1_with_mlflow_log_lines(
+    tmp_path: Path, up_env: dict[str, str], launched: list[UpProcess]
+) -> None:
+    up_env["HOKUSAI_MLFLOW_MAX_RESTARTS_PER_MINUTE"] = "1"
+    up = UpProcess(tmp_path / "run", up_env)
+    launched.append(up)
+    up.wait_ready()
+    os.killpg(mlflow_leader(up), signal.SIGKILL)
+    up.wait_ready()  # restarted once
+    os.killpg(mlflow_leader(up), signal.SIGKILL)
+    assert up.wait(60) == 1
+    assert "error: mlflow exited with code -9 and was restarted 1 time(s) in the last minute; gave up" in (
+        up.stderr
+    )
+    assert "HOKUSAI_MLFLOW_MAX_RESTARTS_PER_MINUTE=1" in up.stderr
+    mlflow_line = f"Uvicorn running on http://127.0.0.1:{up_env['HOKUSAI_MLFLOW_PORT']}"
+    assert mlflow_line in up.stderr.split("gave up", 1)[1]  # MLflow's own log lines, printed by `up`
+    assert not port_in_use("127.0.0.1", int(up_env["HOKUSAI_API_PORT"]))
+
+
+def test_a_run_that_loses_mlflow_fails_with_mlflow_unavailable_and_its_log_holds_the_workers_output(
+    tmp_path: Path,
+    up_env: dict[str, str],
+    admin: str,
+    demo_spec: PipelineSpec,
+    launched: list[UpProcess],
+) -> None:
+    up_env["HOKUSAI_MLFLOW_RESTART_BACKOFF_SECONDS"] = "120"  # MLflow stays down for the rest of the test
+    up_env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"  # the worker's MLflow calls fail at once, not after ~30 s
+    up = UpProcess(tmp_path / "run", up_env)
+    launched.append(up)
+    up.wait_ready()
+    run_id = start_run(up, seed(up, admin, demo_spec))
+    os.killpg(mlflow_leader(up), signal.SIGKILL)
+
+    wait_for(lambda: get_run(up.api_url, admin, run_id)["state"] == "failed", 120, "the run failed")
+    run = get_run(up.api_url, admin, run_id)
+    assert run["error"]["code"] == "mlflow_unavailable", run["error"]
+    assert run["attestation_id"] is None
+    log = (tmp_path / "state" / "logs" / "runs" / f"{run_id}.log").read_text()
+    assert f"run {run_id} claimed by local:" in log
+    assert f"run {run_id} failed: " in log and "mlflow_unavailable" in log
+    ready = ready_answer(up)
+    assert ready is not None and ready.status_code == 503 and "mlflow" in ready.json()["error"]["message"]
+
+
+def test_a_run_in_flight_rides_out_a_restart_of_mlflow_by_the_supervisor(
+    tmp_path: Path,
+    up_env: dict[str, str],
+    admin: str,
+    demo_spec: PipelineSpec,
+    launched: list[UpProcess],
+) -> None:
+    up = UpProcess(tmp_path / "run", up_env)
+    launched.append(up)
+    up.wait_ready()
+    run_id = start_run(up, seed(up, admin, demo_spec))
+
+    def training() -> bool:  # MLflow's next use is the recording, after training, scoring and comparing
+        progress = get_run(up.api_url, admin, run_id)["progress"] or {}
+        return progress.get("step") in ("train candidate", "score models", "compare", "weigh contributors")
+
+    wait_for(training, 60, "the candidate training")
+    os.killpg(mlflow_leader(up), signal.SIGKILL)
+    wait_for(lambda: get_run(up.api_url, admin, run_id)["state"] != "running", 120, "the run finished")
+    run = get_run(up.api_url, admin, run_id)
+    assert run["state"] == "succeeded", run["error"]
+    assert run["mlflow_run_id"] and run["attestation_id"]
+    assert "warning: mlflow exited with code -9; restarting it" in up.stderr
+
+
+def test_after_sigkill_of_up_no_child_lives_on_the_run_records_nothing_and_the_next_up_starts(
+    tmp_path: Path,
+    up_env: dict[str, str],
+    admin: str,
+    demo_spec: PipelineSpec,
+    launched: list[UpProcess],
+) -> None:
+    up = UpProcess(tmp_path / "run", up_env)
+    launched.append(up)
+    up.wait_ready()
+    run_id = start_run(up, seed(up, admin, demo_spec))
+    children = descendants(up.process.pid)
+    assert any(" mlflow server " in f" {cmd} " for cmd in children.values())
+    assert any(f"--run-id {run_id}" in cmd for cmd in children.values())  # the run's worker
+
+    up.process.kill()  # SIGKILL: no handler runs in `up`
+    up.wait()
+    wait_for(lambda: not any(alive(pid) for pid in children), 30, f"children gone: {children}")
+    assert not port_in_use("127.0.0.1", int(up_env["HOKUSAI_MLFLOW_PORT"]))
+
+    again = UpProcess(tmp_path / "again", up_env)
+    launched.append(again)
+    again.wait_ready()
+    run = get_run(again.api_url, admin, run_id)
+    assert run["state"] == "failed" and run["error"]["code"] == "worker_died"  # failed by the next start
+    assert run["attestation_id"] is None and run["outcome"] is None
+    log = (tmp_path / "state" / "logs" / "runs" / f"{run_id}.log").read_text()
+    assert f"run {run_id} succeeded" not in log

@@ -18,7 +18,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from hokusai.config import load_settings
 from hokusai.errors import InvalidData, InvalidInput
 from hokusai.files import atomic_write_json
 
@@ -150,6 +149,8 @@ def validate_command(
             raise InvalidInput(f"--redact-method {redact_method!r}: expected mask or hash")
         targets = _redact_targets(files, redact_out)
         if redact_method == "hash":
+            from hokusai.config import load_settings
+
             secret = load_settings().redact_key
             if secret is None:
                 raise InvalidInput("--redact-method hash needs a key: set HOKUSAI_REDACT_KEY")

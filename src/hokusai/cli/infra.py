@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from hokusai.errors import InvalidInput
-from hokusai.infra import CheckResult, deployment_from_outputs, outputs_file, run_checks, terraform_outputs
-from hokusai.infra.checks import results_json
+
+if TYPE_CHECKING:  # boto3 (~0.2 s to import) loads only when the command runs
+    from hokusai.infra import CheckResult
 
 app = typer.Typer(help="Check a deployed environment (AWS).", no_args_is_help=True)
 
@@ -56,6 +57,9 @@ def validate(
 
     Exits 0 when every check passes, 1 when any fails.
     """
+    from hokusai.infra import deployment_from_outputs, outputs_file, run_checks, terraform_outputs
+    from hokusai.infra.checks import results_json
+
     if (terraform_dir is None) == (outputs is None):
         raise InvalidInput("pass exactly one of --terraform-dir DIR or --outputs FILE")
     raw = terraform_outputs(terraform_dir) if terraform_dir is not None else outputs_file(outputs)  # type: ignore[arg-type]

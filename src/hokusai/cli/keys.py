@@ -15,14 +15,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hokusai.config import Settings, load_settings
 from hokusai.errors import InvalidInput
 
-if TYPE_CHECKING:  # the ORM loads only when a keys command runs: other commands start fast
+if TYPE_CHECKING:  # the ORM and the settings load only when a keys command runs: other commands start fast
     from sqlalchemy.orm import Session
+
+    from hokusai.config import Settings
 
 app = typer.Typer(help="Manage API keys in the local platform database.", no_args_is_help=True)
 SHOWN_ONCE = "store it now: it is shown only this once (only its SHA-256 is kept)"
+
+
+def load_settings() -> Settings:
+    """The platform settings (imported here, not at start-up: pydantic-settings is slow to import)."""
+    from hokusai.config import load_settings as load
+
+    return load()
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +18,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hokusai.errors import InvalidInput
+from hokusai.errors import ConfigError, InvalidInput
 from hokusai.pipeline.options import EvaluationOptions
 
 if TYPE_CHECKING:
+    from hokusai.config import Settings
     from hokusai.pipeline.spec import PipelineResult, PipelineSpec, ProgressEvent
 
 app = typer.Typer(help="Evaluate contributed data against a baseline model and attest the result.")
@@ -272,12 +274,38 @@ def contributor_table(result: PipelineResult) -> Table:
     return people
 
 
+def tracking_settings(settings: Settings) -> tuple[Settings, str]:
+    """The settings a CLI evaluation records with, and where that is in words (said on stderr).
+
+    ``HOKUSAI_TRACKING_URI`` as set; else, when ``HOKUSAI_URL`` is set, the platform's authenticated MLflow
+    proxy (``<url>/mlflow``, the API key as MLflow's token); else the embedded store in the data dir. Never
+    a server that merely answers on the default port."""
+    from hokusai.client_config import config_file, resolve_config
+    from hokusai.tracking.target import resolve_tracking
+
+    if settings.tracking_uri:
+        return settings, f"MLflow at {settings.tracking_uri} (HOKUSAI_TRACKING_URI)"
+    if not os.environ.get("HOKUSAI_URL"):
+        where = resolve_tracking(settings).describe()
+        return settings, f"{where}; set HOKUSAI_URL and HOKUSAI_API_KEY to record into a platform"
+    config = resolve_config()
+    if not config.api_key:
+        raise ConfigError(
+            f"HOKUSAI_URL is set ({config.url}): recording there needs an API key; set HOKUSAI_API_KEY "
+            f"(or api_key in {config_file()}), or unset HOKUSAI_URL to record into the embedded store"
+        )
+    os.environ["MLFLOW_TRACKING_TOKEN"] = config.api_key  # read by the MLflow client on every request
+    platform = settings.model_copy(update={"tracking_uri": f"{config.url}/mlflow"})
+    return platform, f"the platform at {config.url} (HOKUSAI_URL), through its MLflow proxy"
+
+
 def execute(spec: PipelineSpec, as_json: bool) -> None:
     """Run the pipeline with progress, print the result, exit 1 unless accepted."""
     from hokusai.config import load_settings
     from hokusai.pipeline.run import run_pipeline
 
-    settings = load_settings()
+    settings, where = tracking_settings(load_settings())
+    err.print(f"MLflow: {where}", highlight=False, soft_wrap=True)
     with progress_display(not as_json) as callback:
         result = run_pipeline(spec, settings, progress=callback)  # type: ignore[arg-type]
     print_result(result, as_json)

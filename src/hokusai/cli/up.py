@@ -9,10 +9,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from hokusai.config import load_settings
-from hokusai.log import configure_logging
-from hokusai.stack import ChildDied, run_stack, serve_api
-
 ADMIN_KEY_NOTICE = (
     "first start: created an admin API key; it is shown only this once, store it now:\n{key}\n"
     "(use it as 'Authorization: Bearer <key>'; `hokusai keys --help` manages keys)"
@@ -36,7 +32,11 @@ def up(
     port: Annotated[int | None, typer.Option(help="API port (else HOKUSAI_API_PORT).")] = None,
     mlflow_port: Annotated[int | None, typer.Option(help="MLflow port (else HOKUSAI_MLFLOW_PORT).")] = None,
 ) -> None:
-    """Start MLflow and the API; Ctrl-C stops both."""
+    """Start MLflow and the API; Ctrl-C stops both. A dead MLflow is restarted (see HOKUSAI_MLFLOW_*)."""
+    from hokusai.config import load_settings
+    from hokusai.log import configure_logging
+    from hokusai.stack import ChildDied, run_stack
+
     settings = load_settings(
         database_url=postgres, mlflow_backend_store_uri=postgres, artifact_root=artifacts,
         s3_endpoint_url=s3_endpoint, data_dir=data_dir, api_host=host, api_port=port,
@@ -55,8 +55,14 @@ def up(
             console.print(ADMIN_KEY_NOTICE.format(key=urls["admin_key"]), highlight=False, soft_wrap=True)
         console.print("Press Ctrl-C to stop.")
 
+    def warn(message: str, last_lines: list[str]) -> None:
+        print(f"warning: {message}; its last lines:", file=sys.stderr)
+        for line in last_lines:
+            print(f"  {line}", file=sys.stderr)
+        sys.stderr.flush()
+
     try:
-        run_stack(settings, announce)
+        run_stack(settings, announce, warn)
     except ChildDied as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         for line in exc.details or []:
@@ -70,6 +76,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="API port (else HOKUSAI_API_PORT).")] = None,
 ) -> None:
     """Run the API alone, with MLflow at HOKUSAI_MLFLOW_URL (the API container's command)."""
+    from hokusai.config import load_settings
+    from hokusai.log import configure_logging
+    from hokusai.stack import serve_api
+
     settings = load_settings(api_host=host, api_port=port)
     configure_logging(settings.log_level)
 

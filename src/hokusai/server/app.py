@@ -31,6 +31,7 @@ from hokusai.server.routes import (
     benchmarks,
     contributions,
     datasets,
+    docs,
     health,
     keys,
     me,
@@ -47,6 +48,7 @@ from hokusai.storage import BlobStore
 AUDIT_FLUSH_SECONDS = 1.0
 ROUTERS = (
     health,
+    docs,
     me,
     keys,
     auth,
@@ -117,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Evaluate contributed data against a baseline model and attest the improvement.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from routes/docs.py: packaged assets, no CDN
+        redoc_url=None,
     )
     app.state.hokusai = state
     install_error_handlers(app)

@@ -3,6 +3,13 @@
 ``LocalRunner`` runs it as a child process (a bounded pool, so the API stays responsive);
 ``EcsRunner`` starts it as an ECS Fargate task of the same image. Both can tell whether a worker
 is still alive, so runs orphaned by a dead process are marked failed instead of left running.
+
+A local worker never outlives the API: it is started with the API's pid (``hokusai.lifeline``) and asks
+for SIGKILL when the runner thread that started it dies, which is when the API process dies, even by
+SIGKILL; it records nothing once its API is gone. Its output (JSON log lines, unbuffered) goes to
+``<data dir>/logs/runs/<run id>.log``. Its MLflow client calls retry for about 30 s (``MLFLOW_HTTP_REQUEST_*``
+defaults below), long enough to ride out a restart of the MLflow child by ``hokusai up`` (the check that
+MLflow answers, when a run starts, does not wait).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from hokusai import lifeline
 from hokusai.config import Settings, settings_env
 from hokusai.errors import ServiceUnavailable
 
@@ -43,6 +51,13 @@ def local_worker_id(pid: int | None = None) -> str:
 TOKEN_ENV = "HOKUSAI_RUN_TOKEN"  # the worker's one-run token (it proves itself to the signer with it)
 # Never handed to a worker: it loads models and data, so it must not hold the signing key.
 _WORKER_WITHHELD = ("HOKUSAI_SIGNER_KEY", "HOKUSAI_SIGNER_KEY_FILE")
+# What a local worker's environment gets unless the operator set it: output straight to the run log, and
+# MLflow retries (immediately, then after 2, 4, 8 and 16 s) that outlast a restart of the MLflow child.
+WORKER_ENV_DEFAULTS = {
+    "PYTHONUNBUFFERED": "1",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "5",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
 
 
 class JobRunner(Protocol):
@@ -68,6 +83,7 @@ class LocalRunner:
         command: Callable[[str], list[str]] = worker_command,
     ) -> None:
         self._on_exit, self._env, self._log_dir, self._command = on_exit, env, log_dir, command
+        self.stopping = False  # set by shutdown: workers that exit now were terminated by it
         self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
@@ -91,8 +107,8 @@ class LocalRunner:
                 log = (self._log_dir / f"{run_id}.log").open("ab")
             try:
                 env = {**(self._env if self._env is not None else os.environ), TOKEN_ENV: token}
-                process = subprocess.Popen(
-                    self._command(run_id), env=env, stdin=subprocess.DEVNULL,
+                process = subprocess.Popen(  # from this long-lived thread: the parent-death signal follows it
+                    self._command(run_id), env=lifeline.child_env(env), stdin=subprocess.DEVNULL,
                     stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
                 )  # fmt: skip
                 with self._lock:
@@ -117,6 +133,7 @@ class LocalRunner:
 
     def shutdown(self) -> None:
         """Stop taking work and terminate running processes (the runs are marked failed by ``on_exit``)."""
+        self.stopping = True
         for _ in self._threads:
             self._queue.put(None)
         with self._lock:
@@ -195,6 +212,7 @@ def make_runner(settings: Settings, on_exit: ExitCallback) -> JobRunner:
             container=settings.ecs_container,
         )
     env = {k: v for k, v in {**os.environ, **settings_env(settings)}.items() if k not in _WORKER_WITHHELD}
+    env = {**WORKER_ENV_DEFAULTS, **env}
     return LocalRunner(
         on_exit, max_workers=settings.job_workers, env=env, log_dir=settings.data_dir / "logs" / "runs"
     )
@@ -206,7 +224,14 @@ def start_runner(state: AppState) -> JobRunner:
 
     def on_exit(run_id: str, code: int) -> None:
         with state.sessions() as session:
-            runs.worker_exited(session, run_id, code)
+            if code != 0 and getattr(runner, "stopping", False):
+                runs.fail(
+                    session, run_id, "platform_stopped",
+                    "the platform stopped while this run was running (its worker was terminated); "
+                    "submit it again",
+                )  # fmt: skip
+            else:
+                runs.worker_exited(session, run_id, code)
 
     runner = make_runner(state.settings, on_exit)
     try:

@@ -110,6 +110,7 @@ ENDPOINTS: dict[tuple[str, str], str] = {
     ("GET", "/docs"): "health.read",
     ("GET", "/docs/oauth2-redirect"): "health.read",
     ("GET", "/redoc"): "health.read",
+    ("GET", "/docs/assets/{name}"): "health.read",
     ("GET", "/api/v1/me"): "me.read",
     ("GET", "/api/v1/auth/nonce"): "auth.nonce",
     ("POST", "/api/v1/auth/logout"): "auth.logout",

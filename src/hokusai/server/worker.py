@@ -6,6 +6,11 @@ recorded at registration before it loads), and records the outcome and the contr
 worker holds no signing key: it sends the unsigned attestation to the platform (``HOKUSAI_SIGNER_URL``,
 with the one-run token ``HOKUSAI_RUN_TOKEN`` it was started with), which checks it against the run and
 signs it. Any failure is recorded with a readable reason; a failed run stores no attestation.
+
+Process lifecycle: a local worker dies with the API that started it (``hokusai.lifeline``: SIGKILL when its
+parent goes) and checks its parent is still there before it records anything, so a worker whose API died
+records no result; the next API start fails the run it left ``running``. Its log lines (the run log) say
+which step it reached; a run that loses MLflow fails with ``mlflow_unavailable``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session
 
+from hokusai import lifeline
 from hokusai.attestation.document import Sealer
 from hokusai.config import Settings
 from hokusai.errors import HokusaiError, ServiceUnavailable
@@ -32,11 +38,20 @@ from hokusai.server.services.audit import record_event
 from hokusai.server.services.models import get_model_by_id
 from hokusai.storage import BlobStore
 from hokusai.tracking.registry import model_experiment
+from hokusai.tracking.target import UNAVAILABLE, server_answers
 
 log = logging.getLogger("hokusai.worker")
 PROGRESS_INTERVAL_SECONDS = 0.5
 TOKEN_ENV = "HOKUSAI_RUN_TOKEN"
 SIGN_TIMEOUT_SECONDS = 60.0
+ORPHANED_EXIT_CODE = 3
+
+
+def abandon_if_orphaned(run_id: str) -> None:
+    """Exit without recording anything when the API that started this worker is gone."""
+    if not lifeline.parent_alive():
+        log.warning("run %s: the API that started this worker is gone; exiting without recording", run_id)
+        raise SystemExit(ORPHANED_EXIT_CODE)
 
 
 def remote_sealer(signer_url: str, run_id: str, token: str) -> Sealer:
@@ -79,23 +94,33 @@ def worker_identity() -> str:
 
 def execute_run(run_id: str, settings: Settings) -> str:
     """Run ``run_id`` to completion; returns its final state (``succeeded`` or ``failed``)."""
+    lifeline.die_with_parent()  # a local worker: gone with its API (no-op in an ECS task)
     engine = create_db_engine(str(settings.database_url))
     sessions = session_factory(engine)
     try:
+        abandon_if_orphaned(run_id)
+        worker = worker_identity()
         with sessions() as session:
-            if not runs.claim(session, run_id, worker_identity()):
+            if not runs.claim(session, run_id, worker):
                 run = runs.get_run(session, run_id)
                 log.info("run %s is %s; nothing to do", run_id, run.state)
                 return run.state
+        log.info("run %s claimed by %s", run_id, worker)
         try:
             with sessions() as session:
                 _execute(session, run_id, settings)
+            log.info("run %s succeeded", run_id)
             return runs.SUCCEEDED
         except HokusaiError as exc:
             reason, code = exc.message, exc.code
         except Exception as exc:  # recorded for the user; the traceback goes to the run log
             log.exception("run %s failed unexpectedly", run_id)
             reason, code = f"internal error ({type(exc).__name__}: {exc})", "internal_error"
+        if code == "internal_error" and not server_answers(str(settings.mlflow_url)):
+            reason = f"MLflow at {settings.mlflow_url} stopped answering during the run ({reason})"
+            code = UNAVAILABLE
+        log.error("run %s failed: %s", run_id, reason, extra={"code": code})
+        abandon_if_orphaned(run_id)
         with sessions() as session:
             runs.fail(session, run_id, code, reason)
         return runs.FAILED
@@ -155,6 +180,8 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
 
     def progress(event: Any) -> None:
         nonlocal last
+        if event.state == "started":
+            log.info("run %s: step %d/%d %s", run_id, event.index, event.total, event.step)
         now = time.monotonic()
         if event.state in ("started", "finished") or now - last >= PROGRESS_INTERVAL_SECONDS:
             last = now
@@ -198,4 +225,5 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
         reason=result.outcome[:40],
         details={"state": runs.SUCCEEDED, "attestation_id": result.attestation_id},
     )
+    abandon_if_orphaned(run_id)  # the session is rolled back: nothing of the result is recorded
     session.commit()

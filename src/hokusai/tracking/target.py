@@ -1,8 +1,10 @@
-"""Where the pipeline records: an MLflow server, or the backend store used directly (embedded).
+"""Where the pipeline records: an MLflow server named explicitly, or its own embedded store.
 
-Resolution (one place): ``HOKUSAI_TRACKING_URI`` if set; else the MLflow server at
-``HOKUSAI_MLFLOW_URL`` if its ``/health`` answers within half a second; else the backend store
-``HOKUSAI_MLFLOW_BACKEND_STORE_URI`` directly, so ``hokusai pipeline demo`` works with no server.
+Resolution (one place, no guessing): ``HOKUSAI_TRACKING_URI`` if set (an MLflow server, or a backend store
+used directly; the CLI sets it to the platform's authenticated proxy ``<HOKUSAI_URL>/mlflow`` when
+``HOKUSAI_URL`` is set); else the embedded store, the backend store ``HOKUSAI_MLFLOW_BACKEND_STORE_URI``
+(``sqlite:///<data dir>/mlflow.db``) used directly. A server that happens to answer on the default MLflow
+port is never used: on a shared host it may be anyone's.
 
 Artifacts use the server's layout in both modes. A server started by ``hokusai up`` proxies
 artifacts (``mlflow-artifacts:/<path>`` stored at ``<artifact root>/<path>``); in embedded mode the
@@ -28,6 +30,7 @@ PROBE_TIMEOUT_SECONDS = 0.5
 REACHABLE_TIMEOUT_SECONDS = 5.0
 EXPERIMENT = "hokusai-evaluations"
 PROXIED_SCHEME = "mlflow-artifacts:"
+UNAVAILABLE = "mlflow_unavailable"  # the error code of every failure of MLflow itself
 
 
 @dataclass(frozen=True)
@@ -42,23 +45,27 @@ class TrackingTarget:
     def embedded(self) -> bool:
         return not self.uri.startswith(("http://", "https://"))
 
+    def describe(self) -> str:
+        """Where runs are recorded, in words a user can act on."""
+        if self.embedded:
+            return f"the embedded MLflow store {self.uri} (artifacts in {self.artifact_root})"
+        return f"the MLflow server at {self.uri}"
+
 
 def server_answers(url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> bool:
-    """True when an MLflow server at ``url`` answers ``/health`` with 200 within ``timeout``."""
+    """True when an MLflow server at ``url`` answers ``/health`` with 200 within ``timeout`` (with the token
+    the MLflow client sends, ``MLFLOW_TRACKING_TOKEN``, so the platform's proxy answers too)."""
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        return httpx.get(f"{url.rstrip('/')}/health", timeout=timeout).status_code == 200
+        return httpx.get(f"{url.rstrip('/')}/health", headers=headers, timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
 
 
 def resolve_tracking(settings: Settings) -> TrackingTarget:
-    """The tracking target for these settings (see the module docstring for the order)."""
-    if settings.tracking_uri:
-        uri = settings.tracking_uri
-    elif settings.mlflow_url and server_answers(settings.mlflow_url):
-        uri = settings.mlflow_url
-    else:
-        uri = str(settings.mlflow_backend_store_uri)
+    """The tracking target for these settings: the explicit ``tracking_uri``, else the embedded store."""
+    uri = settings.tracking_uri or str(settings.mlflow_backend_store_uri)
     return TrackingTarget(
         uri=uri, artifact_root=str(settings.artifact_root), s3_endpoint_url=settings.s3_endpoint_url
     )
@@ -69,7 +76,8 @@ def ensure_reachable(target: TrackingTarget) -> None:
     if not target.embedded and not server_answers(target.uri, timeout=REACHABLE_TIMEOUT_SECONDS):
         raise ServiceUnavailable(
             f"MLflow at {target.uri} is not reachable (no answer from /health); start it (hokusai up) "
-            "or unset HOKUSAI_TRACKING_URI to use the embedded store"
+            "or unset HOKUSAI_TRACKING_URI and HOKUSAI_URL to use the embedded store",
+            code=UNAVAILABLE,
         )
 
 
@@ -134,6 +142,8 @@ def mlflow_errors(target: TrackingTarget, what: str = "MLflow") -> Iterator[None
             raise NotFound(f"{what}: {exc.message.splitlines()[0]}") from None
         if exc.error_code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST", "RESOURCE_ALREADY_EXISTS"):
             raise InvalidInput(f"{what}: {exc.message.splitlines()[0]}") from None
-        raise ServiceUnavailable(f"MLflow at {target.uri} failed: {exc.message.splitlines()[0]}") from None
+        raise ServiceUnavailable(
+            f"MLflow at {target.uri} failed: {exc.message.splitlines()[0]}", code=UNAVAILABLE
+        ) from None
     except (OSError, httpx.HTTPError) as exc:  # connection errors and artifact storage errors
-        raise ServiceUnavailable(f"MLflow at {target.uri} failed: {exc}") from None
+        raise ServiceUnavailable(f"MLflow at {target.uri} failed: {exc}", code=UNAVAILABLE) from None

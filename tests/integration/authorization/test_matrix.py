@@ -199,6 +199,7 @@ PUBLIC_PAGES = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/doc
 E = "/mlflow/api/2.0/mlflow"
 CASES: list[Case] = [
     *(Case("GET", page, fixed(page)) for page in PUBLIC_PAGES),
+    Case("GET", "/docs/assets/{name}", fixed("/docs/assets/swagger-ui-bundle.js")),
     Case("GET", "/api/v1/me", fixed("/api/v1/me")),
     Case("GET", "/api/v1/auth/nonce", fixed("/api/v1/auth/nonce")),
     Case(

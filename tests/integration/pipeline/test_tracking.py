@@ -1,4 +1,4 @@
-"""Where the pipeline records: setting, then a live server, then the store itself; one artifact layout."""
+"""Where the pipeline records: the setting, else the store itself (never a probed server); one layout."""
 
 from __future__ import annotations
 
@@ -19,9 +19,12 @@ def test_the_tracking_uri_setting_wins(tmp_path: Path) -> None:
     assert resolve_tracking(settings).uri == "http://mlflow.internal:5000"
 
 
-def test_a_server_answering_at_the_mlflow_url_is_used(tmp_path: Path, mlflow_server: MlflowServer) -> None:
-    target = resolve_tracking(mlflow_settings(tmp_path, mlflow_url=mlflow_server.url))
-    assert target.uri == mlflow_server.url and not target.embedded
+def test_a_server_answering_at_the_mlflow_url_is_not_used(
+    tmp_path: Path, mlflow_server: MlflowServer
+) -> None:
+    settings = mlflow_settings(tmp_path, mlflow_url=mlflow_server.url)
+    target = resolve_tracking(settings)
+    assert target.embedded and target.uri == settings.mlflow_backend_store_uri
 
 
 def test_without_a_server_the_backend_store_is_used_directly(settings: Settings) -> None:
