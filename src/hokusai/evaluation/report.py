@@ -5,7 +5,8 @@ outcome and its reason code (with the guardrails, the cooldown and the benchmark
 metric's gain in its delta units with its paired interval and method (and, for regression, the paired
 t and Wilcoxon tests), sample sizes, what happened to each contribution's rows
 (exact and near duplicates), each contribution's value with its standard error, how values and
-weights were derived (``valuation``: method, retrains, noise floor, efficiency), and the run
+weights were derived (``valuation``: method, retrains, noise floor, efficiency), the weight
+commitments of the baseline and candidate artifacts (the contract's lineage), and the run
 options. Its canonical hash is a leaf of the hash tree,
 so it cannot be changed without breaking the attestation. No timestamps: same run, same report.
 """
@@ -87,6 +88,7 @@ def build_report(
     attribution: Attribution | None,
     near_duplicates: NearDuplicateRule | None,
     tests: Mapping[str, Any] | None = None,
+    commitments: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The report as a JSON-ready dict (``contributions``: wallet and data hash per contribution)."""
     return {
@@ -103,6 +105,7 @@ def build_report(
         "averaging": task.averaging,
         "classes": [str(c) for c in task.classes],
         "samples": dict(samples),
+        "weight_commitments": None if commitments is None else dict(commitments),
         "contributions": [
             {
                 **dict(contribution),

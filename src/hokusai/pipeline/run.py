@@ -138,7 +138,8 @@ def _evaluate(
             progress.skip(skipped, "no contribution rows")  # type: ignore[arg-type]
         decision = steps.no_contribution_decision(prepared, spec)
         run_id = steps.run_id_for(inputs, spec, baseline.model.model_hash, options)
-        report = steps.make_report(run_id, inputs, prepared, spec, decision, options)
+        commitments = steps.weight_commitments(baseline, None)
+        report = steps.make_report(run_id, inputs, prepared, spec, decision, options, commitments=commitments)
     else:
         with progress.step("train candidate", f"{len(prepared.base) + prepared.contributed_rows} rows"):
             trained = steps.train_candidate(baseline, prepared, spec, staging)
@@ -154,7 +155,10 @@ def _evaluate(
                 baseline, prepared, compared, spec, valuation, progress.work("weigh contributors", "retrain")
             )
         run_id = steps.run_id_for(inputs, spec, trained.baseline.model_hash, options)
-        report = steps.make_report(run_id, inputs, prepared, spec, decision, options, compared, weighed)
+        report = steps.make_report(
+            run_id, inputs, prepared, spec, decision, options, compared, weighed,
+            steps.weight_commitments(baseline, trained),
+        )  # fmt: skip
         if spec.preview:
             progress.skip("attest", "preview: an estimate is not attested")
         else:

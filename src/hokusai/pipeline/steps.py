@@ -382,6 +382,7 @@ def make_report(
     options: dict[str, Any],
     compared: Compared | None = None,
     weighed: Weighed | None = None,
+    commitments: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The companion evaluation report (see ``hokusai.evaluation.report``)."""
     tests = None
@@ -404,7 +405,19 @@ def make_report(
         rows=prepared.integration.rows,
         attribution=weighed.attribution if weighed else None,
         near_duplicates=prepared.integration.near_duplicates,
+        commitments=commitments,
     )
+
+
+def weight_commitments(baseline: Baseline, trained: Trained | None) -> dict[str, str]:
+    """The weight commitments (``attestation.commitment``) of the registered baseline's artifact and of
+    the candidate's: the lineage the DeltaVerifier contract keeps (the baseline must be its head)."""
+    from hokusai.attestation.commitment import model_commitment
+
+    found = {"baseline": model_commitment(baseline.model.directory)}
+    if trained is not None:
+        found["candidate"] = model_commitment(trained.candidate.directory)
+    return found
 
 
 def attest(

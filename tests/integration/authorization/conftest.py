@@ -133,6 +133,9 @@ def _seed_mlflow(world: World, workdir: Path, model_dir: Path) -> None:
                 os.environ[name] = value
 
 
+VERIFIER = "0x" + "de" * 20
+
+
 @pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("authz")
@@ -149,6 +152,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH": f"{admin.key_id}:{admin.key_hash}",
             "HOKUSAI_RATE_LIMIT_PER_MINUTE": "100000",
             "HOKUSAI_AUTH_CACHE_SECONDS": "0",
+            "HOKUSAI_DELTA_VERIFIER_ADDRESS": VERIFIER,  # mint requests are signed; no chain is needed
         }
     )
     up = UpProcess(workdir / "up", {k: v for k, v in env.items() if v})
@@ -190,6 +194,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 benchmark=benchmark,
                 source_uri=f"runs:/{world.ids['mlflow_run']}/model",
             )
+            owner.request("PATCH", "/api/v1/models/m1", json={"onchain_id": "7"})
             world.ids.update(
                 train_dataset=train.id,
                 benchmark_dataset=benchmark.id,

@@ -339,6 +339,12 @@ CASES: list[Case] = [
         lambda w, a: f"/api/v1/runs/{w.ids['run']}/sign",
         request=lambda w, a: {"json": {"document": {}, "report": {}}},
     ),
+    Case(
+        "GET",
+        "/api/v1/runs/{run_id}/mint-request",
+        lambda w, a: f"/api/v1/runs/{w.ids['run']}/mint-request",
+        subject=run_subject,
+    ),
     Case("GET", "/api/v1/attestations/signers", fixed("/api/v1/attestations/signers")),
     Case(
         "GET",

@@ -192,6 +192,8 @@ class Model(Base):
     )  # SHA-256 of the estimator file at registration
     model_format: Mapped[str] = mapped_column(String(16), default="skops", server_default="pickle")
     benchmark_spec_id: Mapped[str | None] = mapped_column(String(32))  # its current benchmark spec
+    onchain_id: Mapped[str | None] = mapped_column(String(78))  # uint256 in the DeltaVerifier, decimal
+    weight_head: Mapped[str | None] = mapped_column(String(66))  # the contract's lineage head (bytes32)
     accepts_contributions: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     experiment_id: Mapped[str | None] = mapped_column(String(64))  # the model's MLflow experiment
 

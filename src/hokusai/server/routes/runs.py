@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from hokusai.server import policy
 from hokusai.server.deps import Caller, Checked, SessionDep, StateDep
 from hokusai.server.services.access import run_subject
+from hokusai.server.services.mint import mint_request_for_run
 from hokusai.server.services.models import get_model, get_model_by_id
 from hokusai.server.services.runs import RunOptions, get_run, issue_worker_token, run_view, submit_run
 from hokusai.server.services.signing import sign_run_document
@@ -60,6 +61,21 @@ def read_run(run_id: str, principal: Caller, session: SessionDep) -> dict[str, A
     run = get_run(session, run_id)
     policy.require(principal, "run.read", run_subject(session, run, get_model_by_id(session, run.model_id)))
     return run_view(session, run)
+
+
+@router.get(
+    "/{run_id}/mint-request",
+    summary="An accepted run's signed EIP-712 mint request and submitMintRequest calldata (model owner)",
+)
+def read_mint_request(run_id: str, principal: Caller, session: SessionDep, state: StateDep) -> dict[str, Any]:
+    """``{domain, types, primaryType, message, typedDataDigest, signatures, signerAddresses,
+    submitCalldata}``; 409 ``stale_baseline`` when another mint moved the model's weight head."""
+    state.signer()  # the attesters, loaded once
+    assert state.attesters is not None
+    run = get_run(session, run_id)
+    request = mint_request_for_run(session, state.settings, state.attesters, principal, run)
+    session.commit()  # the audit row
+    return request
 
 
 @router.post(

@@ -28,6 +28,7 @@ from hokusai.server.services.access import dataset_subject, model_subject
 from hokusai.server.services.attestations import contribution_value
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.datasets import dataset_view, get_dataset
+from hokusai.server.services.mint import check_onchain_id, record_head
 from hokusai.server.services.runs import SUCCEEDED, counted_runs, run_contributions
 from hokusai.storage import BlobStore
 
@@ -55,6 +56,9 @@ class ModelRegistration(BaseModel):
         description="runs:/RUN_ID/PATH or models:/NAME/VERSION (you must be able to read it)",
     )
     accepts_contributions: bool = True
+    onchain_id: str | None = Field(
+        None, max_length=78, description="The model's uint256 id in the DeltaVerifier contract (decimal)"
+    )
     benchmark: benchmarks.SpecFields | None = Field(  # type: ignore[valid-type]
         None,
         description="Benchmark spec fields (seed, task, primary metric, guardrails, threshold, cooldown, "
@@ -68,6 +72,15 @@ class ModelUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     accepts_contributions: bool | None = None
+    onchain_id: str | None = Field(
+        None, max_length=78, description="The model's uint256 id in the DeltaVerifier (decimal)"
+    )
+    weight_head: str | None = Field(
+        None,
+        max_length=66,
+        description="The contract's weight head after a mint (0x + 64 hex); an accepted run's candidate "
+        "becomes the baseline",
+    )
 
 
 def check_model_name(name: str) -> str:
@@ -197,6 +210,7 @@ def register_model(
 ) -> Model:
     """Check the data and the model (without ever loading it), register the baseline in MLflow, record
     the model with its file's hash and format, and give its owner MANAGE on its MLflow objects."""
+    from hokusai.attestation.commitment import model_commitment
     from hokusai.data import infer_schema
     from hokusai.tracking.models import fetch_model, inspect_model_dir
     from hokusai.tracking.registry import register_baseline, registered_model_exists, server_target
@@ -246,6 +260,7 @@ def register_model(
             source = str(registration.source_uri)
         info = inspect_model_dir(directory)
         _check_model_kind(session, principal, info, registration.model_type)
+        genesis = model_commitment(directory)  # the contract's lineage starts at the registered artifact
         version, experiment_id = register_baseline(target, name, directory, info.sha256, source)
     model = Model(
         id=uuid.uuid4().hex,
@@ -263,6 +278,8 @@ def register_model(
         model_format=info.format,
         accepts_contributions=registration.accepts_contributions,
         experiment_id=experiment_id,
+        onchain_id=None if registration.onchain_id is None else check_onchain_id(registration.onchain_id),
+        weight_head=genesis,
     )
     try:
         with session.begin_nested():
@@ -309,12 +326,17 @@ def _check_model_kind(session: Session, principal: Principal, info: Any, model_t
 
 
 def update_model(session: Session, principal: Principal, model: Model, update: ModelUpdate) -> Model:
-    """Change whether the model accepts contributions (its owner or an admin; its evaluation rules are
-    its benchmark spec's: ``services.benchmarks``)."""
+    """Change whether the model accepts contributions, its on-chain id, or its weight head after a mint
+    (its owner or an admin; its evaluation rules are its benchmark spec's: ``services.benchmarks``)."""
     policy.require(principal, "model.write", model_subject(model))
     changes = update.model_dump(exclude_none=True)
-    for field_name, value in changes.items():
-        setattr(model, field_name, value)
+    if "onchain_id" in changes:
+        model.onchain_id = check_onchain_id(changes["onchain_id"])
+    if "accepts_contributions" in changes:
+        model.accepts_contributions = changes["accepts_contributions"]
+    if "weight_head" in changes:
+        promoted = record_head(session, model, changes["weight_head"])
+        changes["baseline_version"] = model.baseline_version if promoted else None
     if changes:
         record_event(
             session,
@@ -354,6 +376,8 @@ def model_view(session: Session, model: Model) -> dict[str, Any]:
         "benchmark_spec": _spec_ref(session, model),
         "accepts_contributions": model.accepts_contributions,
         "experiment_id": model.experiment_id,
+        "onchain_id": model.onchain_id,
+        "weight_head": model.weight_head,
         "created_at": model.created_at.isoformat(),
     }
 
