@@ -17,11 +17,14 @@ from tests.support.platform import Platform
 pytestmark = pytest.mark.realparts
 
 
-def hokusai(platform: Platform, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "HOKUSAI_URL": platform.url, "HOKUSAI_API_KEY": platform.admin_key, **env}
+def hokusai(
+    platform: Platform, *args: str, cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "HOKUSAI_URL": platform.url, "HOKUSAI_API_KEY": platform.admin_key}
     environment["HOKUSAI_DATA_DIR"] = str(platform.settings.data_dir)
+    environment.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "hokusai", *args], capture_output=True, text=True, env=environment
+        [sys.executable, "-m", "hokusai", *args], capture_output=True, text=True, env=environment, cwd=cwd
     )
 
 
@@ -58,11 +61,19 @@ def test_register_contribute_with_a_wallet_run_and_verify_from_the_command_line(
     status = hokusai(platform, "runs", "status", run["id"], "--json")
     assert json.loads(status.stdout)["attestation_id"] == run["attestation_id"]
 
-    fetched = hokusai(platform, "attest", "get", run["attestation_id"], "--out", str(tmp_path))
+    # a new user, in an empty folder, with only HOKUSAI_URL: no key, no data dir of the platform's
+    elsewhere = tmp_path / "new-user"
+    elsewhere.mkdir()
+    newcomer = {"HOKUSAI_API_KEY": "", "HOKUSAI_DATA_DIR": str(elsewhere / "data"), "HOME": str(elsewhere)}
+    fetched = hokusai(platform, "attest", "get", run["attestation_id"], cwd=elsewhere, **newcomer)
     assert fetched.returncode == 0, fetched.stderr
-    verified = hokusai(platform, "attest", "verify", str(tmp_path / "attestation.json"),
-                       "--data", str(demo_files.contribution))  # fmt: skip
+    data = ("--data", str(demo_files.contribution))
+    verified = hokusai(platform, "attest", "verify", "attestation.json", *data, cwd=elsewhere, **newcomer)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert not (elsewhere / "data" / "signer.key").exists()  # checked against the published signers
+    newcomer["HOKUSAI_URL"] = ""
+    alone = hokusai(platform, "attest", "verify", "attestation.json", cwd=elsewhere, **newcomer)
+    assert alone.returncode == 2 and len(alone.stderr.strip().splitlines()) == 1, alone.stderr
 
 
 def test_benchmark_specs_from_the_command_line(
