@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from hokusai.client_config import resolve_config
+from hokusai.client_config import config_file, resolve_config
 from hokusai.errors import (
     Conflict,
     Forbidden,
@@ -213,8 +213,26 @@ class Client:
             response = self.http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(f"cannot reach Hokusai at {self.url}: {type(exc).__name__}") from None
+        if response.status_code == 401:
+            self._explain_unauthorized(response)
         raise_for_error(response)
         return response.json() if response.content else None
+
+    def _explain_unauthorized(self, response: httpx.Response) -> None:
+        """A 401 in the words of this client's settings: which credential is missing or was refused."""
+        try:
+            error = response.json()["error"]
+            reason, code = str(error["message"]), str(error["code"])
+        except (ValueError, KeyError, TypeError):
+            reason, code = response.text[:200], "unauthorized"
+        if self.wallet is None and not self.api_key:
+            raise Unauthorized(
+                f"{self.url} needs a credential: set HOKUSAI_API_KEY (or api_key in {config_file()}), "
+                "or sign in with a wallet (--wallet with HOKUSAI_WALLET_KEY, or --keystore)",
+                code=code,
+            )
+        if self.wallet is None:
+            raise Unauthorized(f"{self.url} refused the API key (HOKUSAI_API_KEY): {reason}", code=code)
 
     def me(self) -> dict[str, Any]:
         """Who the server says this client is (principal, method, scopes, wallet)."""

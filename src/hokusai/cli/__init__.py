@@ -12,9 +12,10 @@ from typing import NoReturn
 import typer
 
 from hokusai import __version__
-from hokusai.cli import attest, benchmarks, data, infra, keys, models, pipeline, preview, runs, up
+from hokusai.cli import _help, attest, benchmarks, data, infra, keys, models, pipeline, preview, runs, up
 from hokusai.errors import HokusaiError
 
+_help.install()
 app = typer.Typer(
     name="hokusai",
     help="Hokusai: prove, with evidence, that contributed data made a model better.",

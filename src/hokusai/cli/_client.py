@@ -59,12 +59,3 @@ def make_client(url: str | None, keystore: Path | None = None, wallet: bool = Fa
     from hokusai.client import Client
 
     return Client(url=url, wallet=load_wallet(keystore, wallet))
-
-
-def emit(value: Any, as_json: bool) -> None:
-    """Print ``value`` as JSON (machines) or pretty (people)."""
-    data = value.model_dump() if hasattr(value, "model_dump") else value
-    if as_json:
-        typer.echo(json.dumps(data, indent=2, default=str))
-    else:
-        Console().print_json(data=data, default=str)

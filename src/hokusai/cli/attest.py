@@ -19,7 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hokusai.cli._client import JsonOption, KeystoreOption, UrlOption, WalletOption, emit, make_client
+from hokusai.cli._client import JsonOption, KeystoreOption, UrlOption, WalletOption, make_client
+from hokusai.cli.output import emit
 from hokusai.errors import ConfigError, InvalidInput, NotFound
 
 app = typer.Typer(help="Verify attestations, or fetch them from a server.")

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from hokusai.cli._client import JsonOption, UrlOption, console, emit, make_client
+from hokusai.cli._client import JsonOption, UrlOption, make_client
+from hokusai.cli.output import benchmark_summary, emit, table
 from hokusai.errors import InvalidInput
 
 app = typer.Typer(help="Benchmark specs: the contract evaluations are held to.", no_args_is_help=True)
@@ -53,21 +53,21 @@ def index(
     if as_json:
         emit([s.model_dump() for s in specs], True)
         return
-    table = Table("id", "model", "version", "current", "used", "task", "primary", "threshold", "hash")
-    for s in specs:
-        spec = s.spec
-        table.add_row(
-            s.id, s.model or "", str(s.version), "yes" if s.current else "", "yes" if s.used else "",
-            spec["task"], spec["primary_metric"] or "(default)", f"{spec['threshold']:g}", s.hash[:12],
-        )  # fmt: skip
-    console.print(table)
+    table(
+        ["id", "model", "version", "current", "used", "task", "primary", "threshold", "hash"],
+        [
+            (s.id, s.model, s.version, "yes" if s.current else "", "yes" if s.used else "", s.spec["task"],
+             s.spec["primary_metric"] or "(default)", f"{s.spec['threshold']:g}", s.hash)
+            for s in specs
+        ],
+    )  # fmt: skip
 
 
 @app.command("get")
 def show(spec_id: str, url: UrlOption = None, as_json: JsonOption = False) -> None:
     """One spec version, every field."""
     with make_client(url) as client:
-        emit(client.benchmarks.get(spec_id), as_json)
+        emit(client.benchmarks.get(spec_id), as_json, benchmark_summary)
 
 
 @app.command("set")
@@ -86,7 +86,4 @@ def change(
         raise InvalidInput("give FIELD=VALUE pairs or --file with the fields to change")
     with make_client(url) as client:
         spec = client.benchmarks.change(model, **fields)
-    if as_json:
-        emit(spec, True)
-        return
-    console.print(f"{model}: spec {spec.id} version {spec.version} (hash {spec.hash[:12]}) is current")
+    emit(spec, as_json, benchmark_summary)

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from hokusai.cli._client import JsonOption, UrlOption, console, emit, make_client
+from hokusai.cli._client import JsonOption, UrlOption, make_client
+from hokusai.cli.output import emit, line, model_summary, table
 
 app = typer.Typer(help="Models on a Hokusai server.", no_args_is_help=True)
 
@@ -41,7 +41,7 @@ def register(
             name, target=target, train=train, benchmark=benchmark, source_uri=source, archive=archive,
             model_type=model_type, spec=spec,
         )  # fmt: skip
-    emit(model, as_json)
+    emit(model, as_json, model_summary)
 
 
 @app.command("list")
@@ -52,17 +52,15 @@ def index(url: UrlOption = None, as_json: JsonOption = False) -> None:
     if as_json:
         emit([m.model_dump() for m in models], True)
         return
-    table = Table("name", "type", "target", "baseline")
-    for model in models:
-        table.add_row(model.name, model.model_type, model.target_column, model.baseline_uri)
-    console.print(table)
+    table(["name", "type", "target", "baseline"],
+          [(m.name, m.model_type, m.target_column, m.baseline_uri) for m in models])  # fmt: skip
 
 
 @app.command("get")
 def show(name: str, url: UrlOption = None, as_json: JsonOption = False) -> None:
     """One model."""
     with make_client(url) as client:
-        emit(client.models.get(name), as_json)
+        emit(client.models.get(name), as_json, model_summary)
 
 
 @app.command("lineage")
@@ -73,14 +71,14 @@ def show_lineage(name: str, url: UrlOption = None, as_json: JsonOption = False) 
     if as_json:
         emit(lineage, True)
         return
-    table = Table("version", "role", "outcome", "gain", "contributors", "attestation")
+    rows = []
     for version in lineage["versions"]:
         contributors = ", ".join(c["contributor_address"] for c in version.get("contributions", []))
         gain = version.get("gain")
-        table.add_row(
-            version["version"], version["role"], version.get("outcome") or "",
-            f"{gain:+.3g} {version.get('unit') or ''}" if gain is not None else "", contributors,
-            version.get("attestation_id") or "",
-        )  # fmt: skip
-    console.print(table)
-    console.print(f"cumulative improvement: {lineage['cumulative_improvement']:+.3g} {lineage['unit'] or ''}")
+        rows.append((
+            version["version"], version["role"], version.get("outcome"),
+            f"{gain:+.3g} {version.get('unit') or ''}" if gain is not None else None, contributors,
+            version.get("attestation_id"),
+        ))  # fmt: skip
+    table(["version", "role", "outcome", "gain", "contributors", "attestation"], rows)
+    line(f"cumulative improvement: {lineage['cumulative_improvement']:+.3g} {lineage['unit'] or ''}")

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
+from hokusai.cli import output
 from hokusai.errors import ConfigError, InvalidInput
 from hokusai.pipeline.options import EvaluationOptions
 
@@ -194,50 +195,57 @@ def progress_display(enabled: bool = True) -> Iterator[object]:
         yield on_event
 
 
-def _pp(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.2f}"
+def _signed(value: float | None, digits: str = ".3g") -> str:
+    return "-" if value is None else f"{value:+{digits}}"
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    return "-" if low is None or high is None else f"[{low:+.3g}, {high:+.3g}]"
 
 
 def print_result(result: PipelineResult, as_json: bool) -> None:
-    """The outcome table, metrics, contributors and files; or one JSON object."""
+    """The outcome, metrics, contributors and files (printed whole: nothing is cut); or one JSON object."""
     if as_json:
         data = result.to_dict()
         data.pop("attestation"), data.pop("report")
         out.print_json(json.dumps(data))
         return
     estimate = result.kind == "preview_estimate"
-    title = (
-        "ESTIMATE (preview on a stratified sample: not attested, not registered)" if estimate else "DeltaOne"
-    )
+    title = "DeltaOne"
+    if estimate:
+        title = "ESTIMATE (preview on a stratified sample: not attested, not registered)"
     color = "green" if result.accepted else "yellow"
-    interval = "-" if result.ci_low_pp is None else f"[{result.ci_low_pp:+.2f}, {result.ci_high_pp:+.2f}] pp"
-    summary = Table(title=title, show_header=False)
-    summary.add_row("outcome", f"[bold {color}]{result.outcome}[/]")
-    summary.add_row(f"{result.primary_metric} delta", f"{_pp(result.delta_pp)} pp, 95 % CI {interval}")
-    summary.add_row("delta_one_score", f"{result.delta_one_score:+.4f} pp")
-    summary.add_row("pipeline run id", result.pipeline_run_id)
-    if result.mlflow_run_id:
-        summary.add_row("MLflow run", f"{result.mlflow_run_id} ({result.tracking_uri})")
-    if result.registered_model_version:
-        summary.add_row(
-            "registered", f"models:/{result.registered_model_name}/{result.registered_model_version}"
-        )
-    for note in result.notes:
-        summary.add_row("note", note)
-    out.print(summary)
+    reason = (result.report.get("outcome") or {}).get("reason_text")
+    because = f" — {escape(reason)}" if reason else ""
+    output.line(f"[bold]{title}[/]: [bold {color}]{result.outcome}[/]{because}")
+    unit = result.unit
+    output.fields(
+        [
+            (f"{result.primary_metric} gain", f"{_signed(result.gain)} {unit}, 95 % CI "
+             f"{_interval(result.ci_low, result.ci_high)} {unit}"),
+            ("DeltaOne score", f"{result.delta_one_score:+.4g}"),
+            ("pipeline run id", result.pipeline_run_id),
+            ("MLflow run", result.mlflow_run_id),
+            ("recorded in", result.tracking_uri),
+            ("registered", result.registered_model_version
+             and f"models:/{result.registered_model_name}/{result.registered_model_version}"),
+            *(("note", note) for note in result.notes),
+        ]
+    )  # fmt: skip
     if result.metric_deltas:
-        metrics = Table(title="Metrics on the benchmark (candidate - baseline, paired 95 % CI)")
-        for column in ("metric", "baseline", "candidate", "delta (pp)", "95 % CI (pp)"):
-            metrics.add_column(column, justify="left" if column == "metric" else "right")
-        for name, m in result.metric_deltas.items():
-            label = f"{name} (primary)" if name == result.primary_metric else name
-            ci = "-" if m.ci_low_pp is None else f"[{m.ci_low_pp:+.2f}, {m.ci_high_pp:+.2f}]"
-            metrics.add_row(label, f"{m.baseline:.4f}", f"{m.candidate:.4f}", _pp(m.delta_pp), ci)
-        out.print(metrics)
-    out.print(contributor_table(result))
-    out.print("[bold]files written[/]")
+        output.table(
+            ["metric", "baseline", "candidate", "gain", "95 % CI", "unit"],
+            [
+                (f"{name} (primary)" if name == result.primary_metric else name, f"{m.baseline:.4f}",
+                 f"{m.candidate:.4f}", _signed(m.gain), _interval(m.ci_low, m.ci_high), m.unit)
+                for name, m in result.metric_deltas.items()
+            ],
+            title="Metrics on the benchmark (gain = improvement, paired 95 % CI)",
+        )  # fmt: skip
+    print_contributors(result)
+    output.line("[bold]files written[/]")
     for path in result.files:
-        out.print(f"  {path}{'/' if path.is_dir() else ''}")
+        output.line(f"  {escape(str(path))}{'/' if path.is_dir() else ''}")
 
 
 def _value(value: float | None, error: float | None) -> str:
@@ -246,8 +254,8 @@ def _value(value: float | None, error: float | None) -> str:
     return f"{value:+.3f}" + ("" if error is None else f" ± {error:.3f}")
 
 
-def contributor_table(result: PipelineResult) -> Table:
-    """Each contribution's rows, near-copies dropped, value ± standard error (pp) and weight."""
+def print_contributors(result: PipelineResult) -> None:
+    """Each contribution's wallet and data hash (whole), rows, near-copies dropped, value ± error, weight."""
     valuation = result.report.get("valuation") or {}
     caption = None
     if valuation:
@@ -257,21 +265,17 @@ def contributor_table(result: PipelineResult) -> Table:
             + ("" if floor is None else f", noise floor {floor:.3f} pp")
             + (", attribution inconclusive: equal split" if valuation.get("attribution_inconclusive") else "")
         )
-    people = Table(title="Contributors", caption=caption)
-    columns = ("wallet", "data sha256", "rows submitted", "rows used", "near-copies", "value (pp)", "weight")
-    for column in columns:
-        people.add_column(column, justify="left" if column in ("wallet", "data sha256") else "right")
-    for c in result.contributors:
-        people.add_row(
-            c.wallet or "-",
-            c.data_hash[:16] + "…",
-            str(c.rows_submitted),
-            str(c.rows_used),
-            str(c.near_duplicates),
-            _value(c.value_pp, c.value_se_pp),
-            f"{c.weight:.4f}",
-        )
-    return people
+    output.table(
+        ["wallet", "data sha256", "rows submitted", "rows used", "near-copies", "value (pp)", "weight (bps)"],
+        [
+            (c.wallet or "-", c.data_hash, c.rows_submitted, c.rows_used, c.near_duplicates,
+             _value(c.value_pp, c.value_se_pp), c.weight_bps)
+            for c in result.contributors
+        ],
+        title="Contributors",
+    )  # fmt: skip
+    if caption:
+        output.line(f"[dim]{escape(caption)}[/]")
 
 
 def tracking_settings(settings: Settings) -> tuple[Settings, str]:

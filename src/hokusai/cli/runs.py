@@ -14,9 +14,9 @@ from hokusai.cli._client import (
     UrlOption,
     WalletOption,
     console,
-    emit,
     make_client,
 )
+from hokusai.cli.output import contribution_summary, emit, run_summary
 from hokusai.errors import InvalidData
 
 app = typer.Typer(help="Evaluation runs on a Hokusai server.", no_args_is_help=True)
@@ -33,7 +33,8 @@ def contribute(
 ) -> None:
     """Upload a data file to a model; it is validated and credited to your wallet."""
     with make_client(url, keystore, wallet) as client:
-        emit(client.contributions.submit(model, file, contributor_address=contributor), as_json)
+        contribution = client.contributions.submit(model, file, contributor_address=contributor)
+    emit(contribution, as_json, contribution_summary)
 
 
 @app.command("submit")
@@ -41,7 +42,8 @@ def submit(
     model: Annotated[str, typer.Option(help="The model to evaluate against.")],
     contribution: Annotated[list[str], typer.Option(help="Contribution id (repeat for several).")],
     threshold: Annotated[
-        float | None, typer.Option(help="DeltaOne threshold, percentage points (the model's owner only).")
+        float | None,
+        typer.Option(help="DeltaOne threshold in the primary metric's delta units (the model's owner only)."),
     ] = None,
     idempotency_key: Annotated[str | None, typer.Option(help="Retry-safe key for this submission.")] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the run to finish.")] = False,
@@ -60,7 +62,7 @@ def submit(
         )
         if wait:
             run = _wait(client, run.id, as_json)
-    emit(run, as_json)
+    emit(run, as_json, run_summary)
     _exit_for(run)
 
 
@@ -68,7 +70,7 @@ def submit(
 def status(run_id: str, url: UrlOption = None, as_json: JsonOption = False) -> None:
     """A run's state, progress and (when done) result."""
     with make_client(url) as client:
-        emit(client.runs.get(run_id), as_json)
+        emit(client.runs.get(run_id), as_json, run_summary)
 
 
 @app.command("wait")
@@ -81,7 +83,7 @@ def wait_for(
     """Wait for a run to finish (progress bar); exit 1 if it failed."""
     with make_client(url) as client:
         run = _wait(client, run_id, as_json, timeout)
-    emit(run, as_json)
+    emit(run, as_json, run_summary)
     _exit_for(run)
 
 

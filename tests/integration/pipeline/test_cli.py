@@ -67,9 +67,12 @@ def test_demo_runs_without_a_server_and_prints_an_accepted_delta_one_with_its_in
     code, out, err = _hokusai(["pipeline", "demo"], capsys)
     assert code == 0, err
     assert "accepted" in out
-    assert "auroc delta" in out and "95 % CI [+" in out
+    assert "auroc gain" in out and "95 % CI [+" in out
     assert "registered" in out and "models:/hokusai-demo-breast-cancer/2" in out
     assert "attestation.json" in out and "roc_curves.png" not in out  # folders listed, not every file
+    files = [line.strip() for line in out.splitlines() if line.strip().endswith("attestation.json")]
+    assert files and Path(files[0]).is_file()  # the path is printed whole, on a line of its own
+    assert any(len(word) == 42 and word.startswith("0x") for word in out.split())  # the wallet, uncut
     assert (tmp_path / "state" / "mlflow.db").is_file()  # recorded in the embedded store
     assert "✓ record" in err
 

@@ -61,6 +61,15 @@ def test_register_contribute_with_a_wallet_run_and_verify_from_the_command_line(
     status = hokusai(platform, "runs", "status", run["id"], "--json")
     assert json.loads(status.stdout)["attestation_id"] == run["attestation_id"]
 
+    # for people: a short summary with the next command, never the JSON, nothing cut at 80 columns
+    shown = hokusai(platform, "runs", "status", run["id"], COLUMNS="80")
+    assert shown.returncode == 0 and not shown.stdout.lstrip().startswith("{")
+    assert f"next: hokusai attest get {run['attestation_id']}" in shown.stdout
+    assert wallet.address in shown.stdout and run["outcome"] in shown.stdout
+    assert len(shown.stdout.splitlines()) < 30
+    model_shown = hokusai(platform, "models", "get", "cli-model", COLUMNS="80")
+    assert "next: hokusai contribute FILE --model cli-model" in model_shown.stdout
+
     # a new user, in an empty folder, with only HOKUSAI_URL: no key, no data dir of the platform's
     elsewhere = tmp_path / "new-user"
     elsewhere.mkdir()
@@ -117,7 +126,12 @@ def test_benchmark_specs_from_the_command_line(
             {"HOKUSAI_WALLET_KEY": "0xnothex"},
             "not a valid",
         ),
-        (("models", "get", "nope"), {"HOKUSAI_API_KEY": "hk_test_bogus_key"}, "error:"),
+        (
+            ("models", "get", "nope"),
+            {"HOKUSAI_API_KEY": "hk_test_bogus_key"},
+            "refused the API key (HOKUSAI_API_KEY)",
+        ),
+        (("models", "list"), {"HOKUSAI_API_KEY": ""}, "set HOKUSAI_API_KEY"),
     ],
 )
 def test_command_line_errors_are_one_line_with_exit_2(

@@ -1,0 +1,165 @@
+"""What the platform commands print for people: a short summary and the next command to run.
+
+Full JSON only with ``--json``. Lines are printed whole (a path, a URL, a hash is never wrapped or cut by
+the printer: soft wrap), and tables are as wide as their content, so ids, hashes and outcomes are never
+truncated; a terminal narrower than a table wraps it rather than losing characters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+Summary = Callable[[Mapping[str, Any]], None]
+WIDE = 10_000  # tables render at their natural width (never squeezed into 80 columns)
+
+
+def _out() -> Console:
+    return Console(soft_wrap=True, highlight=False)
+
+
+def line(text: str = "") -> None:
+    """One line on stdout, printed whole (rich markup allowed; escape values)."""
+    _out().print(text)
+
+
+def fields(rows: Iterable[tuple[str, Any]]) -> None:
+    """Aligned ``name  value`` lines; values printed whole, empty ones left out."""
+    shown = [(name, value) for name, value in rows if value not in (None, "", [], {})]
+    width = max((len(name) for name, _ in shown), default=0)
+    for name, value in shown:
+        line(f"  {name.ljust(width)}  {escape(str(value))}")
+
+
+def table(columns: list[str], rows: Iterable[Iterable[Any]], title: str | None = None) -> None:
+    """A table at its natural width: no cell is ever truncated."""
+    grid = Table(*columns, title=title, title_justify="left")
+    for row in rows:
+        grid.add_row(*(escape("" if cell is None else str(cell)) for cell in row))
+    Console(width=WIDE, highlight=False).print(grid)
+
+
+def next_step(command: str) -> None:
+    """The command a user runs next."""
+    line(f"next: [bold]{escape(command)}[/]")
+
+
+def emit(value: Any, as_json: bool, summary: Summary | None = None) -> None:
+    """``--json``: the whole object on stdout. Else ``summary`` of it (or its top-level fields)."""
+    data = value.model_dump() if hasattr(value, "model_dump") else value
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+    elif summary is not None:
+        summary(data)
+    else:
+        fields((k, v) for k, v in data.items() if not isinstance(v, (dict, list)))
+
+
+def _gain(data: Mapping[str, Any]) -> str | None:
+    gain = data.get("gain")
+    if gain is None:
+        return None
+    unit = data.get("unit") or ""
+    interval = ""
+    if data.get("ci_low") is not None and data.get("ci_high") is not None:
+        interval = f" [{data['ci_low']:+.3g}, {data['ci_high']:+.3g}]"
+    return f"{gain:+.3g} {unit}{interval}".strip()
+
+
+def model_summary(model: Mapping[str, Any]) -> None:
+    spec = model.get("benchmark_spec") or {}
+    target = escape(model["target_column"])
+    line(f"model [bold]{escape(model['name'])}[/] ({model['model_type']}, target {target})")
+    fields(
+        [
+            ("id", model.get("id")),
+            ("baseline", model.get("baseline_uri")),
+            ("model hash", model.get("model_hash")),
+            ("spec", spec and f"{spec['id']} version {spec['version']} ({spec.get('task')})"),
+            ("spec hash", spec.get("hash")),
+            ("on-chain id", model.get("onchain_id")),
+            ("weight head", model.get("weight_head")),
+            ("contributions", "open" if model.get("accepts_contributions") else "closed"),
+        ]
+    )
+    next_step(f"hokusai contribute FILE --model {model['name']}")
+
+
+def contribution_summary(contribution: Mapping[str, Any]) -> None:
+    validation = contribution.get("validation") or {}
+    findings = validation.get("findings_total", 0)
+    line(f"contribution [bold]{escape(contribution['id'])}[/] to {escape(contribution['model'])}")
+    fields(
+        [
+            ("wallet", contribution.get("contributor_address")),
+            ("data hash", contribution.get("data_hash")),
+            ("validation", f"{'valid' if validation.get('valid', True) else 'invalid'}, {findings} findings"),
+        ]
+    )
+    model, contribution_id = contribution["model"], contribution["id"]
+    next_step(f"hokusai runs submit --model {model} --contribution {contribution_id} --wait")
+
+
+def run_summary(run: Mapping[str, Any]) -> None:
+    result = run.get("result") or {}
+    progress = run.get("progress") or {}
+    line(f"run [bold]{escape(run['id'])}[/] of {escape(str(run.get('model')))}: {run['state']}")
+    step = progress.get("step") if run["state"] in ("queued", "running") else None
+    fields(
+        [
+            ("step", step and f"{step} ({progress.get('index')}/{progress.get('total')})"),
+            ("outcome", run.get("outcome")),
+            ("primary metric", result.get("primary_metric")),
+            ("gain", _gain(result)),
+            ("DeltaOne score", run.get("delta_one_score")),
+            ("attestation", run.get("attestation_id")),
+            ("error", (run.get("error") or {}).get("message")),
+        ]
+    )
+    contributors = result.get("contributors") or []
+    if contributors:
+        table(
+            ["wallet", "data hash", "rows used", "near-copies", "value ± se (pp)", "weight (bps)"],
+            [
+                (c.get("wallet"), c.get("data_hash"), c.get("rows_used"), c.get("near_duplicates"),
+                 _value(c), c.get("weight_bps"))
+                for c in contributors
+            ],
+        )  # fmt: skip
+    if run["state"] in ("queued", "running"):
+        next_step(f"hokusai runs wait {run['id']}")
+    elif run.get("attestation_id"):
+        next_step(f"hokusai attest get {run['attestation_id']}")
+
+
+def _value(contributor: Mapping[str, Any]) -> str | None:
+    value = contributor.get("value_pp")
+    return None if value is None else f"{value:+.3g} ± {contributor.get('value_se_pp') or 0:.2g}"
+
+
+def benchmark_summary(spec: Mapping[str, Any]) -> None:
+    body = spec["spec"]
+    guardrails = body.get("guardrails") or []
+    current = "current" if spec.get("current") else "superseded"
+    model = escape(str(spec.get("model")))
+    line(f"benchmark spec [bold]{escape(spec['id'])}[/] of {model}: version {spec['version']} ({current})")
+    fields(
+        [
+            ("hash", spec.get("hash")),
+            ("task", body.get("task")),
+            ("primary metric", body.get("primary_metric") or "(the task's default)"),
+            ("threshold", body.get("threshold")),
+            ("guardrails", ", ".join(f"{g['metric']} drop ≤ {g['max_drop']}" for g in guardrails)),
+            ("min benchmark rows", body.get("min_benchmark_rows")),
+            ("seed", body.get("seed")),
+            ("cooldown (s)", body.get("cooldown_seconds")),
+            ("benchmark sha256", body.get("benchmark_sha256")),
+            ("used by a run", "yes" if spec.get("used") else "no"),
+        ]
+    )
