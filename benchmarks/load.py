@@ -33,8 +33,8 @@ from _common import console
 from mlflow.tracking import MlflowClient
 from rich.table import Table
 
+from hokusai.api_keys import generate_key
 from hokusai.client import Client
-from hokusai.server.auth.api_keys import generate_key
 from tests.support.net import free_port
 from tests.support.stack import UpProcess
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from _common import console, median, print_ratio
 from mlflow.tracking import MlflowClient
 
+from hokusai.api_keys import generate_key
 from hokusai.client import Client
-from hokusai.server.auth.api_keys import generate_key
 from tests.support.mlflow import MlflowServer, mlflow_settings
 from tests.support.net import free_port
 from tests.support.stack import UpProcess

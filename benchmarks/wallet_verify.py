@@ -51,9 +51,9 @@ def main() -> None:
     from hokusai.server.app import create_app
     from hokusai.server.auth.credentials import decode_wallet, read_credential
     from hokusai.server.auth.resolve import check_message, verify_wallet
-    from hokusai.server.auth.siwe import SiweMessage, parse_siwe, recover_signer
     from hokusai.server.db import upgrade_database
     from hokusai.server.services.nonces import issue_nonce
+    from hokusai.siwe import SiweMessage, parse_siwe, recover_signer
     from tests.support.mlflow import mlflow_settings
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -42,14 +42,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from hokusai.client import Client
-    from hokusai.client_config import configure_mlflow, setup
+    from hokusai.client import Client, configure_mlflow, setup
     from hokusai.config import Settings, load_settings
 
 _LAZY = {
     "Client": "hokusai.client",
-    "setup": "hokusai.client_config",
-    "configure_mlflow": "hokusai.client_config",
+    "setup": "hokusai.client",
+    "configure_mlflow": "hokusai.client",
     "Settings": "hokusai.config",  # pydantic-settings costs ~0.3 s to import: not for `hokusai --help`
     "load_settings": "hokusai.config",
 }

@@ -2,14 +2,16 @@
 
 ``hokusai.setup(api_key=..., url=...)`` or ``hokusai.Client(...)``; resources hang off the client:
 ``client.models``, ``client.datasets``, ``client.contributions``, ``client.runs``, ``client.attestations``,
-``client.contributors``, ``client.keys``. A server error becomes the matching ``HokusaiError``
-subclass carrying the server's error ``code`` and ``details``.
+``client.contributors``, ``client.keys``, ``client.benchmarks``. ``hokusai.configure_mlflow()`` points
+the stock MLflow client at the platform's authenticated proxy. A server error becomes the matching
+``HokusaiError`` subclass carrying the server's error ``code`` and ``details``.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import tarfile
 import tempfile
 import time
@@ -24,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from hokusai.client_config import config_file, resolve_config
 from hokusai.errors import (
+    ConfigError,
     Conflict,
     Forbidden,
     HokusaiError,
@@ -179,7 +182,7 @@ class Client:
         """
         from eth_account.messages import encode_defunct
 
-        from hokusai.server.auth.siwe import SiweMessage
+        from hokusai.siwe import SiweMessage
 
         assert self.wallet is not None
         response = self.http.get("/api/v1/auth/nonce")
@@ -442,3 +445,36 @@ class Keys(_Api):
 
     def rotate(self, key_id: str) -> ApiKey:
         return ApiKey(**self.client.request("POST", f"/api/v1/keys/{key_id}/rotate"))
+
+
+_default: Client | None = None
+
+
+def setup(api_key: str | None = None, url: str | None = None) -> Client:
+    """Configure and return the default client (``hokusai.client()`` gives it back later)."""
+    global _default
+    _default = Client(api_key=api_key, url=url)
+    return _default
+
+
+def default_client() -> Client:
+    """The client made by ``setup()``, or one from the environment/config file."""
+    return _default if _default is not None else setup()
+
+
+def configure_mlflow(client: Client | None = None) -> str:
+    """Point the stock MLflow client at the platform's authenticated proxy; returns the tracking URI.
+
+    Sets ``MLFLOW_TRACKING_URI`` to ``<url>/mlflow`` and ``MLFLOW_TRACKING_TOKEN`` to the API key, so
+    ``mlflow`` calls in this process (and its children) go through the platform's authentication.
+    """
+    import mlflow
+
+    chosen = client or default_client()
+    if not chosen.api_key:
+        raise ConfigError("configure_mlflow needs an API key (argument, HOKUSAI_API_KEY or the config file)")
+    uri = f"{chosen.url}/mlflow"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    os.environ["MLFLOW_TRACKING_TOKEN"] = chosen.api_key
+    mlflow.set_tracking_uri(uri)
+    return uri

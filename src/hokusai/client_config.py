@@ -1,4 +1,4 @@
-"""Where the SDK finds its server and credentials, and pointing the stock MLflow client at the proxy.
+"""Where the SDK finds its server and credentials.
 
 Lookup order for each value: the argument, then ``HOKUSAI_API_KEY`` / ``HOKUSAI_URL``, then
 ``~/.config/hokusai/config.toml`` (``$XDG_CONFIG_HOME/hokusai/config.toml``), whose keys are
@@ -11,15 +11,10 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from hokusai.errors import ConfigError
 
-if TYPE_CHECKING:
-    from hokusai.client import Client
-
 DEFAULT_URL = "http://127.0.0.1:8001"
-_default: Client | None = None
 
 
 @dataclass(frozen=True)
@@ -56,35 +51,3 @@ def resolve_config(api_key: str | None = None, url: str | None = None) -> Client
         raise ConfigError(f"the Hokusai URL {final_url!r} must start with http:// or https://")
     key = api_key or os.environ.get("HOKUSAI_API_KEY") or stored.get("api_key")
     return ClientConfig(final_url.rstrip("/"), key)
-
-
-def setup(api_key: str | None = None, url: str | None = None) -> Client:
-    """Configure and return the default client (``hokusai.client()`` gives it back later)."""
-    from hokusai.client import Client
-
-    global _default
-    _default = Client(api_key=api_key, url=url)
-    return _default
-
-
-def default_client() -> Client:
-    """The client made by ``setup()``, or one from the environment/config file."""
-    return _default if _default is not None else setup()
-
-
-def configure_mlflow(client: Client | None = None) -> str:
-    """Point the stock MLflow client at the platform's authenticated proxy; returns the tracking URI.
-
-    Sets ``MLFLOW_TRACKING_URI`` to ``<url>/mlflow`` and ``MLFLOW_TRACKING_TOKEN`` to the API key, so
-    ``mlflow`` calls in this process (and its children) go through the platform's authentication.
-    """
-    import mlflow
-
-    chosen = client or default_client()
-    if not chosen.api_key:
-        raise ConfigError("configure_mlflow needs an API key (argument, HOKUSAI_API_KEY or the config file)")
-    uri = f"{chosen.url}/mlflow"
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    os.environ["MLFLOW_TRACKING_TOKEN"] = chosen.api_key
-    mlflow.set_tracking_uri(uri)
-    return uri

@@ -298,7 +298,7 @@ class Settings(BaseSettings):
     def _bootstrap_line(cls, value: str | None) -> str | None:
         if not value:
             return None
-        from hokusai.server.auth.api_keys import parse_bootstrap_line
+        from hokusai.api_keys import parse_bootstrap_line
 
         key_id, digest = parse_bootstrap_line(value)
         return f"{key_id}:{digest}"

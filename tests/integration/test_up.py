@@ -18,12 +18,12 @@ import psycopg
 import pytest
 from eth_account import Account
 
+from hokusai.api_keys import generate_key
 from hokusai.client import Client
 from hokusai.config import Settings, env_name
 from hokusai.pipeline.demo import TARGET as DEMO_TARGET
 from hokusai.pipeline.demo import prepare_demo
 from hokusai.pipeline.spec import PipelineSpec
-from hokusai.server.auth.api_keys import generate_key
 from hokusai.stack import port_in_use
 from tests.support.mlflow import log_run
 from tests.support.net import free_port
@@ -40,6 +40,7 @@ def up_env(tmp_path: Path) -> dict[str, str]:
         "HOKUSAI_API_PORT": str(free_port()),
         "HOKUSAI_MLFLOW_PORT": str(free_port()),
         "HOKUSAI_ENVIRONMENT": "test",
+        "HOKUSAI_RATE_LIMIT_PER_MINUTE": "100000",  # these tests poll a run ten times a second
     })  # fmt: skip
     return {k: v for k, v in env.items() if v}
 

@@ -8,8 +8,8 @@ import pytest
 
 from hokusai.errors import Forbidden, NotFound, Unauthorized
 from hokusai.server import policy
-from hokusai.server.auth.principal import Principal
 from hokusai.server.policy import Access, Subject
+from hokusai.server.principal import Principal
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import Hash32
 
 from hokusai.attestation.eip712 import canonical_signature
 from hokusai.config import Settings, env_name
@@ -58,7 +59,7 @@ class LocalAttester:
 
     def sign_digest(self, digest: bytes) -> bytes:
         # eth-account signs with RFC 6979 nonces: the same digest and key give the same bytes.
-        signed = self._account.unsafe_sign_hash(digest)
+        signed = self._account.unsafe_sign_hash(Hash32(digest))
         return canonical_signature(signed.r, signed.s, signed.v)
 
     def __repr__(self) -> str:

@@ -180,7 +180,7 @@ def verify_attestation(
 
     def signature() -> tuple[bool, str]:
         recovered = recover_signer(
-            run_id,
+            str(run_id),
             attestation["hash_tree_root"],
             attestation["public_inputs_hash"],
             attestation["signature_blob"],

@@ -47,7 +47,7 @@ def _session(settings: Settings) -> Iterator[Session]:
 
 
 def _scopes(value: str) -> frozenset[str]:
-    from hokusai.server.auth.principal import parse_scopes
+    from hokusai.server.principal import parse_scopes
 
     try:
         return parse_scopes(value)
@@ -151,7 +151,7 @@ def generate(
     ] = None,
 ) -> None:
     """Print a new key and its HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH line; no database is touched."""
-    from hokusai.server.auth.api_keys import generate_key
+    from hokusai.api_keys import generate_key
 
     new = generate_key(live=load_settings().live_keys if live is None else live)
     typer.echo(new.key)

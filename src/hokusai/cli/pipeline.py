@@ -134,18 +134,18 @@ def require_inputs(**values: object) -> None:
         raise InvalidInput(f"missing {', '.join(missing)} (see --help)")
 
 
-def make_spec(contributions: list[Path], wallets: list[str] | None, **options: Any) -> PipelineSpec:
+def make_spec(contributions: list[Path] | None, wallets: list[str] | None, **options: Any) -> PipelineSpec:
     """The spec of ``run`` and ``preview``: contributions paired with their wallets, in order
     (every contribution needs one, except in a preview)."""
     from hokusai.pipeline.spec import Contribution, PipelineSpec
 
-    wallets = wallets or []
+    contributions, wallets = contributions or [], wallets or []
     if (wallets and len(wallets) != len(contributions)) or (not options.get("preview") and not wallets):
         raise InvalidInput(
             f"{len(contributions)} --contribution and {len(wallets)} --contributor given: "
             "give one wallet per contribution, in the same order"
         )
-    paired = zip(contributions, wallets or [None] * len(contributions), strict=True)
+    paired = zip(contributions, wallets or [None] * len(contributions), strict=True)  # type: ignore[list-item]
     given = {name: value for name, value in options.items() if value is not None}  # unset: the model default
     return PipelineSpec(contributions=tuple(Contribution(path, wallet) for path, wallet in paired), **given)
 

@@ -87,12 +87,12 @@ def wait_for(
     _exit_for(run)
 
 
-def _wait(client, run_id: str, quiet: bool, timeout: float = 1800):  # type: ignore[no-untyped-def]
+def _wait(client, run_id: str, quiet: bool, timeout: float = 1800):
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, disable=quiet) as bar:
         task = bar.add_task(f"run {run_id}", total=1.0)
 
-        def show(run) -> None:  # type: ignore[no-untyped-def]
+        def show(run) -> None:
             progress = run.progress or {}
             done = (progress.get("index") or 0) / (progress.get("total") or 1)
             bar.update(task, completed=1.0 if run.finished else done,
@@ -101,7 +101,7 @@ def _wait(client, run_id: str, quiet: bool, timeout: float = 1800):  # type: ign
         return client.runs.wait(run_id, timeout=timeout, on_progress=show)
 
 
-def _exit_for(run) -> None:  # type: ignore[no-untyped-def]
+def _exit_for(run) -> None:
     if run.state == "failed":
         error = run.error or {}
         raise InvalidData(

@@ -14,7 +14,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import pyarrow as pa
 
@@ -42,7 +42,11 @@ def _pairs(pairs: list[tuple[str, Any]]) -> _Record:
     record = _Record(pairs)
     if len(record) != len(pairs):
         seen: set[str] = set()
-        record.duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        for key, _ in pairs:
+            if key in seen:
+                record.duplicate = key
+                break
+            seen.add(key)
     return record
 
 
@@ -54,7 +58,9 @@ class _Source:
 
     def __init__(self, path: Path, fmt: DataFormat) -> None:
         self.raw = open(path, "rb")  # noqa: SIM115 - closed in close()
-        inner: IO[bytes] = gzip.GzipFile(fileobj=self.raw) if fmt.gzip else self.raw
+        inner: IO[bytes] = (
+            cast(IO[bytes], gzip.GzipFile(fileobj=self.raw)) if fmt.gzip else cast(IO[bytes], self.raw)
+        )
         self.text = io.TextIOWrapper(inner, encoding="utf-8-sig")
 
     def position(self) -> int:

@@ -6,6 +6,8 @@ as integral floats, or as text that spells integers; other values are counted wi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -72,7 +74,7 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def not_allowed(column: pa.Array, allowed: list[object]) -> np.ndarray:
+def not_allowed(column: pa.Array, allowed: Sequence[object]) -> np.ndarray:
     """Mask of non-null values outside ``allowed`` (numbers compare by value, the rest as text)."""
     present = ~column.is_null().to_numpy(zero_copy_only=False)
     numbers = [v for v in allowed if isinstance(v, int | float) and not isinstance(v, bool)]

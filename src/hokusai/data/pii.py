@@ -314,6 +314,7 @@ class ColumnPlan:
 
 def column_plan(name: str, data_type: pa.DataType) -> ColumnPlan | None:
     """The scan plan of a column, or None when nothing in it can be PII (numbers, booleans)."""
+    role: Literal["text", "int", "other"]
     if is_text(data_type):
         role = "text"
     elif pa.types.is_integer(data_type):
@@ -433,11 +434,11 @@ class PiiScanner:
                     f"the column name suggests {plan.hint} data",
                 )
             if plan.role == "int":
-                rows = card_rows_in_ints(column)
-                self._report(name, "pii.card", rows, len(rows), offset, KIND_LABELS["card"])
+                cards = card_rows_in_ints(column)
+                self._report(name, "pii.card", cards, len(cards), offset, KIND_LABELS["card"])
             elif plan.role == "text":
-                for kind, rows in scan_text(column, plan.detectors).items():
-                    self._report(name, f"pii.{kind}", rows, len(rows), offset, KIND_LABELS[kind])
+                for kind, found in scan_text(column, plan.detectors).items():
+                    self._report(name, f"pii.{kind}", found, len(found), offset, KIND_LABELS[kind])
 
 
 def redaction_token(kind: str, text: str, method: Method, key: bytes | None) -> str:

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hokusai.data.profile import EXAMPLE_ROWS, Profile
-from hokusai.data.report import FindingSink
+from hokusai.data.report import FindingSink, Severity
 from hokusai.errors import InvalidInput
 
 
@@ -116,7 +116,7 @@ def judge(
                 f"{nulls / rows:.1%} of values are missing (max {thresholds.max_missing_ratio:.0%})",
             )
         if name != label and rows > 1 and profile.unique_counts[name] <= 1:
-            severity = "error" if thresholds.fail_on_constant_columns else "warning"
+            severity: Severity = "error" if thresholds.fail_on_constant_columns else "warning"
             sink.add(file, name, "quality.constant", rows, [], severity, "the column holds a single value")
     for rule, found, limit, what in (
         ("quality.duplicates", duplicates, thresholds.max_duplicate_ratio, "duplicate an earlier row"),
@@ -130,14 +130,14 @@ def judge(
         if found is None or not found[0]:
             continue
         count, examples = found
-        severity = "error" if count / rows > limit else "warning"
+        level: Severity = "error" if count / rows > limit else "warning"
         sink.add(
             file,
             None,
             rule,
             count,
             examples,
-            severity,
+            level,
             f"{count / rows:.1%} of rows {what} (max {limit:.0%})",
         )
     if label is not None and labels is not None:

@@ -310,8 +310,8 @@ def _csv_error(
         )
     if match := _BAD_UTF8.search(message):
         name = _column_name(schema, int(match.group(1)))
-        line = _locate_bad_utf8(path, fmt)
-        where = f" at line {line}" if line else _after(rows)
+        bad_line = _locate_bad_utf8(path, fmt)
+        where = f" at line {bad_line}" if bad_line else _after(rows)
         return fail(path, f"invalid UTF-8 in column {name!r}{where}; re-save the file as UTF-8", fmt.name)
     if (match := _CONVERSION.search(message)) and schema is not None:
         index, value = int(match.group(1)), match.group(3)

@@ -19,7 +19,7 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -43,7 +43,7 @@ def _atomic_output(out: Path, gz: bool) -> Iterator[IO[bytes]]:
         with os.fdopen(fd, "wb") as raw:
             if gz:
                 with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed:
-                    yield packed
+                    yield cast(IO[bytes], packed)
             else:
                 yield raw
             raw.flush()

@@ -159,9 +159,9 @@ class _FilePass:
                 labels = LabelCounter(self.thresholds.max_label_classes)
             else:
                 sink.add(file, self.label, "label.absent", 1, [], "error", "the label column is missing")
-        match_base = self.base is not None and self._base_columns(file, stream.schema, sink)
+        base = self.base if self.base is not None and self._base_columns(file, stream.schema, sink) else None
         row_chunks: list[np.ndarray] = []
-        base_hits, base_rows = 0, []
+        base_hits, base_rows = 0, list[int]()
         for batch in stream:
             offset = profiler.rows
             hashes = batch_hashes(batch)
@@ -172,8 +172,8 @@ class _FilePass:
             if labels:
                 labels.add(batch.column(self.label), offset)
             row_chunks.append(row_hashes([hashes[name] for name in names], batch.num_rows))
-            if match_base:
-                hits = self.base.contains(row_hashes([hashes[n] for n in self.base.columns], batch.num_rows))
+            if base is not None:
+                hits = base.contains(row_hashes([hashes[n] for n in base.columns], batch.num_rows))
                 base_hits += int(hits.sum())
                 base_rows.extend(
                     int(i) + offset + 1 for i in np.flatnonzero(hits)[: EXAMPLE_ROWS - len(base_rows)]
@@ -188,7 +188,7 @@ class _FilePass:
             label=self.label if labels else None,
             labels=labels,
             duplicates=_duplicate_rows(all_rows),
-            base_duplicates=(base_hits, base_rows) if match_base else None,
+            base_duplicates=(base_hits, base_rows) if base is not None else None,
         )
         return profile, sink.findings()
 

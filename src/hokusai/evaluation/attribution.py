@@ -16,7 +16,7 @@ in those units too (the ``*_pp`` names: percentage points for shares, the metric
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,7 +183,7 @@ def attribute(
             tolerance_pp=config.tolerance_pp,
             full_utility=full_utility,
         )
-    full, empty = frozenset(range(players)), frozenset()
+    full, empty = frozenset(range(players)), frozenset[int]()
     known = {full: full_utility} | ({} if empty_utility is None else {empty: empty_utility})
     method = choose_method(config, players, list(known))
     first = [Fit(tuple(range(players)), seed + j) for j in range(1, config.noise_seeds + 1)]
@@ -204,7 +204,7 @@ def attribute(
             known[empty] = results[-1]
         floor = noise_floor(seed_utilities)
 
-        def evaluate(coalitions: list[Coalition]) -> list[float]:
+        def evaluate(coalitions: Sequence[Coalition]) -> list[float]:
             return executor.run([Fit(tuple(sorted(c)), seed) for c in coalitions], done)
 
         left = config.budget - config.noise_seeds - (1 if empty_utility is None else 0)

@@ -177,7 +177,8 @@ def _drop_near_copies(
     of_bench = np.zeros_like(of_base)
     of_bench[~of_base] = near_copies(rule, bench, pooled[~of_base])
     bounds = np.cumsum([0, *(len(c) for c in contributions)])
-    kept, counted = [], []
+    kept: list[pd.DataFrame] = []
+    counted: list[ContributionRows] = []
     for i, (frame, row) in enumerate(zip(contributions, rows, strict=True)):
         near_base, near_bench = of_base[bounds[i] : bounds[i + 1]], of_bench[bounds[i] : bounds[i + 1]]
         remaining = frame[~(near_base | near_bench)]

@@ -99,8 +99,10 @@ def _groups(keys: np.ndarray) -> dict[int, np.ndarray]:
     """Row positions per key."""
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if len(keys) else []
-    ends = np.r_[starts[1:], len(keys)] if len(keys) else []
+    if not len(keys):
+        return {}
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    ends = np.r_[starts[1:], len(keys)]
     return {int(sorted_keys[s]): order[s:e] for s, e in zip(starts, ends, strict=True)}
 
 

@@ -176,12 +176,12 @@ def permutation_shapley(
         for j in range(1, players + 1):
             coalitions = [full if j == players else w[1][j] for w in walks]
             current = utilities.get([c for c, a in zip(coalitions, alive, strict=True) if a])
-            values = iter(current)
+            drawn = iter(current)
             for k, (order, _) in enumerate(walks):
                 if not alive[k]:
                     marginals[order[j - 1]].append(0.0)
                     continue
-                value = next(values)
+                value = next(drawn)
                 marginals[order[j - 1]].append(value - previous[k])
                 previous[k] = value
                 if truncation > 0 and abs(full_value - value) <= truncation:
@@ -206,7 +206,8 @@ def msr_banzhaf(players: int, utilities: Utilities, *, seed: int, tolerance: flo
         member, u = np.array(masks), np.array(values_drawn)
         if len(u) >= LEAST_SQUARES_SAMPLES_PER_PLAYER * (players + 1):
             return least_squares(member, u)
-        values, errors = [], []
+        values: list[float] = []
+        errors: list[float | None] = []
         for i in range(players):
             inside, outside = u[member[:, i]], u[~member[:, i]]
             if len(inside) and len(outside):

@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -78,6 +79,19 @@ class EvaluationOptions(BaseModel):
     def primary_for(self, task: TaskKind) -> str:
         """The primary metric for ``task`` (checked to apply to it)."""
         return metric(self.primary_metric or DEFAULT_PRIMARY[task], task).name
+
+
+def overrides_of(
+    model: type[BaseModel], name: str, doc: str, leave_out: tuple[str, ...] = ()
+) -> type[BaseModel]:
+    """A model with ``model``'s fields, each optional (``None``: keep the value it overrides), extra keys
+    refused. The API's run options and spec changes are built this way, so their fields, types and help
+    are ``model``'s; the bounds are checked once the overrides are merged into a full ``model``."""
+    fields: dict[str, Any] = {}
+    for field_name, field in model.model_fields.items():
+        if field_name not in leave_out and field.annotation is not None:
+            fields[field_name] = (field.annotation | None, Field(None, description=field.description))
+    return create_model(name, __config__=ConfigDict(extra="forbid"), __doc__=doc, **fields)
 
 
 def options_error(exc: ValidationError) -> InvalidInput:

@@ -185,9 +185,9 @@ def record(
     with PipelineRun(target, run_name=run_id, tags=tags, experiment=spec.experiment) as run:
         recorded.mlflow_run_id = run.run_id
         run.log_values(params, metrics, {})
-        for name in (MODEL_DIR, PLOTS_DIR):
-            if (staging / name).is_dir():
-                run.log_artifacts(staging / name, name)
+        for folder in (MODEL_DIR, PLOTS_DIR):
+            if (staging / folder).is_dir():
+                run.log_artifacts(staging / folder, folder)
         name = spec.model_name or baseline.source.registered_name
         if attestation is not None and trained is not None:
             attestation["models"]["baseline"]["mlflow_run_id"] = baseline.source.run_id

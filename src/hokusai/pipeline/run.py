@@ -135,7 +135,7 @@ def _evaluate(
     )
     if prepared.contributed_rows == 0:
         for skipped in ("train candidate", "score models", "compare", "weigh contributors", "attest"):
-            progress.skip(skipped, "no contribution rows")  # type: ignore[arg-type]
+            progress.skip(skipped, "no contribution rows")
         decision = steps.no_contribution_decision(prepared, spec)
         run_id = steps.run_id_for(inputs, spec, baseline.model.model_hash, options)
         commitments = steps.weight_commitments(baseline, None)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from hokusai.config import Settings
 from hokusai.errors import Forbidden
 from hokusai.server import policy
-from hokusai.server.auth.principal import SCOPES, Principal
+from hokusai.server.principal import SCOPES, Principal
 from hokusai.server.state import AppState
 
 

@@ -31,8 +31,8 @@ from starlette.concurrency import run_in_threadpool
 
 from hokusai.errors import Forbidden, InvalidInput
 from hokusai.server import policy
-from hokusai.server.auth.principal import Principal
 from hokusai.server.policy import ADMIN_ROLE, MlflowLevel
+from hokusai.server.principal import Principal
 from hokusai.server.services import mlflow_permissions
 
 Op = Literal["read", "update", "delete"]
@@ -406,7 +406,7 @@ class MlflowAccess:
         answer = await self._get(
             "api/2.0/mlflow/experiments/search", {"max_results": "50000", "view_type": "ALL"}
         )
-        locations = {}
+        locations: dict[str, str] = {}
         for experiment in (answer or {}).get("experiments", []):
             location = str(experiment.get("artifact_location", ""))
             if location.startswith("mlflow-artifacts:"):

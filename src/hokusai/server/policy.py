@@ -27,7 +27,7 @@ from enum import IntEnum, StrEnum
 from typing import Literal
 
 from hokusai.errors import Forbidden, NotFound, Unauthorized
-from hokusai.server.auth.principal import ADMIN, READ, WRITE, Principal
+from hokusai.server.principal import ADMIN, READ, WRITE, Principal
 
 Role = Literal["contributor", "owner", "admin"]
 CONTRIBUTOR: Role = "contributor"

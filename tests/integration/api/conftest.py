@@ -22,9 +22,9 @@ from eth_account.signers.local import LocalAccount
 
 from hokusai.config import Settings
 from hokusai.server import policy
-from hokusai.server.auth.principal import Principal
-from hokusai.server.auth.siwe import SiweMessage
 from hokusai.server.deps import CurrentPrincipal
+from hokusai.server.principal import Principal
+from hokusai.siwe import SiweMessage
 from tests.support.mlflow import mlflow_settings
 from tests.support.platform import serve_platform
 

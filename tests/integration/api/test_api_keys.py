@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hokusai.server.auth.api_keys import KEY_PATTERN
+from hokusai.api_keys import KEY_PATTERN
 from tests.integration.api.conftest import PROBE, Api, ApiFactory, assert_refused
 
 pytestmark = pytest.mark.realparts

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hokusai.api_keys import KEY_PATTERN
 from hokusai.cli import main
 from hokusai.config import Settings, env_name
-from hokusai.server.auth.api_keys import KEY_PATTERN
 from tests.integration.api.conftest import Api, ApiFactory
 from tests.support.net import free_port, wait_http
 from tests.support.stack import UpProcess

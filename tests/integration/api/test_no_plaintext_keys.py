@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import inspect, text
 
+from hokusai.api_keys import hash_key
 from hokusai.log import JsonFormatter
-from hokusai.server.auth.api_keys import hash_key
 from hokusai.server.db import create_db_engine
 from tests.integration.api.conftest import PROBE, Api
 

@@ -26,11 +26,11 @@ from mlflow.tracking import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
 import hokusai
+from hokusai.api_keys import generate_key
 from hokusai.config import Settings, env_name
 from hokusai.pipeline.demo import TARGET, prepare_demo
-from hokusai.server.auth.api_keys import generate_key
-from hokusai.server.auth.principal import Principal
-from hokusai.server.auth.siwe import SiweMessage
+from hokusai.server.principal import Principal
+from hokusai.siwe import SiweMessage
 from tests.support.net import free_port
 from tests.support.stack import UpProcess
 

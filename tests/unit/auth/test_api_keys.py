@@ -6,8 +6,7 @@ import hashlib
 
 import pytest
 
-from hokusai.errors import Unauthorized
-from hokusai.server.auth.api_keys import (
+from hokusai.api_keys import (
     KEY_PATTERN,
     generate_key,
     hash_key,
@@ -15,6 +14,7 @@ from hokusai.server.auth.api_keys import (
     key_id_of,
     parse_bootstrap_line,
 )
+from hokusai.errors import Unauthorized
 
 
 def test_generated_key_has_prefix_id_and_secret_without_underscores() -> None:

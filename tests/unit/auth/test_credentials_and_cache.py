@@ -7,11 +7,11 @@ import time
 import pytest
 from starlette.datastructures import Headers
 
+from hokusai.api_keys import generate_key
 from hokusai.errors import HokusaiError
-from hokusai.server.auth.api_keys import generate_key
 from hokusai.server.auth.cache import PrincipalCache
 from hokusai.server.auth.credentials import ApiKeyCredential, read_credential
-from hokusai.server.auth.principal import Principal, covers, parse_scopes
+from hokusai.server.principal import Principal, covers, parse_scopes
 
 KEY = generate_key(live=False)
 

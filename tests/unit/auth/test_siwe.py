@@ -11,7 +11,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from hokusai.errors import Unauthorized
-from hokusai.server.auth.siwe import SiweMessage, parse_siwe, recover_signer
+from hokusai.siwe import SiweMessage, parse_siwe, recover_signer
 
 EIP_EXAMPLE = (
     "service.org wants you to sign in with your Ethereum account:\n"

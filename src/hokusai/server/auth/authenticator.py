@@ -18,9 +18,9 @@ from hokusai.config import Settings
 from hokusai.errors import HokusaiError, InvalidInput, Unauthorized
 from hokusai.server.auth.cache import PrincipalCache
 from hokusai.server.auth.credentials import ApiKeyCredential, Credential, WalletCredential, read_credential
-from hokusai.server.auth.principal import Principal
 from hokusai.server.auth.resolve import verify_credential
 from hokusai.server.middleware import RequestMetrics
+from hokusai.server.principal import Principal
 from hokusai.server.ratelimit import RateLimiter
 from hokusai.server.services.audit import record_event
 

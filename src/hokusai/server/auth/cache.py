@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from hokusai.server.auth.principal import Principal
+from hokusai.server.principal import Principal
 
 MAX_ENTRIES = 10_000
 

@@ -14,8 +14,8 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hokusai.api_keys import hash_key, key_id_of
 from hokusai.errors import InvalidInput, Unauthorized
-from hokusai.server.auth.api_keys import hash_key, key_id_of
 from hokusai.wallet import checksum_address
 
 MAX_KEY_HEADER = 512

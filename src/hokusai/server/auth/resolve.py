@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
+from hokusai.api_keys import hash_matches
 from hokusai.config import Settings
 from hokusai.errors import InvalidInput, Unauthorized
-from hokusai.server.auth.api_keys import hash_matches
 from hokusai.server.auth.credentials import (
     ApiKeyCredential,
     Credential,
@@ -25,13 +25,13 @@ from hokusai.server.auth.credentials import (
     decode_wallet,
     read_credential,
 )
-from hokusai.server.auth.principal import Principal, parse_scopes
-from hokusai.server.auth.siwe import SiweMessage, parse_siwe, recover_signer
 from hokusai.server.db.models import ApiKey, utcnow
 from hokusai.server.db.models import Principal as PrincipalRow
+from hokusai.server.principal import Principal, parse_scopes
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.nonces import use_nonce
 from hokusai.server.services.principals import principal_roles, role_of, wallet_principal, wallet_roles
+from hokusai.siwe import SiweMessage, parse_siwe, recover_signer
 from hokusai.wallet import checksum_address
 
 MAX_MESSAGE_LIFETIME = timedelta(hours=1)

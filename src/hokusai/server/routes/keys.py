@@ -7,9 +7,9 @@ from datetime import datetime
 from fastapi import APIRouter, status
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
-from hokusai.server.auth.principal import SCOPES, parse_scopes
 from hokusai.server.db.models import ApiKey
 from hokusai.server.deps import Caller, SessionDep, StateDep
+from hokusai.server.principal import SCOPES, parse_scopes
 from hokusai.server.services.keys import create_key, key_status, list_keys, revoke_key, rotate_key
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])

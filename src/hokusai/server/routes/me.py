@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from hokusai.server.auth.principal import SCOPES
 from hokusai.server.deps import Caller
+from hokusai.server.principal import SCOPES
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 

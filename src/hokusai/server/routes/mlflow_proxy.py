@@ -35,10 +35,10 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from hokusai.errors import HokusaiError, InvalidInput, PayloadTooLarge, ServiceUnavailable, Unauthorized
-from hokusai.server.auth.principal import Principal
 from hokusai.server.deps import Checked
 from hokusai.server.mlflow_access import Decision, MlflowAccess
 from hokusai.server.mlflow_access import Request as AccessRequest
+from hokusai.server.principal import Principal
 from hokusai.server.proxy_rules import HOP_BY_HOP_RESPONSE, request_headers, upstream_path
 from hokusai.server.state import AppState
 

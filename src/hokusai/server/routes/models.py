@@ -27,11 +27,30 @@ from hokusai.server.uploads import Upload, receive_request_file
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its ``$defs`` references inlined: the OpenAPI document has no ``$defs``
+    (a ``#/$defs/…`` reference there breaks ReDoc and code generators)."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"$ref"} and node["$ref"].startswith("#/$defs/"):
+                return resolve(definitions[node["$ref"].removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)
+
+
+_REGISTRATION = _inlined(ModelRegistration.model_json_schema())
 _REGISTRATION_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": ModelRegistration.model_json_schema()},
+            "application/json": {"schema": _REGISTRATION},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -40,8 +59,7 @@ _REGISTRATION_BODY = {
                     "properties": {
                         "archive": {"type": "string", "format": "binary",
                                     "description": "An MLflow model directory as .tar.gz or .zip"},
-                        **{k: v for k, v in ModelRegistration.model_json_schema()["properties"].items()
-                           if k != "source_uri"},
+                        **{k: v for k, v in _REGISTRATION["properties"].items() if k != "source_uri"},
                     },
                 }
             },

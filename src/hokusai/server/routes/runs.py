@@ -25,7 +25,7 @@ class RunRequest(BaseModel):
 
     model: str = Field(min_length=1, max_length=128)
     contributions: list[str] = Field(min_length=1, max_length=100)
-    options: RunOptions = Field(default_factory=RunOptions)
+    options: RunOptions = Field(default_factory=RunOptions)  # type: ignore[valid-type]
 
 
 class SignRequest(BaseModel):

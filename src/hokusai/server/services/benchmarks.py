@@ -11,31 +11,25 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hokusai.data.schema import Schema
 from hokusai.errors import Conflict, InvalidInput, NotFound
 from hokusai.pipeline.benchmark_spec import BenchmarkSpec
-from hokusai.pipeline.options import EvaluationOptions, options_error
+from hokusai.pipeline.options import EvaluationOptions, options_error, overrides_of
 from hokusai.server import policy
-from hokusai.server.auth.principal import Principal
 from hokusai.server.db.models import BenchmarkSpecRow, Dataset, Model, Run, utcnow
+from hokusai.server.principal import Principal
 from hokusai.server.services.access import benchmark_subject, dataset_subject
 from hokusai.server.services.audit import record_event
 
-_FIXED = ("target_column", "benchmark_sha256")  # the model's target; the hash comes from the dataset
-
-SpecFields: type[BaseModel] = create_model(
+SpecFields = overrides_of(
+    BenchmarkSpec,
     "SpecFields",
-    __config__=ConfigDict(extra="forbid"),
-    __doc__="Benchmark spec fields to set (left out: derived at registration, kept on a change).",
-    **{
-        name: (field.annotation | None, Field(None, description=field.description))  # type: ignore[misc]
-        for name, field in BenchmarkSpec.model_fields.items()
-        if name not in _FIXED
-    },
+    "Benchmark spec fields to set (left out: derived at registration, kept on a change).",
+    leave_out=("target_column", "benchmark_sha256"),  # the model's target; the hash is the dataset's
 )
 
 
@@ -159,10 +153,10 @@ def change(
         )
     values = {**row.spec, **body.model_dump(exclude_none=True, exclude={"benchmark_dataset_id", "model"})}
     dataset_id = row.benchmark_dataset_id
-    if body.benchmark_dataset_id is not None:  # type: ignore[attr-defined]
-        dataset = session.get(Dataset, body.benchmark_dataset_id)  # type: ignore[attr-defined]
+    if body.benchmark_dataset_id is not None:
+        dataset = session.get(Dataset, body.benchmark_dataset_id)
         if dataset is None or not policy.allows(principal, "dataset.read", dataset_subject(dataset)):
-            raise NotFound(f"no dataset {body.benchmark_dataset_id!r}", code="dataset_not_found")  # type: ignore[attr-defined]
+            raise NotFound(f"no dataset {body.benchmark_dataset_id!r}", code="dataset_not_found")
         if model.target_column not in dataset.columns:
             raise InvalidInput(
                 f"the target column {model.target_column!r} is not in that benchmark", code="target_missing"

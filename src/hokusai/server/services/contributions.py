@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hokusai.errors import Conflict, Forbidden, NotFound
-from hokusai.server.auth.principal import Principal
 from hokusai.server.db.models import Contribution, Dataset, Model, utcnow
+from hokusai.server.principal import Principal
 from hokusai.server.services import benchmarks
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.datasets import Ingested, dataset_view, ingest

@@ -19,13 +19,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hokusai.api_keys import generate_key, parse_bootstrap_line
 from hokusai.config import Settings
 from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hokusai.server import policy
-from hokusai.server.auth.api_keys import generate_key, parse_bootstrap_line
-from hokusai.server.auth.principal import SCOPES, WRITE, Principal, covers, format_scopes, parse_scopes
 from hokusai.server.db.models import ApiKey, utcnow
 from hokusai.server.db.models import Principal as PrincipalRow
+from hokusai.server.principal import SCOPES, WRITE, Principal, covers, format_scopes, parse_scopes
 from hokusai.server.services.access import key_subject
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.principals import get_principal, user_principal

@@ -20,8 +20,8 @@ from hokusai.attestation.mint import cost_usd_micro, payload_for_run, settings_m
 from hokusai.config import Settings
 from hokusai.errors import Conflict, InvalidInput, ServiceUnavailable
 from hokusai.server import policy
-from hokusai.server.auth.principal import Principal
 from hokusai.server.db.models import Attestation, BenchmarkSpecRow, Model, Run
+from hokusai.server.principal import Principal
 from hokusai.server.services.access import run_subject
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.benchmarks import load

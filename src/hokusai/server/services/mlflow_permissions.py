@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hokusai.errors import InvalidInput
+from hokusai.server.db.engine import changed_rows
 from hokusai.server.db.models import MlflowPermission, utcnow
 from hokusai.server.policy import MLFLOW_RESOURCE_TYPES, MlflowLevel
 from hokusai.server.services.audit import record_event
@@ -140,7 +141,7 @@ def remove(
             MlflowPermission.principal_id == principal_id,
         )
     )
-    if result.rowcount:
+    if changed_rows(result):
         record_event(
             session,
             "permission_removed",
@@ -148,4 +149,4 @@ def remove(
             resource=f"{resource_type}:{resource_id}",
             details={"principal_id": principal_id},
         )
-    return bool(result.rowcount)
+    return bool(changed_rows(result))

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from hokusai.config import Settings
 from hokusai.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from hokusai.server import policy
-from hokusai.server.auth.principal import Principal
 from hokusai.server.db.models import Dataset, Model, Run, utcnow
 from hokusai.server.db.models import Principal as PrincipalRow
 from hokusai.server.policy import MlflowLevel
+from hokusai.server.principal import Principal
 from hokusai.server.services import benchmarks, mlflow_permissions
 from hokusai.server.services.access import dataset_subject, model_subject
 from hokusai.server.services.attestations import contribution_value

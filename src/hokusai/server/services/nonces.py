@@ -16,6 +16,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from hokusai.errors import NotFound, Unauthorized
+from hokusai.server.db.engine import changed_rows
 from hokusai.server.db.models import SigninNonce, utcnow
 
 NONCE_TTL = timedelta(minutes=10)
@@ -85,7 +86,7 @@ def use_nonce(
         )
     )
     session.commit()
-    if bound.rowcount != 1:  # a concurrent request bound it first: check against that binding
+    if changed_rows(bound) != 1:  # a concurrent request bound it first: check against that binding
         session.expire_all()
         return use_nonce(session, nonce, address=address, message_hash=message_hash,
                          message_expires_at=message_expires_at)  # fmt: skip

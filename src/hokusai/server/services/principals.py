@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from hokusai.config import Settings
 from hokusai.errors import InvalidInput, NotFound
-from hokusai.server.auth.principal import ADMIN, WALLET_SCOPES, format_scopes, parse_scopes
 from hokusai.server.db.models import Principal, WalletGrant, utcnow
 from hokusai.server.policy import ADMIN_ROLE, CONTRIBUTOR, GRANTABLE_ROLES, OWNER
+from hokusai.server.principal import ADMIN, WALLET_SCOPES, format_scopes, parse_scopes
 from hokusai.server.services.audit import record_event
 
 USER, WALLET = "user", "wallet"

@@ -13,17 +13,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from hokusai.hashing import canonical_hash
-from hokusai.pipeline.options import EvaluationOptions
+from hokusai.pipeline.options import EvaluationOptions, overrides_of
 from hokusai.server import policy
-from hokusai.server.auth.principal import Principal
+from hokusai.server.db.engine import changed_rows
 from hokusai.server.db.models import Contribution, Model, Run, RunContribution, utcnow
+from hokusai.server.principal import Principal
 from hokusai.server.services import benchmarks
 from hokusai.server.services.access import contribution_subject, model_subject
 from hokusai.server.services.audit import record_event
@@ -32,17 +33,13 @@ QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 FINISHED = (SUCCEEDED, FAILED)
 
 
-RunOptions: type[BaseModel] = create_model(
+RunOptions = overrides_of(
+    EvaluationOptions,
     "RunOptions",
-    __config__=ConfigDict(extra="forbid"),
-    __doc__="Overrides of the benchmark spec's evaluation options, for one run; only the model's owner "
-    "(or an admin) sets them. Never the seed: it is the spec's, so evaluating the same contribution "
-    "again cannot draw a luckier one.",
-    **{
-        name: (field.annotation | None, Field(None, description=field.description))  # type: ignore[misc]
-        for name, field in EvaluationOptions.model_fields.items()
-        if name != "seed"
-    },
+    "Overrides of the benchmark spec's evaluation options, for one run; only the model's owner (or an "
+    "admin) sets them. Never the seed: it is the spec's, so evaluating the same contribution again "
+    "cannot draw a luckier one.",
+    leave_out=("seed",),
 )
 
 
@@ -208,7 +205,7 @@ def claim(session: Session, run_id: str, worker: str) -> bool:
         .values(state=RUNNING, worker=worker, started_at=utcnow(), progress={"step": "starting"})
     )
     session.commit()
-    return result.rowcount == 1
+    return changed_rows(result) == 1
 
 
 def set_progress(session: Session, run_id: str, progress: dict[str, Any]) -> None:
@@ -224,12 +221,12 @@ def fail(session: Session, run_id: str, code: str, reason: str) -> bool:
         .where(Run.id == run_id, Run.state.in_((QUEUED, RUNNING)))
         .values(state=FAILED, error_code=code, error=reason[:4000], finished_at=utcnow())
     )
-    if result.rowcount == 1:
+    if changed_rows(result) == 1:
         record_event(
             session, "run_finished", resource=f"run:{run_id}", reason=code[:40], details={"state": FAILED}
         )
     session.commit()
-    return result.rowcount == 1
+    return changed_rows(result) == 1
 
 
 def worker_exited(session: Session, run_id: str, code: int) -> None:

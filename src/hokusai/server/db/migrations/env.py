@@ -10,6 +10,7 @@ from hokusai.server.db.models import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
+assert url, "hokusai.server.db.migrate sets sqlalchemy.url"
 engine = create_db_engine(url)
 with engine.connect() as connection:
     sqlite = connection.dialect.name == "sqlite"

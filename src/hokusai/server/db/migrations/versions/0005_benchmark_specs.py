@@ -21,7 +21,7 @@ branch_labels = None
 depends_on = None
 
 
-def _derived(model: sa.Row, benchmark_sha256: str, label_values: int | None) -> dict:
+def _derived(model: sa.Row, benchmark_sha256: str | None, label_values: int | None) -> dict:
     schema = {**model.data_schema, "label": model.target_column, "allow_extra_columns": False}
     if model.model_type == "regression":
         task, primary = "regression", "rmse"
