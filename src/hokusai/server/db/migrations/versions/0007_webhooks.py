@@ -76,9 +76,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("webhook_id", "event_id", name=op.f("uq_hk_webhook_deliveries_webhook_id")),
     )  # fmt: skip
     op.create_index(op.f("ix_hk_webhook_deliveries_webhook_id"), "hk_webhook_deliveries", ["webhook_id"])
-    op.create_index(
-        "ix_hk_webhook_deliveries_due", "hk_webhook_deliveries", ["state", "next_attempt_at"]
-    )
+    op.create_index("ix_hk_webhook_deliveries_due", "hk_webhook_deliveries", ["state", "next_attempt_at"])
 
 
 def downgrade() -> None:
