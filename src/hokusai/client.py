@@ -2,8 +2,8 @@
 
 ``hokusai.setup(api_key=..., url=...)`` or ``hokusai.Client(...)``; resources hang off the client:
 ``client.models``, ``client.datasets``, ``client.contributions``, ``client.runs``, ``client.attestations``,
-``client.contributors``, ``client.keys``. A server error becomes the matching ``HokusaiError``
-subclass carrying the server's error ``code`` and ``details``.
+``client.contributors``, ``client.keys``, ``client.webhooks``. A server error becomes the matching
+``HokusaiError`` subclass carrying the server's error ``code`` and ``details``.
 """
 
 from __future__ import annotations
@@ -114,6 +114,15 @@ class ApiKey(_Resource):
     key: str | None = None
 
 
+class Webhook(_Resource):
+    id: str
+    url: str
+    model: str | None
+    events: list[str]
+    active: bool
+    secret: str | None = None  # only in the answer that creates it
+
+
 def raise_for_error(response: httpx.Response) -> None:
     """Turn an error response (the platform's error shape, or anything else) into a ``HokusaiError``."""
     if response.is_success:
@@ -155,6 +164,7 @@ class Client:
         self.attestations = Attestations(self)
         self.contributors = Contributors(self)
         self.keys = Keys(self)
+        self.webhooks = Webhooks(self)
 
     def close(self) -> None:
         self.http.close()
@@ -424,3 +434,24 @@ class Keys(_Api):
 
     def rotate(self, key_id: str) -> ApiKey:
         return ApiKey(**self.client.request("POST", f"/api/v1/keys/{key_id}/rotate"))
+
+
+class Webhooks(_Api):
+    def create(self, url: str, *, model: str | None = None, events: list[str] | None = None) -> Webhook:
+        """Register a webhook for ``model`` (else all your models); its ``.secret`` is shown this once."""
+        body: dict[str, Any] = {"url": url, "model": model}
+        if events is not None:
+            body["events"] = events
+        return Webhook(**self.client.request("POST", "/api/v1/webhooks", json=body))
+
+    def list(self) -> list[Webhook]:
+        """Your active webhooks (admins: everyone's)."""
+        return [Webhook(**w) for w in self.client.request("GET", "/api/v1/webhooks")["webhooks"]]
+
+    def delete(self, webhook_id: str) -> Webhook:
+        """Delete a webhook: no more deliveries; its log stays readable."""
+        return Webhook(**self.client.request("DELETE", f"/api/v1/webhooks/{webhook_id}"))
+
+    def deliveries(self, webhook_id: str) -> list[dict[str, Any]]:
+        """Its deliveries, newest first: state, attempts, last status and error, and the log of attempts."""
+        return self.client.request("GET", f"/api/v1/webhooks/{webhook_id}/deliveries")["deliveries"]
