@@ -199,7 +199,7 @@ class Settings(BaseSettings):
         600.0, gt=0, le=86400, description="Longest wait between two attempts of a webhook delivery."
     )
     webhook_max_attempts: int = Field(
-        10, ge=1, le=1000, description="Attempts of one webhook delivery before it is marked failed."
+        16, ge=1, le=1000, description="Attempts of one webhook delivery before it is marked failed."
     )
     # contributor valuation (issue 11)
     valuation_budget: int = Field(

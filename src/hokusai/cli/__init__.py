@@ -12,7 +12,7 @@ from typing import NoReturn
 import typer
 
 from hokusai import __version__
-from hokusai.cli import attest, benchmarks, data, infra, keys, models, pipeline, preview, runs, up
+from hokusai.cli import attest, benchmarks, data, infra, keys, models, pipeline, preview, runs, up, webhooks
 from hokusai.errors import HokusaiError
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(attest.app, name="attest")
 app.command("preview")(preview.preview)
 app.add_typer(infra.app, name="infra")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 @app.callback(invoke_without_command=True)

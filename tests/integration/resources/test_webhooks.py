@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -349,3 +352,27 @@ def test_an_event_committed_before_the_api_is_killed_arrives_exactly_as_stored_a
             assert delivery["attempts"] > pending["attempts"] and delivery["log"][-1]["status"] == 200
         finally:
             again.kill()
+
+
+def cli(platform: Platform, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HOKUSAI_URL": platform.url, "HOKUSAI_API_KEY": platform.admin_key}
+    command = [sys.executable, "-m", "hokusai", "webhooks", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env)
+
+
+def test_the_cli_creates_lists_and_deletes_a_webhook_and_refuses_an_internal_url_in_one_line(
+    hooked: Hooked, guarded: Platform
+) -> None:
+    made = cli(hooked.platform, "create", hooked.receivers["good"].url, "--model", MODEL, "--json")
+    assert made.returncode == 0, made.stderr
+    hook = json.loads(made.stdout)
+    assert hook["secret"].startswith("whsec_") and "shown only this once" in made.stderr
+    listed = cli(hooked.platform, "list", "--json")
+    assert hook["id"] in {h["id"] for h in json.loads(listed.stdout)}
+    assert json.loads(cli(hooked.platform, "deliveries", hook["id"], "--json").stdout) == []
+    assert json.loads(cli(hooked.platform, "delete", hook["id"], "--json").stdout)["active"] is False
+
+    refused = cli(guarded, "create", "http://169.254.169.254/latest/meta-data/")
+    assert refused.returncode == 2 and refused.stdout == ""
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith("error: the webhook host '169.254.169.254' resolves to 169.254.169.254, a link")
