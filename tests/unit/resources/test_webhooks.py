@@ -88,9 +88,13 @@ def test_a_url_whose_host_is_not_public_is_refused_with_the_reason(url: str, why
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://93.184.216.34/x", "file:///etc/passwd", "93.184.216.34/hook", "http://u:p@93.184.216.34/"]
-)
-def test_only_http_urls_without_credentials_are_webhooks(url: str) -> None:
+    "url",
+    [
+        "ftp://93.184.216.34/x", "file:///etc/passwd", "93.184.216.34/hook", "http://u:p@93.184.216.34/",
+        "http://93.184.216.34:99999/", "http://a\x00b/", "http://[::1",
+    ],
+)  # fmt: skip
+def test_only_http_urls_with_a_host_and_without_credentials_are_webhooks(url: str) -> None:
     with pytest.raises(InvalidInput) as refused:
         check_url(url, allow_private=True)
     assert refused.value.code == "webhook_url_refused"

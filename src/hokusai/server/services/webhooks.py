@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -163,19 +164,21 @@ def check_url(url: str, *, allow_private: bool, resolve: Resolver = socket.getad
     credentials in it, and (unless ``allow_private``) a host whose every address is public."""
     try:
         parsed = httpx.URL(url)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        host = parsed.raw_host.decode("ascii")
     except (httpx.InvalidURL, TypeError, ValueError):
         raise _url_refused(f"{url!r} is not a URL", url) from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+    if parsed.scheme not in ("http", "https") or not host:
         raise _url_refused(f"a webhook URL is http:// or https:// with a host, not {url!r}", url)
+    if not 0 < port < 65536:
+        raise _url_refused(f"the port of {url!r} is not a TCP port (1-65535)", url)
     if parsed.userinfo:
         raise _url_refused(
             "a webhook URL carries no user name or password: receivers check the signature", url
         )
-    host = parsed.raw_host.decode("ascii")
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
         found = resolve(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+    except (OSError, UnicodeError, ValueError):
         raise _url_refused(f"the host {host!r} of the webhook URL does not resolve", url) from None
     addresses = list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in found))
     if not addresses:
@@ -469,6 +472,7 @@ class Dispatcher:
     ``POLL_SECONDS``); everything it knows is in the database."""
 
     POLL_SECONDS = 0.5
+    PAUSE_AFTER_ERROR_SECONDS = 5.0  # the database is away: try again, without a log line per poll
 
     def __init__(
         self,
@@ -483,13 +487,29 @@ class Dispatcher:
             timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False
         )
         self._pool = ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="webhook")
+        self._closed = False
 
     def close(self) -> None:
+        """Stop claiming, wait for the attempts in flight (each bounded by its timeout), close the client."""
+        self._closed = True
         self._pool.shutdown(wait=True)
         self.http.close()
 
+    async def run_forever(self) -> None:
+        """``run_once`` in a thread, every ``POLL_SECONDS``, until cancelled (the API's lifespan runs it)."""
+        while True:
+            pause = self.POLL_SECONDS
+            try:
+                await asyncio.to_thread(self.run_once)
+            except Exception:  # the database may be away for a moment: a later pass tries again
+                log.exception("the webhook dispatcher's pass failed; retrying")
+                pause = self.PAUSE_AFTER_ERROR_SECONDS
+            await asyncio.sleep(pause)
+
     def run_once(self) -> int:
         """Claim and send what is due now; returns how many attempts were made."""
+        if self._closed:
+            return 0
         claimed = self._claim()
         if claimed:
             list(self._pool.map(self._deliver_logged, claimed))
