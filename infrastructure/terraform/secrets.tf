@@ -10,6 +10,7 @@ locals {
     {
       database_url             = "${local.secret_prefix}/database-url"
       bootstrap_admin_key_hash = "${local.secret_prefix}/bootstrap-admin-key-hash"
+      webhook_key              = "${local.secret_prefix}/webhook-key"
     },
     local.kms_attesters ? {} : { signer_key = "${local.secret_prefix}/signer-key" },
   )
@@ -22,6 +23,7 @@ locals {
       {
         HOKUSAI_DATABASE_URL             = "database_url"
         HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH = "bootstrap_admin_key_hash"
+        HOKUSAI_WEBHOOK_KEY              = "webhook_key"
       },
       local.kms_attesters ? {} : { HOKUSAI_SIGNER_KEY = "signer_key" },
     )
@@ -155,6 +157,23 @@ resource "aws_secretsmanager_secret_version" "signer_key" {
 
   secret_id     = aws_secretsmanager_secret.this["signer_key"].id
   secret_string = sha256(data.aws_secretsmanager_random_password.signer_seed[0].random_password)
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}
+
+# The Fernet key that encrypts webhook signing secrets in the database (HOKUSAI_WEBHOOK_KEY: 32 bytes,
+# url-safe base64), derived once from a random password like the signer key and kept across applies:
+# a new key would make every stored webhook secret unreadable (owners would register them again).
+data "aws_secretsmanager_random_password" "webhook_seed" {
+  password_length     = 64
+  exclude_punctuation = true
+}
+
+resource "aws_secretsmanager_secret_version" "webhook_key" {
+  secret_id     = aws_secretsmanager_secret.this["webhook_key"].id
+  secret_string = replace(replace(base64sha256(data.aws_secretsmanager_random_password.webhook_seed.random_password), "+", "-"), "/", "_")
 
   lifecycle {
     ignore_changes = [secret_string]

@@ -2,14 +2,15 @@
 
 ``hokusai.setup(api_key=..., url=...)`` or ``hokusai.Client(...)``; resources hang off the client:
 ``client.models``, ``client.datasets``, ``client.contributions``, ``client.runs``, ``client.attestations``,
-``client.contributors``, ``client.keys``, ``client.benchmarks``. ``hokusai.configure_mlflow()`` points
-the stock MLflow client at the platform's authenticated proxy. A server error becomes the matching
-``HokusaiError`` subclass carrying the server's error ``code`` and ``details``.
+``client.contributors``, ``client.keys``, ``client.benchmarks``, ``client.webhooks``.
+``hokusai.configure_mlflow()`` points the stock MLflow client at the platform's authenticated proxy.
+A server error becomes the matching ``HokusaiError`` subclass carrying the server's ``code`` and ``details``.
 """
 
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import os
 import tarfile
@@ -117,6 +118,15 @@ class ApiKey(_Resource):
     key: str | None = None
 
 
+class Webhook(_Resource):
+    id: str
+    url: str
+    model: str | None
+    events: list[str]
+    active: bool
+    secret: str | None = None  # only in the answer that creates it
+
+
 def raise_for_error(response: httpx.Response) -> None:
     """Turn an error response (the platform's error shape, or anything else) into a ``HokusaiError``."""
     if response.is_success:
@@ -158,6 +168,7 @@ class Client:
         self.attestations = Attestations(self)
         self.contributors = Contributors(self)
         self.keys = Keys(self)
+        self.webhooks = Webhooks(self)
 
     def close(self) -> None:
         self.http.close()
@@ -445,6 +456,27 @@ class Keys(_Api):
 
     def rotate(self, key_id: str) -> ApiKey:
         return ApiKey(**self.client.request("POST", f"/api/v1/keys/{key_id}/rotate"))
+
+
+class Webhooks(_Api):
+    def create(self, url: str, *, model: str | None = None, events: list[str] | None = None) -> Webhook:
+        """Register a webhook for ``model`` (else all your models); its ``.secret`` is shown this once."""
+        body: dict[str, Any] = {"url": url, "model": model}
+        if events is not None:
+            body["events"] = events
+        return Webhook(**self.client.request("POST", "/api/v1/webhooks", json=body))
+
+    def list(self) -> list[Webhook]:
+        """Your active webhooks (admins: everyone's)."""
+        return [Webhook(**w) for w in self.client.request("GET", "/api/v1/webhooks")["webhooks"]]
+
+    def delete(self, webhook_id: str) -> Webhook:
+        """Delete a webhook: no more deliveries; its log stays readable."""
+        return Webhook(**self.client.request("DELETE", f"/api/v1/webhooks/{webhook_id}"))
+
+    def deliveries(self, webhook_id: str) -> builtins.list[dict[str, Any]]:
+        """Its deliveries, newest first: state, attempts, last status and error, and the log of attempts."""
+        return self.client.request("GET", f"/api/v1/webhooks/{webhook_id}/deliveries")["deliveries"]
 
 
 _default: Client | None = None

@@ -182,6 +182,25 @@ class Settings(BaseSettings):
     compute_price_usd_per_hour: float = Field(
         0.05826, ge=0, le=1000, description="Price of one hour of run compute (actualCostUsdMicro)."
     )
+    # acceptance events and webhooks (issue 13)
+    webhook_key: SecretStr | None = Field(
+        None, description="Fernet key that encrypts webhook secrets at rest. Required in production."
+    )
+    webhook_allow_private: bool = Field(
+        False, description="Allow webhook URLs on loopback, private and link-local addresses (tests, local)."
+    )
+    webhook_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Timeout of one webhook delivery attempt (connect and answer)."
+    )
+    webhook_retry_base_seconds: float = Field(
+        1.0, gt=0, le=3600, description="Wait before a webhook delivery's second attempt; doubles each time."
+    )
+    webhook_retry_max_seconds: float = Field(
+        600.0, gt=0, le=86400, description="Longest wait between two attempts of a webhook delivery."
+    )
+    webhook_max_attempts: int = Field(
+        16, ge=1, le=1000, description="Attempts of one webhook delivery before it is marked failed."
+    )
     # contributor valuation (issue 11)
     valuation_budget: int = Field(
         64, ge=2, le=100_000, description="Retrains one run's valuation may use (noise seeds count)."
@@ -286,6 +305,22 @@ class Settings(BaseSettings):
             raise ValueError("must not be the zero address")
         return address
 
+    @field_validator("webhook_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        from cryptography.fernet import Fernet
+
+        try:
+            Fernet(value.get_secret_value().strip().encode())
+        except (ValueError, TypeError):
+            raise ValueError(
+                "must be a Fernet key (32 url-safe base64-encoded bytes), e.g. from "
+                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+            ) from None
+        return SecretStr(value.get_secret_value().strip())
+
     @field_validator("rate_limit_storage_url")
     @classmethod
     def _limits_storage(cls, value: str) -> str:
@@ -385,7 +420,10 @@ def _one_line(exc: ValidationError) -> str:
             parts.append(f"invalid settings: {msg}")
             continue
         field = str(err["loc"][0])
-        parts.append(f"{env_name(field)}={err.get('input')!r} is invalid: {msg}")
+        info = Settings.model_fields.get(field)
+        secret = info is not None and "SecretStr" in str(info.annotation)
+        shown = "'**********'" if secret else repr(err.get("input"))  # a secret is never printed
+        parts.append(f"{env_name(field)}={shown} is invalid: {msg}")
     return "; ".join(parts)
 
 

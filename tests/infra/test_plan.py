@@ -54,7 +54,9 @@ NAME_LIMITS: dict[str, dict[str, int]] = {
     "aws_service_discovery_service": {"name": 63},
 }
 NAME_ATTRIBUTES = ("name", "name_prefix", "identifier", "bucket", "family", "alarm_name", "dashboard_name")
-SECRET_LIKE = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE|SIGNER_KEY|KEY_HASH|DATABASE_URL|STORE_URI|API_KEY")
+SECRET_LIKE = re.compile(
+    r"PASSWORD|SECRET|TOKEN|PRIVATE|SIGNER_KEY|WEBHOOK_KEY|KEY_HASH|DATABASE_URL|STORE_URI|API_KEY"
+)
 ACCOUNT = "123456789012"
 KMS_ATTESTERS = {
     "development": False,
@@ -236,9 +238,11 @@ def test_the_api_task_gets_the_contracted_settings(plans: dict[str, Any], enviro
         env["HOKUSAI_ECS_TASK_DEFINITION"]
         == containers["pipeline"]["environment"]["HOKUSAI_ECS_TASK_DEFINITION"]
     )
-    assert set(api["secrets"]) == {"HOKUSAI_DATABASE_URL", "HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH"} | (
-        set() if KMS_ATTESTERS[environment] else {"HOKUSAI_SIGNER_KEY"}
-    )
+    assert set(api["secrets"]) == {
+        "HOKUSAI_DATABASE_URL",
+        "HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH",
+        "HOKUSAI_WEBHOOK_KEY",
+    } | (set() if KMS_ATTESTERS[environment] else {"HOKUSAI_SIGNER_KEY"})
     assert env["HOKUSAI_CHAIN_ID"] == "1"
     if KMS_ATTESTERS[environment]:  # KMS attesters: no plaintext key, the key aliases and the threshold
         assert env["HOKUSAI_ATTESTER_KMS_KEY_IDS"] == f"alias/hokusai-{environment}-attester-1"

@@ -13,11 +13,7 @@ is signed by ``HOKUSAI_ATTESTER_THRESHOLD`` of them. Keys are never logged or sh
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
-import stat
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +26,7 @@ from eth_typing import Hash32
 from hokusai.attestation.eip712 import canonical_signature
 from hokusai.config import Settings, env_name
 from hokusai.errors import ConfigError
+from hokusai.files import create_secret_file, read_secret_file
 
 DEPLOYED = ("staging", "production")
 
@@ -119,30 +116,13 @@ def _account(text: str, where: str) -> LocalAccount:
 
 def create_key_file(path: Path) -> None:
     """Write a fresh key to ``path`` unless a key is already there (no clobbering, no half files)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".signer.", suffix=".tmp", dir=path.parent)  # mode 0600
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write("0x" + Account.from_key(secrets.token_bytes(32)).key.hex().removeprefix("0x") + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):  # another process created it first: use theirs
-            os.link(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    key = Account.from_key(secrets.token_bytes(32)).key.hex().removeprefix("0x")
+    create_secret_file(path, f"0x{key}\n")
 
 
 def read_key_file(path: Path, what: str = "signer key file") -> LocalAccount:
     """The key in ``path``; a directory, a missing file or one readable by others is a ``ConfigError``."""
-    where = f"{what} {path}"
-    if path.is_dir():
-        raise ConfigError(f"{where} is a directory, not a key file")
-    if not path.is_file():
-        raise ConfigError(f"{where} does not exist")
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise ConfigError(f"{where} is readable by group or others (mode {mode:04o}); run: chmod 600 {path}")
-    return _account(path.read_text(), where)
+    return _account(read_secret_file(path, what), f"{what} {path}")
 
 
 def local_attesters(paths: Sequence[str | Path]) -> list[LocalAttester]:

@@ -12,7 +12,20 @@ from typing import NoReturn
 import typer
 
 from hokusai import __version__
-from hokusai.cli import _help, attest, benchmarks, data, infra, keys, models, pipeline, preview, runs, up
+from hokusai.cli import (
+    _help,
+    attest,
+    benchmarks,
+    data,
+    infra,
+    keys,
+    models,
+    pipeline,
+    preview,
+    runs,
+    up,
+    webhooks,
+)
 from hokusai.errors import HokusaiError
 
 _help.install()
@@ -35,6 +48,7 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(attest.app, name="attest")
 app.command("preview")(preview.preview)
 app.add_typer(infra.app, name="infra")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 @app.callback(invoke_without_command=True)

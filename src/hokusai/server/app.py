@@ -40,8 +40,10 @@ from hokusai.server.routes import (
     permissions,
     principals,
     runs,
+    webhooks,
 )
 from hokusai.server.services.audit import AuditBuffer
+from hokusai.server.services.webhooks import Dispatcher, load_cipher
 from hokusai.server.state import AppState
 from hokusai.storage import BlobStore
 
@@ -60,6 +62,7 @@ ROUTERS = (
     contributions,
     runs,
     attestations,
+    webhooks,
 )
 
 
@@ -90,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access,
         AuditBuffer(sessions),
     )
+    # no webhook key in production: load_cipher refuses to start
+    webhooks = state.webhooks = Dispatcher(sessions, settings, load_cipher(settings))
 
     async def flush_audit() -> None:
         while True:
@@ -101,15 +106,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.attesters = await run_in_threadpool(load_attesters, settings)
         state.runner = await run_in_threadpool(start_runner, state)
         flusher = asyncio.create_task(flush_audit())
+        dispatcher = asyncio.create_task(webhooks.run_forever())
         # aiohttp for the upstream hop: measured ~1 ms less per proxied request than httpx here.
         connector = aiohttp.TCPConnector(limit=100, limit_per_host=100, keepalive_timeout=30)
         async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as client:
             state.http = access.http = client
             yield
         state.http = access.http = None
-        flusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await flusher
+        for task in (flusher, dispatcher):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await run_in_threadpool(webhooks.close)  # waits for attempts in flight (each has a timeout)
         await run_in_threadpool(state.audit.flush)
         await run_in_threadpool(state.runner.shutdown)
         engine.dispose()

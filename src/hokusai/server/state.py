@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from hokusai.server.mlflow_access import MlflowAccess
     from hokusai.server.ratelimit import RateLimiter
     from hokusai.server.services.audit import AuditBuffer
+    from hokusai.server.services.webhooks import Dispatcher
     from hokusai.storage import BlobStore
 
 
@@ -41,6 +42,7 @@ class AppState:
     http: aiohttp.ClientSession | None = field(default=None)  # to MLflow: readiness and the proxy
     runner: JobRunner | None = field(default=None)
     attesters: AttesterSet | None = field(default=None)  # loaded once, at start (KMS keys are looked up)
+    webhooks: Dispatcher | None = field(default=None)  # sends webhook deliveries; holds the secrets' cipher
 
     def signer(self) -> Signer:
         """The attestation signer: the first attester, under the settings' EIP-712 domain."""

@@ -33,7 +33,7 @@ from hokusai.server.db import create_db_engine, session_factory
 from hokusai.server.db.models import Attestation, Dataset, utcnow
 from hokusai.server.db.models import Principal as PrincipalRow
 from hokusai.server.jobs import local_worker_id
-from hokusai.server.services import benchmarks, runs
+from hokusai.server.services import benchmarks, runs, webhooks
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.models import get_model_by_id
 from hokusai.storage import BlobStore
@@ -225,5 +225,7 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
         reason=result.outcome[:40],
         details={"state": runs.SUCCEEDED, "attestation_id": result.attestation_id},
     )
+    if result.outcome == "accepted":  # its event and deliveries commit with the result, or neither does
+        webhooks.record_accepted(session, run, model)
     abandon_if_orphaned(run_id)  # the session is rolled back: nothing of the result is recorded
     session.commit()

@@ -195,6 +195,18 @@ def no_wallet(*names: str) -> dict[str, tuple[int, str]]:
     return dict.fromkeys(names, (403, "wallet_required"))
 
 
+CLOSED = "http://127.0.0.1:9/hook"  # loopback, nothing listens: the deliveries of these webhooks just fail
+
+
+def make_webhook(w: World) -> str:
+    with w.http("owner1") as owner:
+        return owner.post("/api/v1/webhooks", json={"url": CLOSED}).raise_for_status().json()["id"]
+
+
+def webhook_subject(key: str) -> Callable[[World], Subject]:
+    return lambda w: Subject("webhook", w.ids[key], owners=frozenset({owner1_id(w)}), readable=Access.OWNER)
+
+
 PUBLIC_PAGES = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
 E = "/mlflow/api/2.0/mlflow"
 CASES: list[Case] = [
@@ -400,6 +412,26 @@ CASES: list[Case] = [
         subject=permission_subject,
         ok=frozenset({204}),
         before=regrant_permission,
+    ),
+    Case(
+        "POST",
+        "/api/v1/webhooks",
+        fixed("/api/v1/webhooks"),
+        ok=frozenset({201}),
+        request=lambda w, a: {"json": {"url": f"{CLOSED}?{a}"}},
+    ),
+    Case("GET", "/api/v1/webhooks", fixed("/api/v1/webhooks")),
+    Case(
+        "DELETE",
+        "/api/v1/webhooks/{webhook_id}",
+        lambda w, a: f"/api/v1/webhooks/{ensure(w, 'webhook', make_webhook)}",
+        subject=webhook_subject("webhook"),
+    ),  # owner1 deletes it, the admin's second delete is idempotent
+    Case(
+        "GET",
+        "/api/v1/webhooks/{webhook_id}/deliveries",
+        lambda w, a: f"/api/v1/webhooks/{ensure(w, 'webhook_log', make_webhook)}/deliveries",
+        subject=webhook_subject("webhook_log"),
     ),
     *(
         Case(method, "/mlflow", fixed("/mlflow"), ok=frozenset({307}))

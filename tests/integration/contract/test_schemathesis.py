@@ -5,7 +5,9 @@ It runs against a platform of its own (real uvicorn, real MLflow) with a key of 
 fuzzer cannot revoke the suite's keys, nor an admin's), bounded in examples per operation and in time. The
 owner has a dataset and a model, so the fuzzer (which reuses ids from answers) reaches past the 404s. The
 key endpoints that revoke or rotate are left out: the fuzzer would revoke its own key and test nothing but
-401 afterwards (they are covered by the authorization matrix and the key tests).
+401 afterwards (they are covered by the authorization matrix and the key tests). Registering a webhook is
+left out too: it resolves the URL's host, and generated host names would send DNS queries off loopback
+(tests/integration/resources/test_webhooks.py covers it, and the checks of a URL are unit-tested).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def test_the_api_keeps_its_openapi_contract_under_generated_requests(
             "--max-examples", str(MAX_EXAMPLES), "--max-time", str(MAX_SECONDS), "--seed", "1",
             "--workers", "2", "--phases", "examples,coverage,fuzzing", "--no-color",
             "--generation-database", "none", "--exclude-path-regex", "^/api/v1/keys/",
+            "--exclude-name", "POST /api/v1/webhooks",
             "--request-timeout", "30", "--report", "json", "--report-json-path", str(report),
         ]  # fmt: skip
         finished = subprocess.run(command, capture_output=True, text=True, timeout=MAX_SECONDS + 180)

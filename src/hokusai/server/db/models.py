@@ -6,6 +6,7 @@ Resource tables (issue 6): datasets (files in the pipeline-data store, by conten
 in the MLflow registry with its training data and benchmark), contributions, evaluation runs and
 attestations.
 Authorization (issue 10): MLflow permissions per experiment and registered model, model hashes and formats.
+Acceptance events (issue 13): owners' webhooks, the outbox of events, one delivery per webhook and event.
 Times are stored in UTC and always come back timezone-aware, on SQLite as on PostgreSQL.
 """
 
@@ -300,4 +301,56 @@ class BenchmarkSpecRow(Base):
     benchmark_dataset_id: Mapped[str] = mapped_column(ForeignKey("hk_datasets.id"))
     used: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Webhook(Base):
+    """An owner's endpoint for events: its URL, its signing secret (Fernet-encrypted, never plaintext at
+    rest), the model it listens to (None: every model of its owner) and the event types."""
+
+    __tablename__ = "hk_webhooks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("hk_principals.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(Text)  # Fernet token of the signing secret; "" once deleted
+    model_id: Mapped[str | None] = mapped_column(ForeignKey("hk_models.id"), index=True)
+    events: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxEvent(Base):
+    """An event written in the same transaction as what it reports (``payload``: the body receivers get)."""
+
+    __tablename__ = "hk_outbox"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    model_id: Mapped[str] = mapped_column(ForeignKey("hk_models.id"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: its state, attempts, the next try, the lease of the API process sending
+    it, and the log of its last attempts (``attempt_log``: ``{at, status, error, duration_ms}``)."""
+
+    __tablename__ = "hk_webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id"),
+        Index("ix_hk_webhook_deliveries_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("hk_webhooks.id"), index=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("hk_outbox.id"))
+    state: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # claimed by a sender until then
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    attempt_log: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -18,6 +18,7 @@ from hokusai.server.db.models import (
     Model,
     Run,
     RunContribution,
+    Webhook,
 )
 from hokusai.server.policy import Access, Subject
 
@@ -92,3 +93,8 @@ def contributor_subject(address: str) -> Subject:
 def mlflow_subject(resource_type: str, resource_id: str, managers: frozenset[str]) -> Subject:
     """An MLflow experiment or registered model: managed by those holding MANAGE on it."""
     return Subject(resource_type, resource_id, owners=managers, readable=Access.OWNER)
+
+
+def webhook_subject(row: Webhook) -> Subject:
+    """A webhook: its owner's alone (another owner's does not exist for them)."""
+    return Subject("webhook", row.id, owners=frozenset({row.owner_id}), readable=Access.OWNER)
