@@ -77,6 +77,29 @@ def test_a_signed_out_browser_is_sent_to_sign_in_and_then_back_to_its_page(
     assert page.locator("h1").inner_text() == "Model m1"
 
 
+def test_the_run_page_follows_a_running_run_and_then_shows_its_verdict(
+    browse: Browsing, platform: Platform, screenshots: Path
+) -> None:
+    with platform.api("walletB") as wallet_b:
+        run = wallet_b.post(
+            "/api/v1/runs", json={"model": "m1", "contributions": [platform.ids["contribution_b"]]}
+        )
+        run_id = run.raise_for_status().json()["id"]
+    page = browse.page("walletB")
+    page.goto(f"/ui/runs/{run_id}")
+    assert page.locator("#run-state").inner_text() in ("queued", "running")
+    page.screenshot(path=screenshots / "run-in-progress.png", full_page=True)
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+    page.locator("#run-state.succeeded, #run-state.failed").wait_for(timeout=600_000)  # the script reloads it
+    final = platform.get("walletB", f"/api/v1/runs/{run_id}")
+    assert page.locator("#run-state").inner_text() == final["state"]
+    assert navigations, "the page reloaded itself once the run finished"
+    if final["state"] == "succeeded":
+        assert page.locator("#outcome").inner_text() == final["outcome"]
+    platform.ids["run_b"] = run_id
+
+
 def test_the_models_page_lists_the_models_the_api_returns(
     browse: Browsing, platform: Platform, screenshots: Path
 ) -> None:
@@ -206,29 +229,6 @@ def test_a_plot_name_that_the_worker_did_not_write_is_not_found(browse: Browsing
     for name in ("..%2F..%2Fhokusai.db", "nothing.png", "..%2Fattestation.json"):
         answer = page.request.get(f"/ui/runs/{platform.ids['run']}/plots/{name}")
         assert answer.status == 404, name
-
-
-def test_the_run_page_follows_a_running_run_and_then_shows_its_verdict(
-    browse: Browsing, platform: Platform, screenshots: Path
-) -> None:
-    with platform.api("walletB") as wallet_b:
-        run = wallet_b.post(
-            "/api/v1/runs", json={"model": "m1", "contributions": [platform.ids["contribution_b"]]}
-        )
-        run_id = run.raise_for_status().json()["id"]
-    page = browse.page("walletB")
-    page.goto(f"/ui/runs/{run_id}")
-    assert page.locator("#run-state").inner_text() in ("queued", "running")
-    page.screenshot(path=screenshots / "run-in-progress.png", full_page=True)
-    navigations: list[str] = []
-    page.on("framenavigated", lambda frame: navigations.append(frame.url))
-    page.locator("#run-state.succeeded, #run-state.failed").wait_for(timeout=600_000)  # the script reloads it
-    final = platform.get("walletB", f"/api/v1/runs/{run_id}")
-    assert page.locator("#run-state").inner_text() == final["state"]
-    assert navigations, "the page reloaded itself once the run finished"
-    if final["state"] == "succeeded":
-        assert page.locator("#outcome").inner_text() == final["outcome"]
-    platform.ids["run_b"] = run_id
 
 
 def test_the_verify_action_reports_valid_with_every_check_the_api_gives(
@@ -373,13 +373,14 @@ def test_revoking_the_key_ends_its_sessions_at_once(browse: Browsing, platform: 
     assert not [c for c in page.context.cookies() if c["name"] == "hokusai_session"]
 
 
-def _pages(platform: Platform) -> list[str]:
+def _pages(platform: Platform) -> list[tuple[str, str]]:
+    """Every page, with a user who may read it."""
     return [
-        "/ui/models",
-        "/ui/models/m1",
-        f"/ui/runs/{platform.ids['run']}",
-        f"/ui/attestations/{platform.ids['attestation']}/verify",
-        f"/ui/contributors/{platform.wallets['walletA'].address}",
+        ("owner1", "/ui/models"),
+        ("owner1", "/ui/models/m1"),
+        ("owner1", f"/ui/runs/{platform.ids['run']}"),
+        ("owner1", f"/ui/attestations/{platform.ids['attestation']}/verify"),
+        ("walletA", f"/ui/contributors/{platform.wallets['walletA'].address}"),
     ]
 
 
@@ -409,9 +410,10 @@ CONTRAST = """() => {
 def test_every_page_has_a_language_one_heading_labels_alt_text_contrast_and_keyboard_focus(
     browse: Browsing, platform: Platform
 ) -> None:
-    page = browse.page("owner1")
-    for path in _pages(platform):
-        page.goto(path)
+    pages = {actor: browse.page(actor) for actor in ("owner1", "walletA")}
+    for actor, path in _pages(platform):
+        page = pages[actor]
+        assert page.goto(path).ok, path  # type: ignore[union-attr]
         assert page.locator("html").get_attribute("lang") == "en", path
         assert page.locator("h1").count() == 1, path
         assert page.locator("img:not([alt]), img[alt='']").count() == 0, path
@@ -427,19 +429,24 @@ def test_every_page_has_a_language_one_heading_labels_alt_text_contrast_and_keyb
 
 
 WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll('body *')]
-  .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1 && !el.closest('.scroll'))
-  .map(el => el.tagName + '.' + el.className + ' ' + (el.textContent || '').trim().slice(0, 40))"""
+  .filter(el => !el.parentElement.closest('.scroll')
+    && (el.getBoundingClientRect().right > window.innerWidth + 1
+    || (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === 'visible')))
+  .map(el => el.tagName + '.' + el.className + ' ' + el.scrollWidth + '/' + el.clientWidth + ' '
+    + (el.textContent || '').trim().slice(0, 40))"""
 
 
 def test_the_pages_fit_a_phone_screen_without_sideways_scrolling(
     browse: Browsing, platform: Platform, screenshots: Path
 ) -> None:
-    page = browse.page("owner1", viewport=PHONE)
-    for path in _pages(platform):
-        page.goto(path)
+    pages = {actor: browse.page(actor, viewport=PHONE) for actor in ("owner1", "walletA")}
+    for actor, path in _pages(platform):
+        page = pages[actor]
+        assert page.goto(path).ok, path  # type: ignore[union-attr]
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         wide = page.evaluate(WIDER_THAN_THE_SCREEN)
         assert overflow <= 0, (path, overflow, wide)
+    page = pages["owner1"]
     page.goto(f"/ui/runs/{platform.ids['run']}")
     page.screenshot(path=screenshots / "phone-run.png", full_page=True)
     page.goto("/ui/models/m1")
@@ -449,10 +456,10 @@ def test_the_pages_fit_a_phone_screen_without_sideways_scrolling(
 def test_the_browser_requested_nothing_but_the_platform_on_loopback(
     browse: Browsing, platform: Platform, traffic: Traffic
 ) -> None:
-    page = browse.page("owner1")
-    for path in _pages(platform):
-        page.goto(path)
-    page.wait_for_load_state("networkidle")
+    pages = {actor: browse.page(actor) for actor in ("owner1", "walletA")}
+    for actor, path in _pages(platform):
+        assert pages[actor].goto(path).ok, path  # type: ignore[union-attr]
+        pages[actor].wait_for_load_state("networkidle")
     assert traffic.origin.startswith("http://127.0.0.1:")
     assert traffic.blocked == []
     assert any(url.endswith("/ui/static/style.css") for url in traffic.allowed)
