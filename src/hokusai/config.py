@@ -223,6 +223,10 @@ class Settings(BaseSettings):
     near_duplicate_tolerance: float = Field(
         0.05, ge=0, le=10, description="Near-copy tolerance in base standard deviations, on every feature."
     )
+    # results pages (issue 14)
+    session_key: SecretStr | None = Field(
+        None, description="Secret that signs the results pages' session cookies (required in production)."
+    )
 
     @field_validator("database_url", "mlflow_backend_store_uri")
     @classmethod

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from hokusai import __version__
 from hokusai.attestation import load_attesters
 from hokusai.config import Settings, load_settings
+from hokusai.server import ui
 from hokusai.server.auth.authenticator import Authenticator
 from hokusai.server.db import create_db_engine, session_factory
 from hokusai.server.deps import require_checked_routes
@@ -63,6 +64,7 @@ ROUTERS = (
     runs,
     attestations,
     webhooks,
+    ui,
 )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from hokusai.config import Settings
 from hokusai.errors import Forbidden
 from hokusai.server import policy
+from hokusai.server.auth import sessions
 from hokusai.server.principal import SCOPES, Principal
 from hokusai.server.state import AppState
 
@@ -44,15 +45,33 @@ def client_ip(request: Request) -> str:
     return client[0] if client else "unknown"
 
 
+_CREDENTIAL_HEADERS = (b"authorization", b"x-api-key", b"x-eth-address", b"x-eth-signature", b"x-eth-message")
+
+
+def has_credential_headers(request: Request) -> bool:
+    """Whether the request sends a credential in its headers (an API key or the wallet headers)."""
+    return any(name in _CREDENTIAL_HEADERS for name, _ in request.scope["headers"])
+
+
+def session_cookie(request: Request) -> str | None:
+    """The results pages' session cookie, on ``/ui`` paths only and only when no header credential is
+    sent (a header credential is explicit; the cookie is ambient, so it never reaches the JSON API)."""
+    if not request.scope["path"].startswith(sessions.PATH) or has_credential_headers(request):
+        return None
+    return request.cookies.get(sessions.COOKIE) or None
+
+
 async def get_current_principal(request: Request) -> Principal:
-    """Authenticate the request (cache, rate limit, audit of refusals: ``Authenticator.authenticate``)."""
+    """Authenticate the request (cache, rate limit, audit of refusals: ``Authenticator.authenticate``);
+    on ``/ui`` pages by the session cookie when it is the credential."""
     state: AppState = request.app.state.hokusai
-    principal = await state.auth.authenticate(request.headers, client_ip(request))
-    return principal
+    token = session_cookie(request)
+    if token is not None:
+        return await state.auth.authenticate_session(token, client_ip(request))
+    return await state.auth.authenticate(request.headers, client_ip(request))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
-_CREDENTIAL_HEADERS = (b"authorization", b"x-api-key", b"x-eth-address", b"x-eth-signature", b"x-eth-message")
 
 
 async def authorize_route(request: Request) -> Principal | None:
@@ -70,7 +89,8 @@ async def authorize_route(request: Request) -> Principal | None:
     principal: Principal | None = None
     if rule.access is not policy.Access.PROXY and (  # the proxy authenticates itself (Basic credentials too)
         rule.access not in (policy.Access.PUBLIC, policy.Access.WORKER)
-        or any(name in _CREDENTIAL_HEADERS for name, _ in scope["headers"])
+        or has_credential_headers(request)
+        or session_cookie(request) is not None
     ):
         principal = await get_current_principal(request)
     policy.check_caller(principal, rule)

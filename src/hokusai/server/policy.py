@@ -103,6 +103,8 @@ RULES: dict[str, Rule] = {
     "mlflow.read": R(READ, EVERYONE, Access.ANY, "read MLflow resources you hold READ on"),
     "mlflow.write": R(WRITE, OWNERS, Access.ANY, "change MLflow resources you hold EDIT or MANAGE on"),
     "mlflow.admin": R(ADMIN, ADMINS, Access.ANY, "MLflow endpoints outside the allowlist"),
+    "ui.public": R(None, EVERYONE, Access.PUBLIC, "the results pages' sign-in form, stylesheet and script"),
+    "ui.signout": R(None, EVERYONE, Access.ANY, "end a results-pages session"),
 }  # fmt: skip
 
 # Every HTTP endpoint of the API and the action it is checked as.
@@ -161,6 +163,21 @@ ENDPOINTS: dict[tuple[str, str], str] = {
     **{
         (method, "/mlflow"): "mlflow.enter" for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
     },
+    # the results pages: each page is checked as the JSON endpoint whose object it shows
+    ("GET", "/ui/"): "ui.public",
+    ("POST", "/ui/sign-in"): "ui.public",
+    ("POST", "/ui/sign-out"): "ui.signout",
+    ("GET", "/ui/static/{name}"): "ui.public",
+    ("GET", "/ui/models"): "model.read",
+    ("GET", "/ui/models/{name}"): "model.read",
+    ("GET", "/ui/runs/{run_id}"): "run.read",
+    ("GET", "/ui/runs/{run_id}/state"): "run.read",
+    ("GET", "/ui/runs/{run_id}/plots/{name}"): "run.read",
+    ("GET", "/ui/attestations/{attestation_id}"): "attestation.read",
+    ("GET", "/ui/attestations/{attestation_id}/attestation.json"): "attestation.read",
+    ("GET", "/ui/attestations/{attestation_id}/report.json"): "attestation.read",
+    ("GET", "/ui/attestations/{attestation_id}/verify"): "attestation.verify",
+    ("GET", "/ui/contributors/{address}"): "impact.read",
 }
 
 

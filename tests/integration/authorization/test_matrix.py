@@ -12,6 +12,7 @@ so explicitly. A new endpoint without a row in the table, or a row without a cas
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -205,6 +206,17 @@ def make_webhook(w: World) -> str:
 
 def webhook_subject(key: str) -> Callable[[World], Subject]:
     return lambda w: Subject("webhook", w.ids[key], owners=frozenset({owner1_id(w)}), readable=Access.OWNER)
+
+
+def ui_sign_in(w: World, actor: str) -> dict[str, Any]:
+    """The sign-in form as a browser posts it: its CSRF token, and the cookie it came with."""
+    form = httpx.get(f"{w.url}/ui/", timeout=30).raise_for_status()
+    match = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert match is not None
+    return {
+        "data": {"api_key": w.admin_key, "csrf": match.group(1)},
+        "headers": {"Cookie": f"hokusai_signin={form.cookies['hokusai_signin']}"},
+    }
 
 
 PUBLIC_PAGES = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
@@ -566,6 +578,38 @@ CASES: list[Case] = [
         request=lambda w, a: {"json": {}},
     ),
     Case("GET", "MLFLOW the UI", fixed("/mlflow/"), mlflow="read"),
+    # the results pages: each checked as the JSON endpoint whose object it shows
+    Case("GET", "/ui/", fixed("/ui/")),
+    Case("POST", "/ui/sign-in", fixed("/ui/sign-in"), request=ui_sign_in, ok=frozenset({303})),
+    Case("POST", "/ui/sign-out", fixed("/ui/sign-out"), ok=frozenset({303})),  # a header credential: no CSRF
+    Case("GET", "/ui/static/{name}", fixed("/ui/static/style.css")),
+    Case("GET", "/ui/models", fixed("/ui/models")),
+    Case("GET", "/ui/models/{name}", fixed("/ui/models/m1"), subject=model_subject),
+    Case("GET", "/ui/runs/{run_id}", lambda w, a: f"/ui/runs/{w.ids['run']}", subject=run_subject),
+    Case(
+        "GET", "/ui/runs/{run_id}/state", lambda w, a: f"/ui/runs/{w.ids['run']}/state", subject=run_subject
+    ),
+    Case(
+        "GET",
+        "/ui/runs/{run_id}/plots/{name}",
+        lambda w, a: f"/ui/runs/{w.ids['run']}/plots/metric_deltas.png",
+        subject=run_subject,
+    ),
+    *(
+        Case(
+            "GET",
+            f"/ui/attestations/{{attestation_id}}{suffix}",
+            lambda w, a, suffix=suffix: f"/ui/attestations/{w.ids['attestation']}{suffix}",
+            subject=lambda w: Subject("attestation", w.ids["attestation"], public=True),
+        )
+        for suffix in ("", "/attestation.json", "/report.json", "/verify")
+    ),
+    Case(
+        "GET",
+        "/ui/contributors/{address}",
+        lambda w, a: f"/ui/contributors/{w.actors['walletA'].wallet.address}",  # type: ignore[union-attr]
+        subject=impact_subject,
+    ),
 ]
 
 

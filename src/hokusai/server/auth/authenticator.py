@@ -9,7 +9,7 @@ it (never the secret) and charge the client IP; on success charge the principal'
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +19,7 @@ from hokusai.errors import HokusaiError, InvalidInput, Unauthorized
 from hokusai.server.auth.cache import PrincipalCache
 from hokusai.server.auth.credentials import ApiKeyCredential, Credential, WalletCredential, read_credential
 from hokusai.server.auth.resolve import verify_credential
+from hokusai.server.auth.sessions import SessionCredential, SessionTokens, session_key
 from hokusai.server.middleware import RequestMetrics
 from hokusai.server.principal import Principal
 from hokusai.server.ratelimit import RateLimiter
@@ -42,12 +43,23 @@ class Authenticator:
         self.metrics = metrics
         self.limiter = limiter
         self.cache = PrincipalCache(settings.auth_cache_seconds)
+        self.session_tokens = SessionTokens(session_key(settings))  # production: refused without the key
 
     async def authenticate(self, headers: Mapping[str, str], client_ip: str) -> Principal:
         """The caller, rate-limited; raises 400/401 with a reason code, or 429."""
-        credential: Credential | None = None
+        return await self._authenticate(lambda: read_credential(headers), client_ip)
+
+    async def authenticate_session(self, token: str, client_ip: str) -> Principal:
+        """The caller of a results-pages request by its session cookie (the same path: cache, the key's
+        current state, metrics, audit and rate limits)."""
+        return await self._authenticate(lambda: self.session_tokens.read(token), client_ip)
+
+    async def _authenticate(
+        self, read: Callable[[], Credential | SessionCredential], client_ip: str
+    ) -> Principal:
+        credential: Credential | SessionCredential | None = None
         try:
-            credential = read_credential(headers)
+            credential = read()
             principal = self.cache.get(credential.cache_key, credential.digest)
             if principal is None:
                 principal = await anyio.to_thread.run_sync(self._verify, credential)
@@ -57,7 +69,7 @@ class Authenticator:
         await self.limiter.hit_principal(principal)
         return principal
 
-    def _verify(self, credential: Credential) -> Principal:
+    def _verify(self, credential: Credential | SessionCredential) -> Principal:
         with self.sessions() as session:
             verified = verify_credential(session, credential, self.settings)
         until = verified.valid_until.timestamp() if verified.valid_until else None
@@ -69,9 +81,11 @@ class Authenticator:
         """A key id was revoked/rotated or a nonce burned: stop trusting cached verdicts for it now."""
         self.cache.forget(tag)
 
-    async def reject(self, exc: HokusaiError, credential: Credential | None, client_ip: str) -> None:
+    async def reject(
+        self, exc: HokusaiError, credential: Credential | SessionCredential | None, client_ip: str
+    ) -> None:
         """Count, log and audit a refused credential; past the per-IP limit, answer 429 instead."""
-        key_id = credential.key_id if isinstance(credential, ApiKeyCredential) else None
+        key_id = credential.key_id if isinstance(credential, ApiKeyCredential | SessionCredential) else None
         address = credential.address if isinstance(credential, WalletCredential) else None
         self.metrics.auth_failures.labels(exc.code).inc()
         context = {"reason": exc.code, "key_id": key_id, "wallet_address": address, "client_ip": client_ip}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from hokusai.server.auth.credentials import (
     decode_wallet,
     read_credential,
 )
+from hokusai.server.auth.sessions import SessionCredential
 from hokusai.server.db.models import ApiKey, utcnow
 from hokusai.server.db.models import Principal as PrincipalRow
 from hokusai.server.principal import Principal, parse_scopes
@@ -54,6 +55,24 @@ def verify_api_key(session: Session, credential: ApiKeyCredential, settings: Set
         raise Unauthorized(f"no API key with id {credential.key_id}", code="key_unknown")
     if not hash_matches(credential.digest, row.key_hash):
         raise Unauthorized(f"API key {row.id} does not match its stored hash", code="key_invalid")
+    return _key_state(session, row, settings)
+
+
+def verify_session(session: Session, credential: SessionCredential, settings: Settings) -> Verified:
+    """A results-pages session (its signature already checked): its key's current state, as for the key
+    itself, so revoking or expiring the key ends its sessions; valid until the session's own expiry."""
+    row = session.get(ApiKey, credential.key_id)
+    if row is None or row.principal_id != credential.principal_id:
+        raise Unauthorized("the session's API key no longer exists; sign in again", code="session_invalid")
+    verified = _key_state(session, row, settings)
+    until = datetime.fromtimestamp(credential.expires_at, UTC)
+    if verified.valid_until is not None:
+        until = min(until, verified.valid_until)
+    return Verified(verified.principal, until, row.id)
+
+
+def _key_state(session: Session, row: ApiKey, settings: Settings) -> Verified:
+    """Revocation and expiry of a found key, then the principal it acts for."""
     if row.revoked_at is not None:
         raise Unauthorized(f"API key {row.id} was revoked", code="key_revoked")
     if row.expires_at is not None and row.expires_at <= utcnow():
@@ -138,10 +157,14 @@ def verify_wallet(session: Session, credential: WalletCredential, settings: Sett
     return Verified(principal, expires, message.nonce)
 
 
-def verify_credential(session: Session, credential: Credential, settings: Settings) -> Verified:
+def verify_credential(
+    session: Session, credential: Credential | SessionCredential, settings: Settings
+) -> Verified:
     """Dispatch on the credential kind."""
     if isinstance(credential, ApiKeyCredential):
         return verify_api_key(session, credential, settings)
+    if isinstance(credential, SessionCredential):
+        return verify_session(session, credential, settings)
     return verify_wallet(session, credential, settings)
 
 

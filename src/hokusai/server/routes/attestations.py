@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from hokusai.server import policy
 from hokusai.server.deps import Caller, OptionalCaller, SessionDep, StateDep
 from hokusai.server.services.access import attestation_subject, contributor_subject
-from hokusai.server.services.attestations import contributor_impact, get_attestation, stored_report
+from hokusai.server.services.attestations import contributor_impact, get_attestation, verify_document
 from hokusai.wallet import checksum_address
 
 router = APIRouter(prefix="/api/v1", tags=["attestations"])
@@ -64,17 +64,10 @@ def verify(
 ) -> dict[str, Any]:
     """The verdict with every check and its reason; the signer must be one of this platform's, under its
     EIP-712 domain. Public."""
-    from hokusai.attestation import verify_attestation
-    from hokusai.attestation.signing import settings_domain
-
-    report = body.report or stored_report(session, body.attestation)
     signer = state.signer().address
     assert state.attesters is not None
-    verdict = verify_attestation(
-        body.attestation, report=report, signer=set(state.attesters.addresses),
-        expected_domain=settings_domain(state.settings),
-    )  # fmt: skip
-    return {**verdict.to_dict(), "signer": signer}
+    verdict = verify_document(session, state.settings, state.attesters, body.attestation, body.report)
+    return {**verdict, "signer": signer}
 
 
 @router.get("/contributors/{address}/impact", summary="What a wallet's contributions achieved")

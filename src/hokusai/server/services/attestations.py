@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hokusai.config import Settings
 from hokusai.errors import NotFound
 from hokusai.server.db.models import Attestation, Contribution, Model, Run, RunContribution
 from hokusai.server.services.runs import SUCCEEDED, counted_runs
 from hokusai.wallet import checksum_address
+
+if TYPE_CHECKING:
+    from hokusai.attestation.attesters import AttesterSet
 
 
 def get_attestation(session: Session, attestation_id: str) -> Attestation:
@@ -27,6 +31,25 @@ def stored_report(session: Session, document: dict[str, Any]) -> dict[str, Any] 
     run_id = (document.get("metadata") or {}).get("pipeline_run_id")
     stored = session.get(Attestation, run_id) if isinstance(run_id, str) else None
     return stored.report if stored is not None else None
+
+
+def verify_document(
+    session: Session,
+    settings: Settings,
+    attesters: AttesterSet,
+    document: dict[str, Any],
+    report: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``{valid, checks}`` of a document against this platform's signers and EIP-712 domain; its report is
+    the one sent, else the one stored with its run id."""
+    from hokusai.attestation import verify_attestation
+    from hokusai.attestation.signing import settings_domain
+
+    verdict = verify_attestation(
+        document, report=report or stored_report(session, document), signer=set(attesters.addresses),
+        expected_domain=settings_domain(settings),
+    )  # fmt: skip
+    return verdict.to_dict()
 
 
 def contribution_value(session: Session, run: Run, position: int) -> dict[str, Any]:

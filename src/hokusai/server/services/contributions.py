@@ -126,6 +126,16 @@ def list_contributions(session: Session, model: Model) -> list[Contribution]:
     return list(session.scalars(query))
 
 
+def contributions_of(session: Session, wallet: str) -> list[Contribution]:
+    """A wallet's contributions to every model, oldest first."""
+    query = (
+        select(Contribution)
+        .where(Contribution.contributor_address == wallet)
+        .order_by(Contribution.created_at)
+    )
+    return list(session.scalars(query))
+
+
 def contribution_view(session: Session, contribution: Contribution, model_name: str) -> dict[str, Any]:
     """The JSON a client sees of a contribution (with its dataset's hash and manifest)."""
     dataset = session.get(Dataset, contribution.dataset_id)

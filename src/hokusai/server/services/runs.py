@@ -186,6 +186,11 @@ def get_run(session: Session, run_id: str) -> Run:
     return run
 
 
+def list_runs(session: Session, model: Model) -> list[Run]:
+    """A model's runs, newest first (callers filter them with ``policy.visible``)."""
+    return list(session.scalars(select(Run).where(Run.model_id == model.id).order_by(Run.created_at.desc())))
+
+
 def run_contributions(session: Session, run: Run) -> list[tuple[RunContribution, Contribution]]:
     """The run's contributions in submission order."""
     query = (
