@@ -55,7 +55,7 @@ locals {
 
   task_command = {
     api      = ["hokusai", "serve", "--host", "0.0.0.0", "--port", tostring(local.api_port)]
-    pipeline = ["hokusai", "pipeline", "run"] # the API overrides it with --run-id <id>
+    pipeline = ["hokusai", "worker", "run"] # the API overrides it with worker run <id>
     mlflow = [
       "mlflow", "server",
       "--host", "0.0.0.0",

@@ -11,6 +11,7 @@ locals {
       database_url             = "${local.secret_prefix}/database-url"
       bootstrap_admin_key_hash = "${local.secret_prefix}/bootstrap-admin-key-hash"
       webhook_key              = "${local.secret_prefix}/webhook-key"
+      session_key              = "${local.secret_prefix}/session-key"
     },
     local.kms_attesters ? {} : { signer_key = "${local.secret_prefix}/signer-key" },
   )
@@ -24,6 +25,7 @@ locals {
         HOKUSAI_DATABASE_URL             = "database_url"
         HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH = "bootstrap_admin_key_hash"
         HOKUSAI_WEBHOOK_KEY              = "webhook_key"
+        HOKUSAI_SESSION_KEY              = "session_key"
       },
       local.kms_attesters ? {} : { HOKUSAI_SIGNER_KEY = "signer_key" },
     )
@@ -174,6 +176,22 @@ data "aws_secretsmanager_random_password" "webhook_seed" {
 resource "aws_secretsmanager_secret_version" "webhook_key" {
   secret_id     = aws_secretsmanager_secret.this["webhook_key"].id
   secret_string = replace(replace(base64sha256(data.aws_secretsmanager_random_password.webhook_seed.random_password), "+", "-"), "/", "_")
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}
+
+# The key that signs the results pages' session cookies (HOKUSAI_SESSION_KEY; production refuses to start
+# without one): a random secret, kept across applies (a new one signs everyone out of /ui/, nothing more).
+data "aws_secretsmanager_random_password" "session_seed" {
+  password_length     = 64
+  exclude_punctuation = true
+}
+
+resource "aws_secretsmanager_secret_version" "session_key" {
+  secret_id     = aws_secretsmanager_secret.this["session_key"].id
+  secret_string = data.aws_secretsmanager_random_password.session_seed.random_password
 
   lifecycle {
     ignore_changes = [secret_string]

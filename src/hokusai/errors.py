@@ -6,7 +6,14 @@ the CLI exit code it maps to, so the API and the CLI translate errors in one pla
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The one JSON error shape of the API and the proxy: ``{"error": {"code", "message", "details"}}``."""
+    return {"error": {"code": code, "message": message, "details": details}}
 
 
 class HokusaiError(Exception):
@@ -25,8 +32,8 @@ class HokusaiError(Exception):
         self.headers: dict[str, str] = {}  # HTTP headers the error response carries (challenges, Retry-After)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON error shape: ``{"error": {"code", "message", "details"}}``."""
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+        """This error in the JSON error shape (``error_body``)."""
+        return error_body(self.code, self.message, self.details)
 
 
 class InvalidInput(HokusaiError):
@@ -125,3 +132,10 @@ __all__ = [
     "ServiceUnavailable",
     "Unauthorized",
 ]
+
+
+def found(value: T | None, missing: HokusaiError) -> T:
+    """``value``, or raise ``missing`` (a lookup's 404) when there is none."""
+    if value is None:
+        raise missing
+    return value

@@ -281,11 +281,19 @@ def prepare_app(settings: Settings) -> FastAPI:
 
 def first_start_notice(app: FastAPI) -> dict[str, str]:
     """Make sure an admin can get in; on an empty database the new admin key, to be announced once."""
+    from sqlalchemy.exc import IntegrityError
+
     from hokusai.server.services.keys import ensure_bootstrap_admin
 
     state = app.state.hokusai
     with state.sessions() as session:
         key = ensure_bootstrap_admin(session, state.settings)
+        try:
+            session.commit()
+        except IntegrityError:  # another replica bootstrapped the same database at the same moment
+            return {}
+    if key:
+        log.info("bootstrap admin key stored")
     return {"admin_key": key} if key else {}
 
 

@@ -55,7 +55,7 @@ NAME_LIMITS: dict[str, dict[str, int]] = {
 }
 NAME_ATTRIBUTES = ("name", "name_prefix", "identifier", "bucket", "family", "alarm_name", "dashboard_name")
 SECRET_LIKE = re.compile(
-    r"PASSWORD|SECRET|TOKEN|PRIVATE|SIGNER_KEY|WEBHOOK_KEY|KEY_HASH|DATABASE_URL|STORE_URI|API_KEY"
+    r"PASSWORD|SECRET|TOKEN|PRIVATE|SIGNER_KEY|WEBHOOK_KEY|SESSION_KEY|KEY_HASH|DATABASE_URL|STORE_URI|API_KEY"
 )
 ACCOUNT = "123456789012"
 KMS_ATTESTERS = {
@@ -242,6 +242,7 @@ def test_the_api_task_gets_the_contracted_settings(plans: dict[str, Any], enviro
         "HOKUSAI_DATABASE_URL",
         "HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH",
         "HOKUSAI_WEBHOOK_KEY",
+        "HOKUSAI_SESSION_KEY",
     } | (set() if KMS_ATTESTERS[environment] else {"HOKUSAI_SIGNER_KEY"})
     assert env["HOKUSAI_CHAIN_ID"] == "1"
     if KMS_ATTESTERS[environment]:  # KMS attesters: no plaintext key, the key aliases and the threshold
@@ -249,7 +250,7 @@ def test_the_api_task_gets_the_contracted_settings(plans: dict[str, Any], enviro
         assert env["HOKUSAI_ATTESTER_THRESHOLD"] == "1"
     else:
         assert "HOKUSAI_ATTESTER_KMS_KEY_IDS" not in env
-    assert containers["pipeline"]["command"][:3] == ["hokusai", "pipeline", "run"]
+    assert containers["pipeline"]["command"][:3] == ["hokusai", "worker", "run"]
     assert containers["pipeline"]["secrets"].items() <= api["secrets"].items()
 
 

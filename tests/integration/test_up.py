@@ -379,7 +379,7 @@ def test_after_sigkill_of_up_no_child_lives_on_the_run_records_nothing_and_the_n
     run_id = start_run(up, seed(up, admin, demo_spec))
     children = descendants(up.process.pid)
     assert any(" mlflow server " in f" {cmd} " for cmd in children.values())
-    assert any(f"--run-id {run_id}" in cmd for cmd in children.values())  # the run's worker
+    assert any(f"worker run {run_id}" in cmd for cmd in children.values())  # the run's worker
 
     up.process.kill()  # SIGKILL: no handler runs in `up`
     up.wait()

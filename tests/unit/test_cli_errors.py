@@ -37,3 +37,30 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
 
     main(["--version"])
     assert capsys.readouterr().out.strip() == __version__
+
+
+@pytest.mark.parametrize("command", [["pipeline", "run"], ["preview"]])
+def test_an_evaluation_without_its_inputs_names_the_missing_flag_in_one_line(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = run([*command, "--train", "base.csv", "--target", "label"], capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"error: hokusai {' '.join(command)}: Missing option '--baseline'. (see --help)"
+    ]
+
+
+def test_the_inputs_of_pipeline_run_are_marked_required_in_its_help(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one line per flag
+    main(["pipeline", "run", "--help"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if "--" in line]
+    required = {line.split()[2] for line in rows if line.startswith("│ *") and "[required]" in line}
+    assert required == {"--baseline", "--train", "--benchmark", "--contribution", "--target"}
+    assert not any("--run-id" in line for line in rows)  # the worker has a command of its own
+
+
+def test_the_worker_needs_a_run_id(capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run(["worker", "run"], capsys)
+    assert (code, err.strip()) == (2, "error: hokusai worker run: Missing argument 'RUN_ID'. (see --help)")

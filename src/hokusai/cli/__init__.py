@@ -25,6 +25,7 @@ from hokusai.cli import (
     runs,
     up,
     webhooks,
+    worker,
 )
 from hokusai.errors import HokusaiError
 
@@ -49,6 +50,7 @@ app.add_typer(attest.app, name="attest")
 app.command("preview")(preview.preview)
 app.add_typer(infra.app, name="infra")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(worker.app, name="worker", hidden=True)
 
 
 @app.callback(invoke_without_command=True)

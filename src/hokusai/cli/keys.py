@@ -42,6 +42,7 @@ def _session(settings: Settings) -> Iterator[Session]:
     try:
         with session_factory(engine)() as session:
             yield session
+            session.commit()  # the command is the unit of work: all of it, or nothing if it raised
     finally:
         engine.dispose()
 

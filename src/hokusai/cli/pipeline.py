@@ -31,26 +31,26 @@ out = Console()
 err = Console(stderr=True)
 
 Baseline = Annotated[
-    str | None,
+    str,
     typer.Option(
         "--baseline",
         help="models:/NAME/VERSION, models:/NAME@ALIAS, runs:/ID/PATH or an MLflow model directory.",
     ),
 ]
 Train = Annotated[
-    Path | None, typer.Option("--train", help="The base training data (what the baseline was trained on).")
+    Path, typer.Option("--train", help="The base training data (what the baseline was trained on).")
 ]
 Bench = Annotated[
-    Path | None,
+    Path,
     typer.Option("--benchmark", help="The benchmark both models are scored on (never trained on)."),
 ]
 Contributions = Annotated[
-    list[Path] | None, typer.Option("--contribution", help="A contributed data file (repeat).")
+    list[Path], typer.Option("--contribution", help="A contributed data file (repeat).")
 ]
 Contributors = Annotated[
     list[str] | None, typer.Option("--contributor", help="Wallet of each contribution, in order.")
 ]
-Target = Annotated[str | None, typer.Option("--target", help="The label column.")]
+Target = Annotated[str, typer.Option("--target", help="The label column.")]
 
 
 def _help(name: str) -> str:
@@ -125,13 +125,6 @@ def parse_guardrails(values: list[str] | None) -> tuple[dict[str, Any], ...]:
     """``--guardrail recall=2`` values as guardrails."""
     pairs = parse_pairs(values, "--guardrail", "METRIC=MAX_DROP, e.g. recall=2") or {}
     return tuple({"metric": name, "max_drop": drop} for name, drop in pairs.items())
-
-
-def require_inputs(**values: object) -> None:
-    """One line naming every missing input flag (they are optional only so ``--run-id`` can stand alone)."""
-    missing = [f"--{name}" for name, value in values.items() if not value]
-    if missing:
-        raise InvalidInput(f"missing {', '.join(missing)} (see --help)")
 
 
 def make_spec(contributions: list[Path] | None, wallets: list[str] | None, **options: Any) -> PipelineSpec:
@@ -319,11 +312,11 @@ def execute(spec: PipelineSpec, as_json: bool) -> None:
 
 @app.command("run")
 def run(
-    baseline: Baseline = None,
-    train: Train = None,
-    benchmark: Bench = None,
-    contribution: Contributions = None,
-    target: Target = None,
+    baseline: Baseline,
+    train: Train,
+    benchmark: Bench,
+    contribution: Contributions,
+    target: Target,
     contributor: Contributors = None,
     primary_metric: Primary = None,
     task: Task = None,
@@ -350,18 +343,8 @@ def run(
             "--trust-pickle", help="Load a pickle/cloudpickle baseline (it can run code: yours only)."
         ),
     ] = False,
-    run_id: Annotated[
-        str | None,
-        typer.Option("--run-id", help="Execute a run submitted to the platform API (workers use this)."),
-    ] = None,
 ) -> None:
     """Train a candidate on base + contributions, compare on the benchmark, attest and record."""
-    if run_id is not None:
-        execute_stored(run_id)
-        return
-    require_inputs(
-        baseline=baseline, train=train, benchmark=benchmark, contribution=contribution, target=target
-    )
     spec = make_spec(
         contribution, contributor, baseline=baseline, train=train, benchmark=benchmark, target=target,
         primary_metric=primary_metric, task=task, seed=seed, sample=sample, threshold=threshold,
@@ -371,20 +354,6 @@ def run(
         allow_pickle=trust_pickle,
     )  # fmt: skip
     execute(spec, as_json)
-
-
-def execute_stored(run_id: str) -> None:
-    """Execute a run stored in the platform database; exit 1 if it failed (the reason is stored)."""
-    from hokusai.config import load_settings
-    from hokusai.log import configure_logging
-    from hokusai.server.worker import execute_run
-
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    state = execute_run(run_id, settings)
-    err.print(f"run {run_id}: {state}")
-    if state != "succeeded":
-        raise typer.Exit(1)
 
 
 @app.command("demo")

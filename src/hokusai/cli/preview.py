@@ -24,18 +24,17 @@ from hokusai.cli.pipeline import (
     Train,
     execute,
     make_spec,
-    require_inputs,
 )
 
 DEFAULT_PREVIEW_SAMPLE = 10_000
 
 
 def preview(
-    baseline: Baseline = None,
-    train: Train = None,
-    benchmark: Bench = None,
-    contribution: Contributions = None,
-    target: Target = None,
+    baseline: Baseline,
+    train: Train,
+    benchmark: Bench,
+    contribution: Contributions,
+    target: Target,
     contributor: Contributors = None,
     primary_metric: Primary = None,
     seed: Seed = None,
@@ -47,9 +46,6 @@ def preview(
     as_json: AsJson = False,
 ) -> None:
     """Estimate a contribution's effect on a stratified sample (not attested, not registered)."""
-    require_inputs(
-        baseline=baseline, train=train, benchmark=benchmark, contribution=contribution, target=target
-    )
     spec = make_spec(
         contribution, contributor, baseline=baseline, train=train, benchmark=benchmark, target=target,
         primary_metric=primary_metric, seed=seed, sample=sample, register=False, out_dir=out_dir,

@@ -20,6 +20,7 @@ from hokusai.config import Settings, load_settings
 from hokusai.server import ui
 from hokusai.server.auth.authenticator import Authenticator
 from hokusai.server.db import create_db_engine, session_factory
+from hokusai.server.db.engine import forget_after_commits
 from hokusai.server.deps import require_checked_routes
 from hokusai.server.errors import document_errors, install_error_handlers
 from hokusai.server.jobs import start_runner
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache_dir=settings.data_dir / "cache",
     )
     access = MlflowAccess(sessions, str(settings.mlflow_url), settings.auth_cache_seconds)
+    forget_after_commits(sessions, {"credential": authenticator.forget, "mlflow_levels": access.forget})
     state = AppState(
         settings,
         engine,

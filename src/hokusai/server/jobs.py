@@ -1,4 +1,4 @@
-"""Job runners: where an evaluation run executes; everywhere the command is `hokusai pipeline run --run-id`.
+"""Job runners: where an evaluation run executes; everywhere the command is `hokusai worker run RUN_ID`.
 
 ``LocalRunner`` runs it as a child process (a bounded pool, so the API stays responsive);
 ``EcsRunner`` starts it as an ECS Fargate task of the same image. Both can tell whether a worker
@@ -40,7 +40,7 @@ log = logging.getLogger("hokusai.jobs")
 
 def worker_command(run_id: str) -> list[str]:
     """The one command that executes a run, locally or in a container."""
-    return [sys.executable, "-m", "hokusai", "pipeline", "run", "--run-id", run_id]
+    return [sys.executable, "-m", "hokusai", "worker", "run", run_id]
 
 
 def local_worker_id(pid: int | None = None) -> str:
@@ -171,7 +171,7 @@ class EcsRunner:
 
     def submit(self, run_id: str, token: str) -> None:
         """``RunTask`` with the worker command as the container's command and its token in the environment."""
-        command = ["hokusai", "pipeline", "run", "--run-id", run_id]
+        command = ["hokusai", "worker", "run", run_id]
         override = {
             "name": self.container,
             "command": command,
@@ -232,12 +232,14 @@ def start_runner(state: AppState) -> JobRunner:
                 )  # fmt: skip
             else:
                 runs.worker_exited(session, run_id, code)
+            session.commit()
 
     runner = make_runner(state.settings, on_exit)
     try:
         with state.sessions() as session:
             orphaned = runs.recover_orphans(session, runner.is_alive)
             waiting = runs.queued_runs(session)
+            session.commit()
     except SQLAlchemyError as exc:  # the API still starts; /ready reports the database
         log.warning("could not check for orphaned runs: %s", type(exc).__name__)
         return runner
@@ -245,5 +247,7 @@ def start_runner(state: AppState) -> JobRunner:
         log.warning("runs left running by a dead worker were marked failed", extra={"runs": orphaned})
     for run_id in waiting:
         with state.sessions() as session:
-            runner.submit(run_id, runs.issue_worker_token(session, run_id))
+            token = runs.issue_worker_token(session, run_id)
+            session.commit()
+        runner.submit(run_id, token)
     return runner

@@ -142,8 +142,8 @@ class BodyLimitMiddleware:
         return f"the request body is larger than {self.max_bytes} bytes (HOKUSAI_JSON_BODY_MAX_BYTES)"
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"error": {"code": PayloadTooLarge.code, "message": self._message(),
-                                     "details": {"limit_bytes": self.max_bytes}}}).encode()  # fmt: skip
+        refused = PayloadTooLarge(self._message(), details={"limit_bytes": self.max_bytes})
+        body = json.dumps(refused.to_dict()).encode()
         await send(
             {
                 "type": "http.response.start",

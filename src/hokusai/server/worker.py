@@ -1,4 +1,4 @@
-"""Execute one stored run: ``hokusai pipeline run --run-id ID`` (a local child process or an ECS task).
+"""Execute one stored run: ``hokusai worker run RUN_ID`` (a local child process or an ECS task).
 
 Claims the run (queued → running, atomically), fetches its data from the pipeline-data store,
 runs the evaluation pipeline against the model's registered baseline (its file checked against the hash
@@ -101,7 +101,9 @@ def execute_run(run_id: str, settings: Settings) -> str:
         abandon_if_orphaned(run_id)
         worker = worker_identity()
         with sessions() as session:
-            if not runs.claim(session, run_id, worker):
+            claimed = runs.claim(session, run_id, worker)
+            session.commit()
+            if not claimed:
                 run = runs.get_run(session, run_id)
                 log.info("run %s is %s; nothing to do", run_id, run.state)
                 return run.state
@@ -123,6 +125,7 @@ def execute_run(run_id: str, settings: Settings) -> str:
         abandon_if_orphaned(run_id)
         with sessions() as session:
             runs.fail(session, run_id, code, reason)
+            session.commit()
         return runs.FAILED
     finally:
         engine.dispose()
@@ -189,6 +192,7 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
             if event.planned is not None:  # work inside the step: valuation's retrain i of the budget
                 progress.update(done=event.done, planned=event.planned)
             runs.set_progress(session, run_id, progress)
+            session.commit()  # seen by the API at once (the run's own records are written at its end)
 
     token = os.environ.get(TOKEN_ENV, "")
     sealer = remote_sealer(str(settings.signer_url), run_id, token)

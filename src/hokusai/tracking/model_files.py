@@ -110,6 +110,17 @@ def inspect_model_file(path: Path, serialization_format: str) -> ModelFile:
     digest = file_sha256(path)
     if serialization_format != SKOPS:
         return ModelFile(path, serialization_format, digest, None, None)
+    check_allowlist(path)
+    schema = _schema(path)
+    module, name = str(schema.get("__module__", "")), str(schema.get("__class__", ""))
+    kind = _estimator_kind(module, name)
+    if kind == "pipeline":  # the last step decides
+        kind = _pipeline_kind(schema)
+    return ModelFile(path, SKOPS, digest, f"{module}.{name}", kind)
+
+
+def check_allowlist(path: Path) -> None:
+    """Refuse a skops file that names any type outside the allowlist (``model_untrusted_types``)."""
     refused = untrusted_types(path)
     if refused:
         raise InvalidInput(
@@ -117,12 +128,6 @@ def inspect_model_file(path: Path, serialization_format: str) -> ModelFile:
             code="model_untrusted_types",
             details={"types": refused},
         )
-    schema = _schema(path)
-    module, name = str(schema.get("__module__", "")), str(schema.get("__class__", ""))
-    kind = _estimator_kind(module, name)
-    if kind == "pipeline":  # the last step decides
-        kind = _pipeline_kind(schema)
-    return ModelFile(path, SKOPS, digest, f"{module}.{name}", kind)
 
 
 def _pipeline_kind(schema: dict[str, Any]) -> str | None:
@@ -151,13 +156,7 @@ def load_model_file(path: Path, serialization_format: str, *, allow_pickle: bool
     if serialization_format == SKOPS:
         import skops.io
 
-        refused = untrusted_types(path)
-        if refused:
-            raise InvalidInput(
-                f"the model names types outside the allowlist: {', '.join(refused)}",
-                code="model_untrusted_types",
-                details={"types": refused},
-            )
+        check_allowlist(path)
         trusted = sorted(set(skops.io.get_untrusted_types(file=str(path))))
         try:
             return skops.io.load(str(path), trusted=trusted)

@@ -87,13 +87,7 @@ def test_ecs_runner_starts_a_fargate_task_with_the_worker_command(moto_server) -
     task = ecs.describe_tasks(
         cluster="hokusai-test", tasks=ecs.list_tasks(cluster="hokusai-test")["taskArns"]
     )["tasks"][0]
-    assert task["overrides"]["containerOverrides"][0]["command"] == [
-        "hokusai",
-        "pipeline",
-        "run",
-        "--run-id",
-        "run123",
-    ]
+    assert task["overrides"]["containerOverrides"][0]["command"] == ["hokusai", "worker", "run", "run123"]
     assert task["overrides"]["containerOverrides"][0]["environment"] == [
         {"name": "HOKUSAI_RUN_TOKEN", "value": "the-token"}
     ]

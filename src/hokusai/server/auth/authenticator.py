@@ -72,6 +72,7 @@ class Authenticator:
     def _verify(self, credential: Credential | SessionCredential) -> Principal:
         with self.sessions() as session:
             verified = verify_credential(session, credential, self.settings)
+            session.commit()  # a first wallet sign-in binds its nonce and may create the wallet's principal
         until = verified.valid_until.timestamp() if verified.valid_until else None
         self.cache.put(credential.cache_key, credential.digest, verified.principal, until=until,
                        tag=verified.revoked_by)  # fmt: skip

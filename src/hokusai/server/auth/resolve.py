@@ -1,14 +1,13 @@
 """Verify a credential against the database and say who is calling.
 
-``resolve_principal(headers, session, settings)`` is the plain, framework-free entry point (a raw ASGI
-proxy can call it); ``verify_credential`` also reports until when the verdict holds and what revokes it,
+``verify_credential(session, credential, settings)`` checks one credential (read from the headers by
+``credentials.read_credential``) and reports who calls, until when the verdict holds and what revokes it,
 which the per-process cache in ``authenticator`` uses.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -23,7 +22,6 @@ from hokusai.server.auth.credentials import (
     Credential,
     WalletCredential,
     decode_wallet,
-    read_credential,
 )
 from hokusai.server.auth.sessions import SessionCredential
 from hokusai.server.db.models import ApiKey, utcnow
@@ -148,7 +146,6 @@ def verify_wallet(session: Session, credential: WalletCredential, settings: Sett
     if first_use:
         record_event(session, "wallet_signed_in", principal_id=owner.id, wallet_address=address,
                      details={"nonce_expires": expires.isoformat()})  # fmt: skip
-    session.commit()
     principal = Principal(
         id=owner.id, method="wallet", scopes=wallet_roles(session, address, settings),
         role=role_of(session, owner, settings), wallet_address=address, name=owner.name, nonce=message.nonce,
@@ -166,11 +163,3 @@ def verify_credential(
     if isinstance(credential, SessionCredential):
         return verify_session(session, credential, settings)
     return verify_wallet(session, credential, settings)
-
-
-def resolve_principal(headers: Mapping[str, str], session: Session, settings: Settings) -> Principal:
-    """The caller of a request with these headers (a case-insensitive mapping, or lower-case keys).
-
-    Raises ``Unauthorized`` (401) or ``InvalidInput`` (400) with a reason ``code``; never caches.
-    """
-    return verify_credential(session, read_credential(headers), settings).principal

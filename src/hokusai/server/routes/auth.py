@@ -62,6 +62,7 @@ class Logout(BaseModel):
 def nonce(session: SessionDep, state: StateDep) -> Nonce:
     """A fresh random nonce, stored; unused ones expire after 10 minutes. Rate-limited per client IP."""
     row = issue_nonce(session)
+    session.commit()
     settings = state.settings
     scheme = "https" if settings.environment == "production" else "http"
     return Nonce(
@@ -71,7 +72,7 @@ def nonce(session: SessionDep, state: StateDep) -> Nonce:
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End the wallet sign-in")
-def logout(principal: Caller, session: SessionDep, state: StateDep, body: Logout | None = None) -> None:
+def logout(principal: Caller, session: SessionDep, body: Logout | None = None) -> None:
     """The signed message of this request (its nonce) never authenticates again; with ``{"all": true}``
     neither does any other sign-in of this wallet, nor any API key minted under one."""
     if principal.nonce is None or principal.wallet_address is None:
@@ -79,17 +80,14 @@ def logout(principal: Caller, session: SessionDep, state: StateDep, body: Logout
             "logout ends a wallet sign-in; revoke an API key instead", code="not_a_wallet_session"
         )
     burn_nonce(session, principal.nonce)
-    forgotten = [principal.nonce]
     if body is not None and body.all:
-        forgotten += burn_wallet_nonces(session, principal.wallet_address)
-        forgotten += revoke_session_keys(session, principal.id)
+        burn_wallet_nonces(session, principal.wallet_address)
+        revoke_session_keys(session, principal.id)
     record_event(
         session, "wallet_logged_out", principal_id=principal.id, wallet_address=principal.wallet_address,
         details={"all": bool(body and body.all)},
     )  # fmt: skip
-    session.commit()
-    for tag in forgotten:
-        state.auth.forget(tag)
+    session.commit()  # the cached verdicts of the burned nonces and revoked keys end with it
 
 
 @router.get("/grants", response_model=GrantList, summary="Wallet role grants (admin)")

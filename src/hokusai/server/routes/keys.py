@@ -81,6 +81,7 @@ def create(body: KeyCreate, principal: Caller, session: SessionDep, state: State
         default_rate_limit=state.settings.rate_limit_per_minute,
         wallet_key_seconds=state.settings.wallet_key_max_seconds,
     )  # fmt: skip
+    session.commit()
     return NewKey(**KeyInfo.of(created.row).model_dump(), key=created.key)
 
 
@@ -92,10 +93,10 @@ def list_(principal: Caller, session: SessionDep, principal_id: str | None = Non
 
 
 @router.delete("/{key_id}", response_model=KeyInfo, summary="Revoke an API key")
-def revoke(key_id: str, principal: Caller, session: SessionDep, state: StateDep) -> KeyInfo:
+def revoke(key_id: str, principal: Caller, session: SessionDep) -> KeyInfo:
     """The key stops working at once (idempotent)."""
     row = revoke_key(session, key_id, actor=principal)
-    state.auth.forget(row.id)
+    session.commit()
     return KeyInfo.of(row)
 
 
@@ -109,5 +110,5 @@ def rotate(key_id: str, principal: Caller, session: SessionDep, state: StateDep)
     """201 with the new ``key``; the old one works for HOKUSAI_KEY_ROTATION_GRACE_SECONDS more."""
     created, old = rotate_key(session, key_id, actor=principal, live=state.settings.live_keys,
                               grace_seconds=state.settings.key_rotation_grace_seconds)  # fmt: skip
-    state.auth.forget(old.id)
+    session.commit()
     return NewKey(**KeyInfo.of(created.row).model_dump(), key=created.key, replaces=old.id)

@@ -115,11 +115,10 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 async def _send_error(send: Send, exc: HokusaiError) -> None:
     """The platform's error shape with MLflow's ``error_code``/``message`` beside it (MLflow clients read
     those)."""
-    body = json.dumps({
-        "error": {"code": exc.code, "message": exc.message, "details": exc.details},
-        "error_code": _MLFLOW_CODES.get(exc.status_code, "INTERNAL_ERROR"),
-        "message": exc.message,
-    }, separators=(",", ":")).encode()  # fmt: skip
+    mlflow_code = _MLFLOW_CODES.get(exc.status_code, "INTERNAL_ERROR")
+    body = json.dumps(
+        {**exc.to_dict(), "error_code": mlflow_code, "message": exc.message}, separators=(",", ":")
+    ).encode()
     headers = {**exc.headers}
     if isinstance(exc, Unauthorized):
         headers.update(BROWSER_CHALLENGE)

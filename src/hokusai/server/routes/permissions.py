@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from hokusai.errors import NotFound
 from hokusai.server import policy
-from hokusai.server.deps import Caller, SessionDep, StateDep
+from hokusai.server.deps import Caller, SessionDep
 from hokusai.server.policy import MLFLOW_RESOURCE_TYPES
 from hokusai.server.services import mlflow_permissions
 from hokusai.server.services.access import mlflow_subject
@@ -77,9 +77,7 @@ def list_permissions(
 
 
 @router.put("", response_model=Permission, summary="Set a principal's level on an MLflow resource you manage")
-def set_permission(
-    body: PermissionGrant, principal: Caller, session: SessionDep, state: StateDep
-) -> Permission:
+def set_permission(body: PermissionGrant, principal: Caller, session: SessionDep) -> Permission:
     _managed(session, principal, "permission.write", body.resource_type, body.resource_id)
     level = mlflow_permissions.parse_level(body.permission)
     grantee = (
@@ -91,7 +89,6 @@ def set_permission(
         session, body.resource_type, body.resource_id, grantee.id, level, granted_by=principal.id
     )
     session.commit()
-    state.mlflow_access.forget(grantee.id)
     return Permission.model_validate(row, from_attributes=True)
 
 
@@ -99,7 +96,6 @@ def set_permission(
 def remove_permission(
     principal: Caller,
     session: SessionDep,
-    state: StateDep,
     resource_type: ResourceType,
     resource_id: ResourceId,
     principal_id: Annotated[str, Query(max_length=32)],
@@ -113,4 +109,3 @@ def remove_permission(
             code="permission_not_found",
         )
     session.commit()
-    state.mlflow_access.forget(principal_id)

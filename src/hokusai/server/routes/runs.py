@@ -51,7 +51,9 @@ def submit(
     )  # fmt: skip
     session.commit()
     if created and state.runner is not None:
-        state.runner.submit(run.id, issue_worker_token(session, run.id))
+        token = issue_worker_token(session, run.id)
+        session.commit()
+        state.runner.submit(run.id, token)
     headers = {"Location": f"/api/v1/runs/{run.id}"}
     return JSONResponse(run_view(session, run), status_code=202 if created else 200, headers=headers)
 
@@ -92,8 +94,8 @@ def sign(
 ) -> dict[str, Any]:
     """Only the worker of a running run (its one-run token) gets a signature, and only for a document that
     describes that run: the registered model file, the model's data, the run's contributions and options."""
-    return {
-        "attestation": sign_run_document(
-            session, state.signer(), run_id, x_hokusai_run_token, body.document, body.report
-        )
-    }
+    sealed = sign_run_document(
+        session, state.signer(), run_id, x_hokusai_run_token, body.document, body.report
+    )
+    session.commit()
+    return {"attestation": sealed}

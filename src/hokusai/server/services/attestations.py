@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hokusai.config import Settings
-from hokusai.errors import NotFound
+from hokusai.errors import NotFound, found
 from hokusai.server.db.models import Attestation, Contribution, Model, Run, RunContribution
 from hokusai.server.services.runs import SUCCEEDED, counted_runs
 from hokusai.wallet import checksum_address
@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 
 def get_attestation(session: Session, attestation_id: str) -> Attestation:
     """The attestation ``attestation_id`` (a pipeline run id); 404 otherwise."""
-    attestation = session.get(Attestation, attestation_id)
-    if attestation is None:
-        raise NotFound(f"no attestation {attestation_id!r}", code="attestation_not_found")
-    return attestation
+    return found(
+        session.get(Attestation, attestation_id),
+        NotFound(f"no attestation {attestation_id!r}", code="attestation_not_found"),
+    )
 
 
 def stored_report(session: Session, document: dict[str, Any]) -> dict[str, Any] | None:

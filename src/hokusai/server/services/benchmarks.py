@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hokusai.data.schema import Schema
-from hokusai.errors import Conflict, InvalidInput, NotFound
+from hokusai.errors import Conflict, InvalidInput, NotFound, found
 from hokusai.pipeline.benchmark_spec import BenchmarkSpec
 from hokusai.pipeline.options import EvaluationOptions, options_error, overrides_of
 from hokusai.server import policy
@@ -124,10 +124,10 @@ def current(session: Session, model: Model) -> BenchmarkSpecRow:
 
 def get_spec(session: Session, spec_id: str) -> BenchmarkSpecRow:
     """The spec version ``spec_id``; 404 otherwise."""
-    row = session.get(BenchmarkSpecRow, spec_id)
-    if row is None:
-        raise NotFound(f"no benchmark spec {spec_id!r}", code="benchmark_spec_not_found")
-    return row
+    return found(
+        session.get(BenchmarkSpecRow, spec_id),
+        NotFound(f"no benchmark spec {spec_id!r}", code="benchmark_spec_not_found"),
+    )
 
 
 def list_specs(session: Session, model: Model | None = None) -> list[BenchmarkSpecRow]:

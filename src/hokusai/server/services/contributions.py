@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hokusai.errors import Conflict, Forbidden, NotFound
+from hokusai.errors import Conflict, Forbidden, NotFound, found
 from hokusai.server.db.models import Contribution, Dataset, Model, utcnow
 from hokusai.server.principal import Principal
 from hokusai.server.services import benchmarks
@@ -114,10 +114,10 @@ def _find(session: Session, model_id: str, sha256: str) -> Contribution | None:
 
 def get_contribution(session: Session, contribution_id: str) -> Contribution:
     """The contribution ``contribution_id``; 404 otherwise."""
-    contribution = session.get(Contribution, contribution_id)
-    if contribution is None:
-        raise NotFound(f"no contribution {contribution_id!r}", code="contribution_not_found")
-    return contribution
+    return found(
+        session.get(Contribution, contribution_id),
+        NotFound(f"no contribution {contribution_id!r}", code="contribution_not_found"),
+    )
 
 
 def list_contributions(session: Session, model: Model) -> list[Contribution]:

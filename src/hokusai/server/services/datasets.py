@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hokusai.errors import HokusaiError, InvalidData, NotFound, PayloadTooLarge
+from hokusai.errors import HokusaiError, InvalidData, NotFound, PayloadTooLarge, found
 from hokusai.hashing import file_sha256
 from hokusai.server.db.models import Dataset, utcnow
 from hokusai.server.services.audit import record_event
@@ -147,10 +147,9 @@ def _owned(session: Session, storage_key: str, principal_id: str) -> Dataset | N
 
 def get_dataset(session: Session, dataset_id: str) -> Dataset:
     """The dataset ``dataset_id``; 404 otherwise."""
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is None:
-        raise NotFound(f"no dataset {dataset_id!r}", code="dataset_not_found")
-    return dataset
+    return found(
+        session.get(Dataset, dataset_id), NotFound(f"no dataset {dataset_id!r}", code="dataset_not_found")
+    )
 
 
 def dataset_view(dataset: Dataset) -> dict[str, Any]:

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hokusai.api_keys import generate_key, parse_bootstrap_line
 from hokusai.config import Settings
 from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hokusai.server import policy
+from hokusai.server.db.engine import forget_on_commit
 from hokusai.server.db.models import ApiKey, utcnow
 from hokusai.server.db.models import Principal as PrincipalRow
 from hokusai.server.principal import SCOPES, WRITE, Principal, covers, format_scopes, parse_scopes
@@ -181,7 +181,7 @@ def create_key(
     default_rate_limit: int = 100,
     wallet_key_seconds: int = 30 * 86400,
 ) -> CreatedKey:
-    """Create and commit a key. Default owner: the actor (an operator must name a principal)."""
+    """Create a key (the caller commits). Default owner: the actor (an operator must name a principal)."""
     if not scopes:
         raise InvalidInput("a key needs at least one scope", code="invalid_scopes")
     if expires_at is not None and expires_at <= utcnow():
@@ -217,7 +217,6 @@ def create_key(
         resource=f"key:{created.row.id}",
         details={"by": actor.id if actor else "operator", "scopes": created.row.scopes},
     )
-    session.commit()
     log.info("api key created", extra={"key_id": created.row.id, "principal_id": owner.id})
     return created
 
@@ -244,7 +243,7 @@ def revoke_key(session: Session, key_id: str, *, actor: Principal | None) -> Api
             key_id=row.id,
             details={"by": actor.id if actor else "operator"},
         )
-        session.commit()
+        forget_on_commit(session, "credential", row.id)
         log.info("api key revoked", extra={"key_id": row.id, "principal_id": row.principal_id})
     return row
 
@@ -287,7 +286,7 @@ def rotate_key(
             "by": actor.id if actor else "operator",
         },
     )
-    session.commit()
+    forget_on_commit(session, "credential", old.id)
     log.info("api key rotated", extra={"key_id": old.id, "new_key_id": created.row.id})
     return created, old
 
@@ -312,6 +311,7 @@ def revoke_session_keys(session: Session, principal_id: str) -> list[str]:
             resource=f"key:{row.id}",
             reason="logout_all",
         )
+    forget_on_commit(session, "credential", *(row.id for row in rows))
     return [row.id for row in rows]
 
 
@@ -339,7 +339,7 @@ def ensure_bootstrap_admin(session: Session, settings: Settings) -> str | None:
             )
         )
         record_event(session, "key_created", principal_id=owner.id, key_id=key_id, reason="bootstrap_hash")
-        return _commit_bootstrap(session, None)
+        return None
     if session.scalar(select(func.count()).select_from(ApiKey)):
         return None
     owner = user_principal(session, BOOTSTRAP_PRINCIPAL, all_scopes)
@@ -353,14 +353,4 @@ def ensure_bootstrap_admin(session: Session, settings: Settings) -> str | None:
         limits=KeyLimits(None, None, None, None),
     )
     record_event(session, "key_created", principal_id=owner.id, key_id=created.row.id, reason="bootstrap")
-    return _commit_bootstrap(session, created.key)
-
-
-def _commit_bootstrap(session: Session, key: str | None) -> str | None:
-    try:
-        session.commit()
-    except IntegrityError:  # another replica bootstrapped the same database at the same moment
-        session.rollback()
-        return None
-    log.info("bootstrap admin key stored")
-    return key
+    return created.key

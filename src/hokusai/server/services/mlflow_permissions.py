@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hokusai.errors import InvalidInput
-from hokusai.server.db.engine import changed_rows
+from hokusai.server.db.engine import changed_rows, forget_on_commit
 from hokusai.server.db.models import MlflowPermission, utcnow
 from hokusai.server.policy import MLFLOW_RESOURCE_TYPES, MlflowLevel
 from hokusai.server.services.audit import record_event
@@ -127,6 +127,7 @@ def set_level(
         resource=f"{resource_type}:{resource_id}",
         details={"principal_id": principal_id, "permission": level.name},
     )
+    forget_on_commit(session, "mlflow_levels", principal_id)
     return row
 
 
@@ -149,4 +150,5 @@ def remove(
             resource=f"{resource_type}:{resource_id}",
             details={"principal_id": principal_id},
         )
+        forget_on_commit(session, "mlflow_levels", principal_id)
     return bool(changed_rows(result))

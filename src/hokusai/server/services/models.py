@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hokusai.config import Settings
-from hokusai.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from hokusai.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, found
 from hokusai.server import policy
 from hokusai.server.db.models import Dataset, Model, Run, utcnow
 from hokusai.server.db.models import Principal as PrincipalRow
@@ -95,18 +95,17 @@ def check_model_name(name: str) -> str:
 
 def get_model(session: Session, name: str) -> Model:
     """The model called ``name`` (or with that id, so ids in responses work in URLs too); 404 otherwise."""
-    model = session.scalar(select(Model).where(Model.name == name)) or session.get(Model, name)
-    if model is None:
-        raise NotFound(f"no model named {name!r}", code="model_not_found")
-    return model
+    return found(
+        session.scalar(select(Model).where(Model.name == name)) or session.get(Model, name),
+        NotFound(f"no model named {name!r}", code="model_not_found"),
+    )
 
 
 def get_model_by_id(session: Session, model_id: str) -> Model:
     """The model with id ``model_id``; 404 otherwise."""
-    model = session.get(Model, model_id)
-    if model is None:
-        raise NotFound(f"no model with id {model_id!r}", code="model_not_found")
-    return model
+    return found(
+        session.get(Model, model_id), NotFound(f"no model with id {model_id!r}", code="model_not_found")
+    )
 
 
 def list_models(session: Session) -> list[Model]:

@@ -16,7 +16,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from hokusai.errors import NotFound, Unauthorized
-from hokusai.server.db.engine import changed_rows
+from hokusai.server.db.engine import changed_rows, forget_on_commit
 from hokusai.server.db.models import SigninNonce, utcnow
 
 NONCE_TTL = timedelta(minutes=10)
@@ -42,7 +42,7 @@ def _purge(session: Session, now: datetime) -> None:
 
 
 def issue_nonce(session: Session) -> SigninNonce:
-    """A new random nonce (24 base62 chars, ~143 bits), stored and committed."""
+    """A new random nonce (24 base62 chars, ~143 bits), stored (the caller commits before handing it out)."""
     now = utcnow()
     _purge(session, now)
     row = SigninNonce(
@@ -51,7 +51,6 @@ def issue_nonce(session: Session) -> SigninNonce:
         expires_at=now + NONCE_TTL,
     )
     session.add(row)
-    session.commit()
     return row
 
 
@@ -85,7 +84,6 @@ def use_nonce(
             used_at=now, address=address, message_hash=message_hash, message_expires_at=message_expires_at
         )
     )
-    session.commit()
     if changed_rows(bound) != 1:  # a concurrent request bound it first: check against that binding
         session.expire_all()
         return use_nonce(session, nonce, address=address, message_hash=message_hash,
@@ -100,7 +98,7 @@ def burn_nonce(session: Session, nonce: str) -> None:
         raise NotFound("no such sign-in nonce", code="nonce_unknown")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
-        session.commit()
+    forget_on_commit(session, "credential", nonce)
 
 
 def burn_wallet_nonces(session: Session, address: str) -> list[str]:
@@ -115,4 +113,5 @@ def burn_wallet_nonces(session: Session, address: str) -> list[str]:
     ).all()
     for row in rows:
         row.revoked_at = now
+    forget_on_commit(session, "credential", *(row.nonce for row in rows))
     return [row.nonce for row in rows]

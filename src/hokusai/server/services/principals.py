@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hokusai.config import Settings
-from hokusai.errors import InvalidInput, NotFound
+from hokusai.errors import InvalidInput, NotFound, found
 from hokusai.server.db.models import Principal, WalletGrant, utcnow
 from hokusai.server.policy import ADMIN_ROLE, CONTRIBUTOR, GRANTABLE_ROLES, OWNER
 from hokusai.server.principal import ADMIN, WALLET_SCOPES, format_scopes, parse_scopes
@@ -58,10 +58,10 @@ def wallet_principal(session: Session, address: str) -> Principal:
 
 
 def get_principal(session: Session, principal_id: str) -> Principal:
-    principal = session.get(Principal, principal_id)
-    if principal is None:
-        raise NotFound(f"no principal with id {principal_id!r}", code="principal_not_found")
-    return principal
+    return found(
+        session.get(Principal, principal_id),
+        NotFound(f"no principal with id {principal_id!r}", code="principal_not_found"),
+    )
 
 
 def _wallet_grants(session: Session, address: str, settings: Settings) -> set[str]:

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, found
 from hokusai.hashing import canonical_hash
 from hokusai.pipeline.options import EvaluationOptions, overrides_of
 from hokusai.server import policy
@@ -167,7 +167,6 @@ def issue_worker_token(session: Session, run_id: str) -> str:
         .where(Run.id == run_id)
         .values(worker_token_hash=hashlib.sha256(token.encode()).hexdigest())
     )
-    session.commit()
     return token
 
 
@@ -180,10 +179,7 @@ def check_worker_token(run: Run, token: str | None) -> None:
 
 def get_run(session: Session, run_id: str) -> Run:
     """The run ``run_id``; 404 otherwise."""
-    run = session.get(Run, run_id)
-    if run is None:
-        raise NotFound(f"no run {run_id!r}", code="run_not_found")
-    return run
+    return found(session.get(Run, run_id), NotFound(f"no run {run_id!r}", code="run_not_found"))
 
 
 def list_runs(session: Session, model: Model) -> list[Run]:
@@ -209,14 +205,12 @@ def claim(session: Session, run_id: str, worker: str) -> bool:
         .where(Run.id == run_id, Run.state == QUEUED)
         .values(state=RUNNING, worker=worker, started_at=utcnow(), progress={"step": "starting"})
     )
-    session.commit()
     return changed_rows(result) == 1
 
 
 def set_progress(session: Session, run_id: str, progress: dict[str, Any]) -> None:
     """Record how far a running run got."""
     session.execute(update(Run).where(Run.id == run_id, Run.state == RUNNING).values(progress=progress))
-    session.commit()
 
 
 def fail(session: Session, run_id: str, code: str, reason: str) -> bool:
@@ -230,7 +224,6 @@ def fail(session: Session, run_id: str, code: str, reason: str) -> bool:
         record_event(
             session, "run_finished", resource=f"run:{run_id}", reason=code[:40], details={"state": FAILED}
         )
-    session.commit()
     return changed_rows(result) == 1
 
 

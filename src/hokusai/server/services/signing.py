@@ -130,5 +130,4 @@ def sign_run_document(
         resource=f"attestation:{attestation_id}",
         details={"run": run.id, "signer": section["verification_key"]},
     )
-    session.commit()
     return sealed
