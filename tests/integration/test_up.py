@@ -71,6 +71,7 @@ def test_up_serves_ready_with_both_probes_and_stops_cleanly_on_sigterm(
     assert f"API     {up.api_url}" in up.stdout
     assert f"docs    {up.api_url}/docs" in up.stdout
     assert f"MLflow  {up.api_url}/mlflow/" in up.stdout
+    assert f"results {up.api_url}/ui/" in up.stdout
 
     up.signal(signal.SIGTERM)
     assert up.wait() == 0

@@ -49,6 +49,7 @@ def up(
     def announce(urls: dict[str, str]) -> None:
         console.print(f"[green]ready[/]  API     {urls['api']}")
         console.print(f"       docs    {urls['docs']}")
+        console.print(f"       results {urls['api']}/ui/  (sign in with an API key)")
         console.print(f"       MLflow  {urls['api']}/mlflow/  (UI and client; password: an API key)")
         console.print(f"       logs    {urls['mlflow_log']}", soft_wrap=True)
         if "admin_key" in urls:
