@@ -95,7 +95,7 @@ def whole_regression_flow(platform: Platform, files: RegressionFiles, name: str,
     lineage = owner.models.lineage(name)
     newest = lineage["versions"][-1]
     assert newest["role"] == "improvement" and newest["unit"] == "rmse"
-    assert lineage["unit"] == "rmse" and lineage["cumulative_improvement"] == pytest.approx(result["gain"])
+    assert lineage["unit"] == "rmse" and lineage["cumulative_improvement"] == pytest.approx(result.gain)
     assert lineage["cumulative_improvement_pp"] is None  # RMSE is not in percentage points
 
     later = contributor.contributions.submit(name, second)
