@@ -7,12 +7,19 @@ from fastapi import APIRouter
 
 from hokusai import schemas
 from hokusai.server import policy
+from hokusai.server.db.models import Attestation
 from hokusai.server.deps import Caller, OptionalCaller, SessionDep, StateDep
 from hokusai.server.services.access import attestation_subject, contributor_subject
 from hokusai.server.services.attestations import contributor_impact, get_attestation, verify_document
 from hokusai.wallet import checksum_address
 
 router = APIRouter(prefix="/api/v1", tags=["attestations"])
+
+
+def _readable(session: SessionDep, principal: OptionalCaller, attestation_id: str) -> Attestation:
+    attestation = get_attestation(session, attestation_id)
+    policy.require(principal, "attestation.read", attestation_subject(session, attestation))
+    return attestation
 
 
 @router.get(
@@ -36,9 +43,7 @@ def read_attestation(
     attestation_id: str, principal: OptionalCaller, session: SessionDep
 ) -> schemas.AttestationDocument:
     """Public for accepted runs (it exists to be verified by anyone); otherwise the run's participants."""
-    attestation = get_attestation(session, attestation_id)
-    policy.require(principal, "attestation.read", attestation_subject(session, attestation))
-    return schemas.AttestationDocument.model_validate(attestation.document)
+    return schemas.AttestationDocument.model_validate(_readable(session, principal, attestation_id).document)
 
 
 @router.get(
@@ -49,9 +54,7 @@ def read_attestation(
 def read_report(
     attestation_id: str, principal: OptionalCaller, session: SessionDep
 ) -> schemas.EvaluationReport:
-    attestation = get_attestation(session, attestation_id)
-    policy.require(principal, "attestation.read", attestation_subject(session, attestation))
-    return schemas.EvaluationReport.model_validate(attestation.report)
+    return schemas.EvaluationReport.model_validate(_readable(session, principal, attestation_id).report)
 
 
 @router.post(
