@@ -62,6 +62,9 @@ def submit_run(
             code="options_reserved",
             details={"options": sorted(options.model_dump(exclude_none=True))},
         )
+    spec_row = benchmarks.current(session, model)
+    # checked before anything is hashed: an option out of its bounds (or of canonical JSON's) is a 400
+    effective = benchmarks.effective_options(benchmarks.load(spec_row), options)
     request_hash = canonical_hash(
         {"model": model.id, "contributions": contribution_ids, "options": options.model_dump()}
     )
@@ -77,8 +80,6 @@ def submit_run(
                 )
             return earlier, False
     contributions = _authorised_contributions(session, principal, model, contribution_ids)
-    spec_row = benchmarks.current(session, model)
-    effective = benchmarks.effective_options(benchmarks.load(spec_row), options)
     run = Run(
         id=uuid.uuid4().hex,
         model_id=model.id,
