@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict
 
 from hokusai.client_config import config_file, resolve_config
 from hokusai.errors import (
@@ -39,6 +38,18 @@ from hokusai.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
+from hokusai.schemas import (
+    Benchmark,
+    Contribution,
+    Dataset,
+    Model,
+    NewKey,
+    Run,
+    UploadedDataset,
+    Verdict,
+    Webhook,
+)
+from hokusai.schemas import KeyInfo as ApiKey
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -48,83 +59,10 @@ _ERRORS: dict[int, type[HokusaiError]] = {
     413: PayloadTooLarge, 422: InvalidData, 503: ServiceUnavailable,
 }  # fmt: skip
 SIGN_IN_MINUTES = 55
-
-
-class _Resource(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class Dataset(_Resource):
-    id: str
-    sha256: str
-    format: str
-    row_count: int
-    columns: list[str]
-
-
-class Model(_Resource):
-    id: str
-    name: str
-    model_type: str
-    target_column: str
-    baseline_version: str
-    baseline_uri: str
-
-
-class Benchmark(_Resource):
-    id: str
-    model: str | None
-    version: int
-    current: bool
-    used: bool
-    hash: str
-    spec: dict[str, Any]
-
-
-class Contribution(_Resource):
-    id: str
-    model: str
-    contributor_address: str
-    data_hash: str
-    validation: dict[str, Any]
-
-
-class Run(_Resource):
-    id: str
-    model: str | None
-    state: str
-    progress: dict[str, Any] | None = None
-    outcome: str | None = None
-    delta_one_score: float | None = None
-    attestation_id: str | None = None
-    result: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.state in ("succeeded", "failed")
-
-
-class Verdict(_Resource):
-    valid: bool
-    checks: list[dict[str, Any]]
-
-
-class ApiKey(_Resource):
-    id: str
-    name: str
-    scopes: list[str]
-    status: str
-    key: str | None = None
-
-
-class Webhook(_Resource):
-    id: str
-    url: str
-    model: str | None
-    events: list[str]
-    active: bool
-    secret: str | None = None  # only in the answer that creates it
+__all__ = [
+    "ApiKey", "Benchmark", "Client", "Contribution", "Dataset", "Model", "NewKey", "Run", "UploadedDataset",
+    "Verdict", "Webhook", "configure_mlflow", "default_client", "raise_for_error", "setup",
+]  # fmt: skip
 
 
 def raise_for_error(response: httpx.Response) -> None:
@@ -268,13 +206,15 @@ def _file_part(field: str, path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 class Datasets(_Api):
-    def upload(self, path: str | Path) -> Dataset:
+    def upload(self, path: str | Path) -> UploadedDataset:
         """Upload a data file (training data or benchmark); the same bytes again give the same dataset."""
         with _file_part("file", path) as files:
-            return Dataset(**self.client.request("POST", "/api/v1/datasets", files=files))
+            return UploadedDataset.model_validate(
+                self.client.request("POST", "/api/v1/datasets", files=files)
+            )
 
     def get(self, dataset_id: str) -> Dataset:
-        return Dataset(**self.client.request("GET", f"/api/v1/datasets/{dataset_id}"))
+        return Dataset.model_validate(self.client.request("GET", f"/api/v1/datasets/{dataset_id}"))
 
 
 class Models(_Api):
@@ -301,20 +241,22 @@ class Models(_Api):
         }  # fmt: skip
         if archive is None:
             body = {**fields, "source_uri": source_uri, **({"benchmark": spec} if spec else {})}
-            return Model(**self.client.request("POST", "/api/v1/models", json=body))
+            return Model.model_validate(self.client.request("POST", "/api/v1/models", json=body))
         if spec:
             fields["benchmark"] = json.dumps(spec)
         with _archive(Path(archive)) as packed, _file_part("archive", packed) as files:
-            return Model(**self.client.request("POST", "/api/v1/models", data=fields, files=files))
+            return Model.model_validate(
+                self.client.request("POST", "/api/v1/models", data=fields, files=files)
+            )
 
     def _dataset(self, value: str | Path | Dataset) -> Dataset:
         return value if isinstance(value, Dataset) else self.client.datasets.upload(value)
 
     def list(self) -> list[Model]:
-        return [Model(**m) for m in self.client.request("GET", "/api/v1/models")["models"]]
+        return [Model.model_validate(m) for m in self.client.request("GET", "/api/v1/models")["models"]]
 
     def get(self, name: str) -> Model:
-        return Model(**self.client.request("GET", f"/api/v1/models/{name}"))
+        return Model.model_validate(self.client.request("GET", f"/api/v1/models/{name}"))
 
     def lineage(self, name: str) -> dict[str, Any]:
         """Every version, baseline first, with contributions, contributors, deltas and attestation ids."""
@@ -326,10 +268,10 @@ class Benchmarks(_Api):
         """Every benchmark spec version (of ``model``)."""
         params = {"model": model} if model else None
         answer = self.client.request("GET", "/api/v1/benchmarks", params=params)
-        return [Benchmark(**b) for b in answer["benchmarks"]]
+        return [Benchmark.model_validate(b) for b in answer["benchmarks"]]
 
     def get(self, spec_id: str) -> Benchmark:
-        return Benchmark(**self.client.request("GET", f"/api/v1/benchmarks/{spec_id}"))
+        return Benchmark.model_validate(self.client.request("GET", f"/api/v1/benchmarks/{spec_id}"))
 
     def current(self, model: str) -> Benchmark:
         """The spec ``model``'s next run is evaluated under."""
@@ -337,7 +279,8 @@ class Benchmarks(_Api):
 
     def change(self, model: str, **fields: Any) -> Benchmark:
         """Change ``model``'s current spec (its owner): a new version if a run used it, else in place."""
-        return Benchmark(**self.client.request("POST", "/api/v1/benchmarks", json={"model": model, **fields}))
+        body = {"model": model, **fields}
+        return Benchmark.model_validate(self.client.request("POST", "/api/v1/benchmarks", json=body))
 
 
 @contextmanager
@@ -363,14 +306,16 @@ class Contributions(_Api):
             answer = self.client.request(
                 "POST", f"/api/v1/models/{model}/contributions", data=data, files=files
             )
-        return Contribution(**answer)
+        return Contribution.model_validate(answer)
 
     def list(self, model: str) -> list[Contribution]:
         answer = self.client.request("GET", f"/api/v1/models/{model}/contributions")
-        return [Contribution(**c) for c in answer["contributions"]]
+        return [Contribution.model_validate(c) for c in answer["contributions"]]
 
     def get(self, contribution_id: str) -> Contribution:
-        return Contribution(**self.client.request("GET", f"/api/v1/contributions/{contribution_id}"))
+        return Contribution.model_validate(
+            self.client.request("GET", f"/api/v1/contributions/{contribution_id}")
+        )
 
 
 class Runs(_Api):
@@ -385,10 +330,10 @@ class Runs(_Api):
         """Queue an evaluation of ``contributions`` (ids) against ``model``."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         body = {"model": model, "contributions": contributions, "options": options or {}}
-        return Run(**self.client.request("POST", "/api/v1/runs", json=body, headers=headers))
+        return Run.model_validate(self.client.request("POST", "/api/v1/runs", json=body, headers=headers))
 
     def get(self, run_id: str) -> Run:
-        return Run(**self.client.request("GET", f"/api/v1/runs/{run_id}"))
+        return Run.model_validate(self.client.request("GET", f"/api/v1/runs/{run_id}"))
 
     def mint_request(self, run_id: str) -> dict[str, Any]:
         """The signed mint request of an accepted run (owner or admin): ``{domain, types, primaryType,
@@ -432,7 +377,7 @@ class Attestations(_Api):
     def verify(self, document: dict[str, Any], report: dict[str, Any] | None = None) -> Verdict:
         """The server's verdict: schema, hash tree root, signature and signer."""
         body = {"attestation": document, "report": report}
-        return Verdict(**self.client.request("POST", "/api/v1/attestations/verify", json=body))
+        return Verdict.model_validate(self.client.request("POST", "/api/v1/attestations/verify", json=body))
 
 
 class Contributors(_Api):
@@ -442,20 +387,20 @@ class Contributors(_Api):
 
 
 class Keys(_Api):
-    def create(self, name: str, scopes: list[str], **options: Any) -> ApiKey:
+    def create(self, name: str, scopes: list[str], **options: Any) -> NewKey:
         """A new key; its plaintext is in ``.key`` this once."""
-        return ApiKey(
-            **self.client.request("POST", "/api/v1/keys", json={"name": name, "scopes": scopes, **options})
-        )
+        body = {"name": name, "scopes": scopes, **options}
+        return NewKey.model_validate(self.client.request("POST", "/api/v1/keys", json=body))
 
     def list(self) -> list[ApiKey]:
-        return [ApiKey(**k) for k in self.client.request("GET", "/api/v1/keys")["keys"]]
+        return [ApiKey.model_validate(k) for k in self.client.request("GET", "/api/v1/keys")["keys"]]
 
     def revoke(self, key_id: str) -> ApiKey:
-        return ApiKey(**self.client.request("DELETE", f"/api/v1/keys/{key_id}"))
+        return ApiKey.model_validate(self.client.request("DELETE", f"/api/v1/keys/{key_id}"))
 
-    def rotate(self, key_id: str) -> ApiKey:
-        return ApiKey(**self.client.request("POST", f"/api/v1/keys/{key_id}/rotate"))
+    def rotate(self, key_id: str) -> NewKey:
+        """A new key replacing ``key_id`` (which works for the grace period); its plaintext in ``.key``."""
+        return NewKey.model_validate(self.client.request("POST", f"/api/v1/keys/{key_id}/rotate"))
 
 
 class Webhooks(_Api):
@@ -464,15 +409,15 @@ class Webhooks(_Api):
         body: dict[str, Any] = {"url": url, "model": model}
         if events is not None:
             body["events"] = events
-        return Webhook(**self.client.request("POST", "/api/v1/webhooks", json=body))
+        return Webhook.model_validate(self.client.request("POST", "/api/v1/webhooks", json=body))
 
     def list(self) -> list[Webhook]:
         """Your active webhooks (admins: everyone's)."""
-        return [Webhook(**w) for w in self.client.request("GET", "/api/v1/webhooks")["webhooks"]]
+        return [Webhook.model_validate(w) for w in self.client.request("GET", "/api/v1/webhooks")["webhooks"]]
 
     def delete(self, webhook_id: str) -> Webhook:
         """Delete a webhook: no more deliveries; its log stays readable."""
-        return Webhook(**self.client.request("DELETE", f"/api/v1/webhooks/{webhook_id}"))
+        return Webhook.model_validate(self.client.request("DELETE", f"/api/v1/webhooks/{webhook_id}"))
 
     def deliveries(self, webhook_id: str) -> builtins.list[dict[str, Any]]:
         """Its deliveries, newest first: state, attempts, last status and error, and the log of attempts."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from hokusai.config import Settings
 from hokusai.server.app import create_app
@@ -17,3 +18,71 @@ def test_every_reference_in_the_openapi_document_resolves_in_it(tmp_path: Path) 
     components = document.get("components", {}).get("schemas", {})
     for name in re.findall(r'"#/components/schemas/([^"]+)"', text):
         assert name in components, name
+
+
+# Operations whose 2xx answer is not a JSON body, and why. Everything else must declare a typed schema.
+NOT_JSON = {
+    ("get", "/metrics"): "Prometheus text exposition format",
+}
+# Served outside the document on purpose (include_in_schema=False or a mounted ASGI app): the MLflow proxy,
+# the offline API reference pages, the HTML results pages.
+UNDOCUMENTED_PREFIXES = ("/mlflow", "/docs", "/redoc", "/ui")
+
+
+def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].removeprefix("#/components/schemas/")]
+    return schema
+
+
+def _untyped(document: dict[str, Any], schema: dict[str, Any]) -> str | None:
+    """Why a body schema says nothing about the body (None when it is typed)."""
+    schema = _resolve(document, schema)
+    branches = schema.get("anyOf") or schema.get("oneOf") or schema.get("allOf")
+    if branches:
+        return next((why for b in branches if (why := _untyped(document, b))), None)
+    if not schema:
+        return "the empty schema {}"
+    if schema.get("type") == "array":
+        return _untyped(document, schema.get("items") or {})
+    if schema.get("type", "object") == "object" and not schema.get("properties"):
+        return "an object with no properties"
+    return None
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method, path, op) for path, ops in document["paths"].items() for method, op in ops.items()]
+
+
+def test_every_2xx_answer_of_every_operation_has_a_typed_json_schema(tmp_path: Path) -> None:
+    document = create_app(Settings(data_dir=tmp_path)).openapi()
+    untyped = []
+    for method, path, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            if not status.startswith("2") or (method, path) in NOT_JSON:
+                continue
+            if status == "204":
+                assert "content" not in response, (method, path)  # no content: no body to describe
+                continue
+            schema = response.get("content", {}).get("application/json", {}).get("schema")
+            why = "no JSON schema" if schema is None else _untyped(document, schema)
+            if why:
+                untyped.append(f"{method.upper()} {path} {status}: {why}")
+    assert untyped == []
+
+
+def test_the_operations_left_out_of_the_typed_answer_rule_exist_and_the_undocumented_paths_stay_out(
+    tmp_path: Path,
+) -> None:
+    document = create_app(Settings(data_dir=tmp_path)).openapi()
+    operations = {(method, path) for method, path, _ in _operations(document)}
+    assert set(NOT_JSON) <= operations  # a stale exception would hide nothing but itself
+    assert [p for p in document["paths"] if p.startswith(UNDOCUMENTED_PREFIXES)] == []
+
+
+def test_an_untyped_answer_is_caught_by_the_walk() -> None:
+    document: dict[str, Any] = {"components": {"schemas": {"Bare": {"type": "object"}}}}
+    assert _untyped(document, {}) == "the empty schema {}"
+    assert _untyped(document, {"$ref": "#/components/schemas/Bare"}) == "an object with no properties"
+    assert _untyped(document, {"type": "array", "items": {}}) == "the empty schema {}"
+    assert _untyped(document, {"type": "object", "properties": {"id": {"type": "string"}}}) is None

@@ -52,7 +52,7 @@ def next_step(command: str) -> None:
 
 def emit(value: Any, as_json: bool, summary: Summary | None = None) -> None:
     """``--json``: the whole object on stdout. Else ``summary`` of it (or its top-level fields)."""
-    data = value.model_dump() if hasattr(value, "model_dump") else value
+    data = value.model_dump(mode="json") if hasattr(value, "model_dump") else value
     if as_json:
         typer.echo(json.dumps(data, indent=2, default=str))
     elif summary is not None:

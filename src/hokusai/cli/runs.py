@@ -93,17 +93,18 @@ def _wait(client, run_id: str, quiet: bool, timeout: float = 1800):
         task = bar.add_task(f"run {run_id}", total=1.0)
 
         def show(run) -> None:
-            progress = run.progress or {}
-            done = (progress.get("index") or 0) / (progress.get("total") or 1)
+            progress = run.progress
+            done = ((progress and progress.index) or 0) / ((progress and progress.total) or 1)
+            step = progress.step if progress else ""
             bar.update(task, completed=1.0 if run.finished else done,
-                       description=f"run {run_id}: {run.state} {progress.get('step', '')}")  # fmt: skip
+                       description=f"run {run_id}: {run.state} {step}")  # fmt: skip
 
         return client.runs.wait(run_id, timeout=timeout, on_progress=show)
 
 
 def _exit_for(run) -> None:
     if run.state == "failed":
-        error = run.error or {}
+        error = run.error
         raise InvalidData(
-            f"run {run.id} failed: {error.get('message')}", code=error.get("code") or "run_failed"
+            f"run {run.id} failed: {error and error.message}", code=(error and error.code) or "run_failed"
         )

@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from hokusai.data.schema import Schema
 from hokusai.evaluation.families import TaskKind, metric
 from hokusai.hashing import canonical_hash
-from hokusai.pipeline.options import EvaluationOptions
+from hokusai.pipeline.options import JSON_INT_MAX, EvaluationOptions
 
 COOLDOWN_SECONDS = 86_400
 
@@ -26,7 +26,9 @@ class BenchmarkSpec(EvaluationOptions):
     task: TaskKind
     target_column: str = Field(min_length=1, max_length=128)
     benchmark_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="A run on other bytes is refused.")
-    cooldown_seconds: int = Field(COOLDOWN_SECONDS, ge=0, description="Between two DeltaOnes of the model.")
+    cooldown_seconds: int = Field(
+        COOLDOWN_SECONDS, ge=0, le=JSON_INT_MAX, description="Between two DeltaOnes of the model."
+    )
     cost_cap_usd: float | None = Field(
         None, ge=0, description="The most one evaluation may cost (mint requests)."
     )

@@ -24,6 +24,8 @@ from pydantic import (
 from hokusai.errors import InvalidInput
 from hokusai.evaluation.families import DEFAULT_PRIMARY, TaskKind, metric
 
+JSON_INT_MAX = 2**53 - 1  # the largest integer canonical JSON (RFC 8785) holds: specs and options are hashed
+
 
 class GuardrailOption(BaseModel):
     """A secondary metric that may drop by at most ``max_drop`` (in its delta units: pp for shares)."""
@@ -47,12 +49,16 @@ class EvaluationOptions(BaseModel):
     )
     guardrails: tuple[GuardrailOption, ...] = Field((), description="Metrics that may not drop past a limit.")
     seed: int = Field(42, ge=0, lt=2**32, description="Training, sampling, resampling and valuation seed.")
-    sample: int | None = Field(None, ge=2, description="Evaluate a stratified sample of this many rows.")
+    sample: int | None = Field(
+        None, ge=2, le=JSON_INT_MAX, description="Evaluate a stratified sample of this many rows."
+    )
     threshold: float = Field(
         1.0, ge=0, validation_alias=AliasChoices("threshold", "threshold_pp"),
         description="DeltaOne threshold in the primary metric's delta units (pp for shares).",
     )  # fmt: skip
-    min_benchmark_rows: int = Field(200, ge=1, description="Fewer benchmark rows: insufficient_samples.")
+    min_benchmark_rows: int = Field(
+        200, ge=1, le=JSON_INT_MAX, description="Fewer benchmark rows: insufficient_samples."
+    )
     valuation_budget: int | None = Field(
         None, ge=2, le=100_000, description="Retrains for contributor values (default: the platform's)."
     )

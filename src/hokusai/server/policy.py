@@ -27,6 +27,8 @@ from enum import IntEnum, StrEnum
 from typing import Literal
 
 from hokusai.errors import Forbidden, NotFound, Unauthorized
+from hokusai.schemas import GRANTABLE_ROLES as GRANTABLE_ROLES  # the API's vocabulary
+from hokusai.schemas import MLFLOW_RESOURCE_TYPES as MLFLOW_RESOURCE_TYPES
 from hokusai.server.principal import ADMIN, READ, WRITE, Principal
 
 Role = Literal["contributor", "owner", "admin"]
@@ -34,7 +36,6 @@ CONTRIBUTOR: Role = "contributor"
 OWNER: Role = "owner"
 ADMIN_ROLE: Role = "admin"
 ROLES: tuple[Role, ...] = (CONTRIBUTOR, OWNER, ADMIN_ROLE)
-GRANTABLE_ROLES: tuple[Role, ...] = (OWNER, ADMIN_ROLE)
 EVERYONE = frozenset(ROLES)
 OWNERS = frozenset({OWNER, ADMIN_ROLE})
 ADMINS = frozenset({ADMIN_ROLE})
@@ -292,9 +293,6 @@ class MlflowLevel(IntEnum):
     READ = 1
     EDIT = 2
     MANAGE = 3
-
-
-MLFLOW_RESOURCE_TYPES = ("experiment", "registered_model")
 
 
 def mlflow_level_needed(operation: Literal["read", "update", "delete", "manage"]) -> MlflowLevel:

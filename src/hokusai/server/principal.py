@@ -7,20 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-READ, WRITE, ADMIN = "read", "write", "admin"
-SCOPES: tuple[str, ...] = (READ, WRITE, ADMIN)
+from hokusai.schemas import ADMIN, READ, SCOPES, WRITE
+from hokusai.schemas import parse_scopes as parse_scopes  # the scope vocabulary is the API's
+
 WALLET_SCOPES = frozenset({READ, WRITE})  # any valid wallet: read + write on its own contributions
 
 AuthMethod = Literal["api_key", "wallet"]
-
-
-def parse_scopes(value: str | Iterable[str]) -> frozenset[str]:
-    """Scopes from a space/comma separated string or an iterable; an unknown scope is a ``ValueError``."""
-    items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
-    unknown = sorted(set(items) - set(SCOPES))
-    if unknown:
-        raise ValueError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(SCOPES)}")
-    return frozenset(items)
 
 
 def format_scopes(scopes: Iterable[str]) -> str:

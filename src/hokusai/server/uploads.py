@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
@@ -181,19 +182,28 @@ async def receive_request_file(request: Request, settings: Settings, file_field:
     )
 
 
-async def respond_to_upload(
-    request: Request,
-    settings: Settings,
-    store: Callable[[Upload], tuple[dict[str, Any], bool]],
-    *,
-    file_field: str = "file",
-    headers: Callable[[dict[str, Any]], dict[str, str]] | None = None,
+Stored = tuple[BaseModel, bool]
+"""What an upload's ``store`` gives back: the answer's body and whether something new was created."""
+
+
+async def answer_upload(
+    upload: Upload | None, store: Callable[[], Stored], *, location: Callable[[Any], str] | None = None
 ) -> JSONResponse:
-    """The tail every upload route shares: receive the file, ``store`` it off the event loop (it returns the
-    body and whether something new was created), always discard the temporary file, answer 201 or 200."""
-    upload = await receive_request_file(request, settings, file_field=file_field)
+    """The tail every upload route shares: ``store`` off the event loop, always discard the temporary file
+    (when there is one), answer 201 when something new was created, else 200 (with ``Location`` when
+    ``location`` names it)."""
     try:
-        body, created = await run_in_threadpool(store, upload)
+        body, created = await run_in_threadpool(store)
     finally:
-        upload.discard()
-    return JSONResponse(body, status_code=201 if created else 200, headers=headers(body) if headers else None)
+        if upload is not None:
+            upload.discard()
+    headers = {"Location": location(body)} if location is not None else None
+    return JSONResponse(body.model_dump(mode="json"), status_code=201 if created else 200, headers=headers)
+
+
+async def respond_to_upload(
+    request: Request, settings: Settings, store: Callable[[Upload], Stored], *, file_field: str = "file"
+) -> JSONResponse:
+    """Receive the request's file (field ``file_field``), then ``answer_upload`` with ``store(upload)``."""
+    upload = await receive_request_file(request, settings, file_field=file_field)
+    return await answer_upload(upload, lambda: store(upload))

@@ -68,9 +68,10 @@ def whole_regression_flow(platform: Platform, files: RegressionFiles, name: str,
     )
     assert final.state == "succeeded", final.error
     assert final.outcome == "accepted", final.result
-    result = final.result or {}
-    assert result["task"] == "regression" and result["primary_metric"] == "rmse" and result["unit"] == "rmse"
-    assert result["gain"] > 0.1 and result["delta_pp"] is None
+    result = final.result
+    assert result is not None
+    assert result.task == "regression" and result.primary_metric == "rmse" and result.unit == "rmse"
+    assert result.gain is not None and result.gain > 0.1 and result.delta_pp is None
     assert owner.benchmarks.get(spec.id).used  # immutable from now on
 
     report = contributor.attestations.report(final.attestation_id)
@@ -94,7 +95,7 @@ def whole_regression_flow(platform: Platform, files: RegressionFiles, name: str,
     lineage = owner.models.lineage(name)
     newest = lineage["versions"][-1]
     assert newest["role"] == "improvement" and newest["unit"] == "rmse"
-    assert lineage["unit"] == "rmse" and lineage["cumulative_improvement"] == pytest.approx(result["gain"])
+    assert lineage["unit"] == "rmse" and lineage["cumulative_improvement"] == pytest.approx(result.gain)
     assert lineage["cumulative_improvement_pp"] is None  # RMSE is not in percentage points
 
     later = contributor.contributions.submit(name, second)
@@ -164,7 +165,11 @@ def test_spec_versions_in_place_before_a_run_then_new_ones(
     assert changed.hash != first.hash
     contribution = _contribute(platform, "versioned", demo_files.contribution)
     run = owner.runs.wait(owner.runs.submit("versioned", [contribution.id]).id, timeout=600, interval=0.5)
-    assert run.model_dump()["benchmark_spec_id"] == first.id and run.result["outcome"] == "accepted"
+    assert (
+        run.model_dump()["benchmark_spec_id"] == first.id
+        and run.result is not None
+        and run.result.outcome == "accepted"
+    )
     second = owner.benchmarks.change("versioned", seed=7)
     assert second.version == 2 and second.id != first.id and second.current
     assert owner.benchmarks.get(first.id).spec["seed"] == 42 and not owner.benchmarks.get(first.id).current
@@ -200,5 +205,7 @@ def test_a_benchmark_whose_bytes_are_not_the_pinned_ones_is_refused(
         final = owner.runs.wait(owner.runs.submit("pinned", [contribution.id]).id, timeout=600, interval=0.5)
     finally:
         stored.write_bytes(original)  # the other tests' models share the stored benchmark
-    assert final.state == "failed" and final.error["code"] == "benchmark_mismatch", final.error
+    assert final.state == "failed" and final.error is not None and final.error.code == "benchmark_mismatch", (
+        final.error
+    )
     assert final.attestation_id is None

@@ -48,7 +48,7 @@ def test_a_failed_run_says_why_and_leaves_no_attestation(platform: Platform, dem
         )
         run = admin.runs.wait(admin.runs.submit("leaky", [contribution.id]).id, timeout=300, interval=0.5)
     assert run.state == "failed"
-    assert run.error["message"] and "benchmark" in run.error["message"].lower(), run.error
+    assert run.error and run.error.message and "benchmark" in run.error.message.lower(), run.error
     assert run.attestation_id is None
     assert attestation_count(platform) == before
 
@@ -81,7 +81,7 @@ def test_a_run_left_running_by_a_dead_worker_is_failed_when_the_api_starts(
     ):
         run = admin.runs.get(orphan.id)
     assert run.state == "failed"
-    assert run.error["code"] == "worker_died" and str(dead.pid) in run.error["message"]
+    assert run.error and run.error.code == "worker_died" and str(dead.pid) in str(run.error.message)
 
 
 def test_an_evaluation_on_postgres_and_s3_stores_data_in_the_bucket(

@@ -3,14 +3,11 @@ wallet role grants (admin)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field, field_validator
 
 from hokusai.errors import InvalidInput
+from hokusai.schemas import Grant, GrantList, Logout, Nonce
 from hokusai.server.deps import Caller, Checked, ClientRateLimit, SessionDep, StateDep
-from hokusai.server.policy import GRANTABLE_ROLES
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.keys import revoke_session_keys
 from hokusai.server.services.nonces import burn_nonce, burn_wallet_nonces, issue_nonce
@@ -18,42 +15,6 @@ from hokusai.server.services.principals import grant_role, list_grants, revoke_r
 from hokusai.wallet import checksum_address
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
-
-
-class Nonce(BaseModel):
-    """Put ``nonce`` in the EIP-4361 message; use it within 10 minutes. ``domain`` and ``uri`` are what to
-    sign for; ``chain_ids`` the chains the platform accepts."""
-
-    nonce: str
-    expires_at: datetime
-    domain: str
-    uri: str
-    chain_ids: list[int]
-
-
-class Grant(BaseModel):
-    address: str
-    role: str = Field(description=f"One of {', '.join(GRANTABLE_ROLES)}.")
-    granted_at: datetime | None = None
-    granted_by: str | None = None
-
-    @field_validator("address")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        try:
-            return checksum_address(value)
-        except InvalidInput as exc:
-            raise ValueError(exc.message) from None
-
-
-class GrantList(BaseModel):
-    grants: list[Grant]
-
-
-class Logout(BaseModel):
-    """``all``: end every sign-in of this wallet and revoke the API keys minted under them."""
-
-    all: bool = False
 
 
 @router.get(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from hokusai import schemas
 from hokusai.server import policy
 from hokusai.server.deps import Caller, SessionDep, StateDep
 from hokusai.server.services.access import contribution_subject
@@ -18,7 +17,7 @@ from hokusai.server.services.contributions import (
     submit,
 )
 from hokusai.server.services.models import get_model, get_model_by_id
-from hokusai.server.uploads import Upload, respond_to_upload
+from hokusai.server.uploads import Stored, Upload, respond_to_upload
 
 router = APIRouter(prefix="/api/v1", tags=["contributions"])
 
@@ -26,8 +25,9 @@ router = APIRouter(prefix="/api/v1", tags=["contributions"])
 @router.post(
     "/models/{name}/contributions",
     status_code=201,
+    response_model=schemas.Contribution,
     summary="Contribute a data file (multipart field `file`; admins may add `contributor_address`)",
-    responses={200: {"description": "These bytes were contributed before"}},
+    responses={200: {"model": schemas.Contribution, "description": "These bytes were contributed before"}},
 )
 async def contribute(name: str, request: Request, principal: Caller, state: StateDep) -> JSONResponse:
     """Validation and manifest in the answer; the contributor is the signed-in wallet."""
@@ -38,7 +38,7 @@ async def contribute(name: str, request: Request, principal: Caller, state: Stat
 
     await run_in_threadpool(model_exists)  # 404 before reading a byte of the upload
 
-    def store(upload: Upload) -> tuple[dict[str, Any], bool]:
+    def store(upload: Upload) -> Stored:
         with state.sessions() as session:
             model = get_model(session, name)
             contribution, ingested = submit(
@@ -58,8 +58,12 @@ async def contribute(name: str, request: Request, principal: Caller, state: Stat
     return await respond_to_upload(request, state.settings, store)
 
 
-@router.get("/models/{name}/contributions", summary="A model's contributions you may read")
-def model_contributions(name: str, principal: Caller, session: SessionDep) -> dict[str, Any]:
+@router.get(
+    "/models/{name}/contributions",
+    response_model=schemas.ContributionList,
+    summary="A model's contributions you may read",
+)
+def model_contributions(name: str, principal: Caller, session: SessionDep) -> schemas.ContributionList:
     """The owner (and admins) see every contribution; a wallet sees its own."""
     model = get_model(session, name)
     readable = policy.visible(
@@ -67,11 +71,15 @@ def model_contributions(name: str, principal: Caller, session: SessionDep) -> di
         "contribution.read",
         ((contribution_subject(c, model), c) for c in list_contributions(session, model)),
     )
-    return {"contributions": [contribution_view(session, c, model.name) for c in readable]}
+    return schemas.ContributionList(
+        contributions=[contribution_view(session, c, model.name) for c in readable]
+    )
 
 
-@router.get("/contributions/{contribution_id}", summary="One contribution")
-def read_contribution(contribution_id: str, principal: Caller, session: SessionDep) -> dict[str, Any]:
+@router.get(
+    "/contributions/{contribution_id}", response_model=schemas.Contribution, summary="One contribution"
+)
+def read_contribution(contribution_id: str, principal: Caller, session: SessionDep) -> schemas.Contribution:
     contribution = get_contribution(session, contribution_id)
     model = get_model_by_id(session, contribution.model_id)
     policy.require(principal, "contribution.read", contribution_subject(contribution, model))

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from hokusai import schemas
 from hokusai.server import policy
 from hokusai.server.deps import Caller, SessionDep, StateDep
 from hokusai.server.services.access import dataset_subject
-from hokusai.server.services.datasets import dataset_view, get_dataset, ingest
-from hokusai.server.uploads import Upload, respond_to_upload
+from hokusai.server.services.datasets import dataset_view, get_dataset, ingest, uploaded_view
+from hokusai.server.uploads import Stored, Upload, respond_to_upload
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 
@@ -19,13 +18,14 @@ router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 @router.post(
     "",
     status_code=201,
+    response_model=schemas.UploadedDataset,
     summary="Upload a data file (multipart field `file`)",
-    responses={200: {"description": "You uploaded the same bytes before"}},
+    responses={200: {"model": schemas.UploadedDataset, "description": "You uploaded the same bytes before"}},
 )
 async def upload_dataset(request: Request, principal: Caller, state: StateDep) -> JSONResponse:
     """Validate and store a CSV/TSV/JSON/JSONL/Parquet file; 201 when new, 200 when already yours."""
 
-    def store(upload: Upload) -> tuple[dict[str, Any], bool]:
+    def store(upload: Upload) -> Stored:
         with state.sessions() as session:
             ingested = ingest(
                 session,
@@ -37,13 +37,13 @@ async def upload_dataset(request: Request, principal: Caller, state: StateDep) -
                 sha256=upload.sha256,
             )
             session.commit()
-            return {**dataset_view(ingested.dataset), "validation": ingested.validation}, ingested.created
+            return uploaded_view(ingested), ingested.created
 
     return await respond_to_upload(request, state.settings, store)
 
 
-@router.get("/{dataset_id}", summary="A dataset's hash, manifest and stats")
-def read_dataset(dataset_id: str, principal: Caller, session: SessionDep) -> dict[str, Any]:
+@router.get("/{dataset_id}", response_model=schemas.Dataset, summary="A dataset's hash, manifest and stats")
+def read_dataset(dataset_id: str, principal: Caller, session: SessionDep) -> schemas.Dataset:
     dataset = get_dataset(session, dataset_id)
     policy.require(principal, "dataset.read", dataset_subject(dataset))
     return dataset_view(dataset)

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hokusai import __version__
+from hokusai.schemas import Health, Readiness
 from hokusai.server.deps import Checked, StateDep
 from hokusai.server.errors import error_response
 from hokusai.server.readiness import probe_all
@@ -14,14 +15,15 @@ from hokusai.server.readiness import probe_all
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="Liveness: the process answers", dependencies=[Checked])
-async def health() -> dict[str, str]:
+@router.get("/health", response_model=Health, summary="Liveness: the process answers", dependencies=[Checked])
+async def health() -> Health:
     """Cheap: touches nothing but the event loop."""
-    return {"status": "ok", "version": __version__}
+    return Health(status="ok", version=__version__)
 
 
 @router.get(
     "/ready",
+    response_model=Readiness,
     summary="Readiness: the database and MLflow answer",
     dependencies=[Checked],
     responses={503: {"description": "A dependency is down; the failing part is named"}},

@@ -2,71 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, status
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
+from hokusai.schemas import KeyCreate, KeyInfo, KeyList, NewKey
 from hokusai.server.db.models import ApiKey
 from hokusai.server.deps import Caller, SessionDep, StateDep
-from hokusai.server.principal import SCOPES, parse_scopes
+from hokusai.server.principal import parse_scopes
 from hokusai.server.services.keys import create_key, key_status, list_keys, revoke_key, rotate_key
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
 
-class KeyCreate(BaseModel):
-    """What a new key is for; the caller's own principal unless an admin names another."""
-
-    name: str = Field(min_length=1, max_length=100)
-    scopes: list[str] = Field(min_length=1, description=f"Any of {', '.join(SCOPES)}.")
-    expires_at: AwareDatetime | None = None
-    rate_limit_per_minute: int | None = Field(None, ge=1, le=1_000_000)
-    principal_id: str | None = Field(None, description="Admin only: an existing principal.")
-    principal_name: str | None = Field(
-        None, min_length=1, max_length=100, description="Admin only: a user principal, created if new."
-    )
-
-    @field_validator("scopes")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        parse_scopes(value)
-        return value
-
-
-class KeyInfo(BaseModel):
-    """A key's metadata (never its secret or hash)."""
-
-    id: str
-    name: str
-    principal_id: str
-    scopes: list[str]
-    status: str
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    replaced_by: str | None
-    rate_limit_per_minute: int | None
-
-    @classmethod
-    def of(cls, row: ApiKey) -> KeyInfo:
-        return cls(
-            id=row.id, name=row.name, principal_id=row.principal_id, scopes=row.scopes.split(),
-            status=key_status(row), created_at=row.created_at, expires_at=row.expires_at,
-            revoked_at=row.revoked_at, replaced_by=row.replaced_by,
-            rate_limit_per_minute=row.rate_limit_per_minute,
-        )  # fmt: skip
-
-
-class NewKey(KeyInfo):
-    """A key just made: ``key`` is its plaintext, shown this once."""
-
-    key: str
-    replaces: str | None = None
-
-
-class KeyList(BaseModel):
-    keys: list[KeyInfo]
+def _info(row: ApiKey) -> KeyInfo:
+    return KeyInfo(
+        id=row.id, name=row.name, principal_id=row.principal_id, scopes=row.scopes.split(),
+        status=key_status(row), created_at=row.created_at, expires_at=row.expires_at,
+        revoked_at=row.revoked_at, replaced_by=row.replaced_by,
+        rate_limit_per_minute=row.rate_limit_per_minute,
+    )  # fmt: skip
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=NewKey, summary="Create an API key")
@@ -82,13 +35,13 @@ def create(body: KeyCreate, principal: Caller, session: SessionDep, state: State
         wallet_key_seconds=state.settings.wallet_key_max_seconds,
     )  # fmt: skip
     session.commit()
-    return NewKey(**KeyInfo.of(created.row).model_dump(), key=created.key)
+    return NewKey(**_info(created.row).model_dump(), key=created.key)
 
 
 @router.get("", response_model=KeyList, summary="List API keys (metadata only)")
 def list_(principal: Caller, session: SessionDep, principal_id: str | None = None) -> KeyList:
     """Your keys; an admin sees every key, or one principal's with ``?principal_id=``."""
-    return KeyList(keys=[KeyInfo.of(row) for row in list_keys(session, actor=principal,
+    return KeyList(keys=[_info(row) for row in list_keys(session, actor=principal,
                                                                 principal_id=principal_id)])  # fmt: skip
 
 
@@ -97,7 +50,7 @@ def revoke(key_id: str, principal: Caller, session: SessionDep) -> KeyInfo:
     """The key stops working at once (idempotent)."""
     row = revoke_key(session, key_id, actor=principal)
     session.commit()
-    return KeyInfo.of(row)
+    return _info(row)
 
 
 @router.post(
@@ -111,4 +64,4 @@ def rotate(key_id: str, principal: Caller, session: SessionDep, state: StateDep)
     created, old = rotate_key(session, key_id, actor=principal, live=state.settings.live_keys,
                               grace_seconds=state.settings.key_rotation_grace_seconds)  # fmt: skip
     session.commit()
-    return NewKey(**KeyInfo.of(created.row).model_dump(), key=created.key, replaces=old.id)
+    return NewKey(**_info(created.row).model_dump(), key=created.key, replaces=old.id)

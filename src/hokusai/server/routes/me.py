@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
+from hokusai.schemas import Me
 from hokusai.server.deps import Caller
 from hokusai.server.principal import SCOPES
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
-
-
-class Me(BaseModel):
-    """The calling principal."""
-
-    id: str
-    method: str
-    role: str
-    scopes: list[str]
-    wallet_address: str | None
-    key_id: str | None
-    name: str | None
 
 
 @router.get("/me", response_model=Me, summary="The calling principal")

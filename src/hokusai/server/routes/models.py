@@ -9,13 +9,12 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
+from hokusai import schemas
 from hokusai.errors import InvalidInput
 from hokusai.server.deps import Caller, SessionDep, SettingsDep, StateDep
 from hokusai.server.services.models import (
     ModelRegistration,
-    ModelUpdate,
     get_model,
     lineage,
     list_models,
@@ -23,7 +22,7 @@ from hokusai.server.services.models import (
     register_model,
     update_model,
 )
-from hokusai.server.uploads import Upload, receive_request_file
+from hokusai.server.uploads import Stored, Upload, answer_upload, receive_request_file
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 
@@ -83,6 +82,7 @@ def _registration(values: Any) -> ModelRegistration:
 @router.post(
     "",
     status_code=201,
+    response_model=schemas.Model,
     summary="Register a baseline: JSON with source_uri, or multipart with the model directory `archive`",
     openapi_extra=_REGISTRATION_BODY,
 )
@@ -102,7 +102,7 @@ async def register(request: Request, principal: Caller, state: StateDep) -> JSON
                 "the body is not JSON (or send multipart/form-data)", code="bad_json"
             ) from None
 
-    def work() -> dict[str, Any]:
+    def store() -> Stored:
         registration = _registration(values)
         with state.sessions() as session:
             model = register_model(
@@ -110,35 +110,38 @@ async def register(request: Request, principal: Caller, state: StateDep) -> JSON
                 archive=upload.path if upload else None,
             )  # fmt: skip
             session.commit()
-            return model_view(session, model)
+            return model_view(session, model), True
 
-    try:
-        body = await run_in_threadpool(work)
-    finally:
-        if upload is not None:
-            upload.discard()
-    return JSONResponse(body, status_code=201, headers={"Location": f"/api/v1/models/{body['name']}"})
+    return await answer_upload(upload, store, location=lambda body: f"/api/v1/models/{body.name}")
 
 
-@router.get("", summary="All models (the catalogue owners publish)")
-def index(_principal: Caller, session: SessionDep) -> dict[str, Any]:
-    return {"models": [model_view(session, model) for model in list_models(session)]}
+@router.get("", response_model=schemas.ModelList, summary="All models (the catalogue owners publish)")
+def index(_principal: Caller, session: SessionDep) -> schemas.ModelList:
+    return schemas.ModelList(models=[model_view(session, model) for model in list_models(session)])
 
 
-@router.get("/{name}", summary="One model")
-def read(name: str, _principal: Caller, session: SessionDep) -> dict[str, Any]:
+@router.get("/{name}", response_model=schemas.Model, summary="One model")
+def read(name: str, _principal: Caller, session: SessionDep) -> schemas.Model:
     return model_view(session, get_model(session, name))
 
 
-@router.patch("/{name}", summary="Change whether a model accepts contributions (its rules: /benchmarks)")
-def update(name: str, body: ModelUpdate, principal: Caller, session: SessionDep) -> dict[str, Any]:
+@router.patch(
+    "/{name}",
+    response_model=schemas.Model,
+    summary="Change whether a model accepts contributions (its rules: /benchmarks)",
+)
+def update(name: str, body: schemas.ModelUpdate, principal: Caller, session: SessionDep) -> schemas.Model:
     """The model's owner (or an admin) only."""
     model = update_model(session, principal, get_model(session, name), body)
     session.commit()
     return model_view(session, model)
 
 
-@router.get("/{name}/lineage", summary="Every version of the model, baseline first, with what produced it")
-def read_lineage(name: str, principal: Caller, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+@router.get(
+    "/{name}/lineage",
+    response_model=schemas.Lineage,
+    summary="Every version of the model, baseline first, with what produced it",
+)
+def read_lineage(name: str, principal: Caller, session: SessionDep, settings: SettingsDep) -> schemas.Lineage:
     """Owners see every version; others the baseline and the accepted improvements."""
     return lineage(session, settings, get_model(session, name), principal)

@@ -6,53 +6,20 @@ its grants; everyone else gets 404 for it.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field, model_validator
 
 from hokusai.errors import NotFound
+from hokusai.schemas import Permission, PermissionGrant, PermissionList
 from hokusai.server import policy
 from hokusai.server.deps import Caller, SessionDep
-from hokusai.server.policy import MLFLOW_RESOURCE_TYPES
 from hokusai.server.services import mlflow_permissions
 from hokusai.server.services.access import mlflow_subject
 from hokusai.server.services.principals import get_principal, wallet_principal
 from hokusai.wallet import checksum_address
 
 router = APIRouter(prefix="/api/v1/permissions", tags=["permissions"])
-
-
-class PermissionGrant(BaseModel):
-    """Give a principal (by id, or a wallet by address) a level on an experiment or registered model."""
-
-    resource_type: str = Field(description=f"One of {', '.join(MLFLOW_RESOURCE_TYPES)}.")
-    resource_id: str = Field(
-        min_length=1, max_length=300, description="Experiment id or registered model name."
-    )
-    principal_id: str | None = Field(None, max_length=32)
-    address: str | None = Field(None, max_length=42, description="A wallet, instead of principal_id.")
-    permission: str = Field(description="READ, EDIT, MANAGE or NO_PERMISSIONS.")
-
-    @model_validator(mode="after")
-    def _one_principal(self) -> PermissionGrant:
-        if (self.principal_id is None) == (self.address is None):
-            raise ValueError("give principal_id or address, not both")
-        return self
-
-
-class Permission(BaseModel):
-    resource_type: str
-    resource_id: str
-    principal_id: str
-    permission: str
-    granted_by: str | None
-    created_at: datetime
-
-
-class PermissionList(BaseModel):
-    permissions: list[Permission]
 
 
 ResourceType = Annotated[str, Query(max_length=32)]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
+from hokusai.schemas import AuditEntry, AuditPage, PrincipalInfo, PrincipalList, PrincipalUpdate
 from hokusai.server.db.models import AuditEvent
 from hokusai.server.db.models import Principal as PrincipalRow
 from hokusai.server.deps import Caller, SessionDep, StateDep
@@ -16,46 +15,6 @@ from hokusai.server.services.audit import record_event
 from hokusai.server.services.principals import get_principal, role_of
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
-
-
-class PrincipalInfo(BaseModel):
-    id: str
-    kind: str
-    name: str | None
-    wallet_address: str | None
-    role: str
-    trusted_pickle: bool
-    created_at: datetime
-
-
-class PrincipalList(BaseModel):
-    principals: list[PrincipalInfo]
-
-
-class PrincipalUpdate(BaseModel):
-    """``trusted_pickle``: this owner's pickle models may be registered (they load only in run workers)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    trusted_pickle: bool
-
-
-class AuditEntry(BaseModel):
-    id: int
-    at: datetime
-    event: str
-    principal_id: str | None
-    key_id: str | None
-    wallet_address: str | None
-    resource: str | None
-    reason: str | None
-    client_ip: str | None
-    request_id: str | None
-    details: dict[str, Any] | None
-
-
-class AuditPage(BaseModel):
-    events: list[AuditEntry]
 
 
 def _info(session: SessionDep, row: PrincipalRow, state: StateDep) -> PrincipalInfo:

@@ -3,12 +3,13 @@ and the run worker's signing endpoint."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from hokusai import schemas
 from hokusai.server import policy
 from hokusai.server.deps import Caller, Checked, SessionDep, StateDep
 from hokusai.server.services.access import run_subject
@@ -28,14 +29,15 @@ class RunRequest(BaseModel):
     options: RunOptions = Field(default_factory=RunOptions)  # type: ignore[valid-type]
 
 
-class SignRequest(BaseModel):
-    """A run worker's unsigned attestation document and its evaluation report."""
-
-    document: dict[str, Any]
-    report: dict[str, Any]
-
-
-@router.post("", status_code=202, summary="Submit an evaluation run", responses={200: {}})
+@router.post(
+    "",
+    status_code=202,
+    response_model=schemas.Run,
+    summary="Submit an evaluation run",
+    responses={
+        200: {"model": schemas.Run, "description": "This Idempotency-Key and body were submitted before"}
+    },
+)
 def submit(
     body: RunRequest,
     principal: Caller,
@@ -55,11 +57,13 @@ def submit(
         session.commit()
         state.runner.submit(run.id, token)
     headers = {"Location": f"/api/v1/runs/{run.id}"}
-    return JSONResponse(run_view(session, run), status_code=202 if created else 200, headers=headers)
+    return JSONResponse(
+        run_view(session, run).model_dump(mode="json"), status_code=202 if created else 200, headers=headers
+    )
 
 
-@router.get("/{run_id}", summary="A run's state, progress, timings and result")
-def read_run(run_id: str, principal: Caller, session: SessionDep) -> dict[str, Any]:
+@router.get("/{run_id}", response_model=schemas.Run, summary="A run's state, progress, timings and result")
+def read_run(run_id: str, principal: Caller, session: SessionDep) -> schemas.Run:
     run = get_run(session, run_id)
     policy.require(principal, "run.read", run_subject(session, run, get_model_by_id(session, run.model_id)))
     return run_view(session, run)
@@ -67,9 +71,12 @@ def read_run(run_id: str, principal: Caller, session: SessionDep) -> dict[str, A
 
 @router.get(
     "/{run_id}/mint-request",
+    response_model=schemas.MintRequest,
     summary="An accepted run's signed EIP-712 mint request and submitMintRequest calldata (model owner)",
 )
-def read_mint_request(run_id: str, principal: Caller, session: SessionDep, state: StateDep) -> dict[str, Any]:
+def read_mint_request(
+    run_id: str, principal: Caller, session: SessionDep, state: StateDep
+) -> schemas.MintRequest:
     """``{domain, types, primaryType, message, typedDataDigest, signatures, signerAddresses,
     submitCalldata}``; 409 ``stale_baseline`` when another mint moved the model's weight head."""
     state.signer()  # the attesters, loaded once
@@ -77,25 +84,26 @@ def read_mint_request(run_id: str, principal: Caller, session: SessionDep, state
     run = get_run(session, run_id)
     request = mint_request_for_run(session, state.settings, state.attesters, principal, run)
     session.commit()  # the audit row
-    return request
+    return schemas.MintRequest.model_validate(request)
 
 
 @router.post(
     "/{run_id}/sign",
+    response_model=schemas.Signed,
     summary="The run worker asks the platform to sign its attestation",
     dependencies=[Checked],
 )
 def sign(
     run_id: str,
-    body: SignRequest,
+    body: schemas.SignRequest,
     session: SessionDep,
     state: StateDep,
     x_hokusai_run_token: Annotated[str | None, Header(max_length=200)] = None,
-) -> dict[str, Any]:
+) -> schemas.Signed:
     """Only the worker of a running run (its one-run token) gets a signature, and only for a document that
     describes that run: the registered model file, the model's data, the run's contributions and options."""
-    sealed = sign_run_document(
+    document = sign_run_document(
         session, state.signer(), run_id, x_hokusai_run_token, body.document, body.report
     )
     session.commit()
-    return {"attestation": sealed}
+    return schemas.Signed(attestation=schemas.AttestationDocument.model_validate(document))

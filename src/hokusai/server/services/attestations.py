@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hokusai import schemas
 from hokusai.config import Settings
 from hokusai.errors import NotFound, found
 from hokusai.server.db.models import Attestation, Contribution, Model, Run, RunContribution
@@ -52,21 +53,19 @@ def verify_document(
     return verdict.to_dict()
 
 
-def contribution_value(session: Session, run: Run, position: int) -> dict[str, Any]:
+def contribution_value(session: Session, run: Run, position: int) -> schemas.ContributionValue:
     """A contribution's value ± standard error (pp) and near-copies dropped, from its run's report."""
     attestation = session.get(Attestation, run.attestation_id) if run.attestation_id else None
     entries = (attestation.report or {}).get("contributions", []) if attestation else []
     entry = entries[position] if position < len(entries) else {}
     rows = entry.get("rows") or {}
     near = sum(v for k, v in rows.items() if k.startswith("near_duplicate_of_") and isinstance(v, int))
-    return {
-        "value_pp": entry.get("value_pp"),
-        "value_se_pp": entry.get("value_se_pp"),
-        "near_duplicates": near,
-    }
+    return schemas.ContributionValue(
+        value_pp=entry.get("value_pp"), value_se_pp=entry.get("value_se_pp"), near_duplicates=near
+    )
 
 
-def contributor_impact(session: Session, address: str) -> dict[str, Any]:
+def contributor_impact(session: Session, address: str) -> schemas.Impact:
     """What a wallet's contributions achieved in finished runs: per model and in total.
 
     ``weighted_delta_one`` sums, over the accepted runs that count, the run's DeltaOne score times the
@@ -108,15 +107,15 @@ def contributor_impact(session: Session, address: str) -> dict[str, Any]:
         entry["attestations"].append(
             {"attestation_id": run.attestation_id, "run_id": run.id, "outcome": run.outcome,
              "delta_one_score": run.delta_one_score, "weight": (link.weight_bps or 0) / 10_000,
-             "counted": counts, **contribution_value(session, run, link.position)}
+             "counted": counts, **contribution_value(session, run, link.position).model_dump()}
         )  # fmt: skip
     models = {name: {**values, "weighted_delta_one": round(values["weighted_delta_one"], 6)}
               for name, values in per_model.items()}  # fmt: skip
-    return {
-        "address": wallet,
-        "contributions": len(contributions),
-        "runs": sum(m["runs"] for m in models.values()),
-        "accepted_runs": sum(m["accepted_runs"] for m in models.values()),
-        "weighted_delta_one": round(sum(m["weighted_delta_one"] for m in models.values()), 6),
-        "models": models,
-    }
+    return schemas.Impact(
+        address=wallet,
+        contributions=len(contributions),
+        runs=sum(m["runs"] for m in models.values()),
+        accepted_runs=sum(m["accepted_runs"] for m in models.values()),
+        weighted_delta_one=round(sum(m["weighted_delta_one"] for m in models.values()), 6),
+        models={name: schemas.ModelImpact(**values) for name, values in models.items()},
+    )

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hokusai import schemas
 from hokusai.data.schema import Schema
 from hokusai.errors import Conflict, InvalidInput, NotFound, found
 from hokusai.pipeline.benchmark_spec import BenchmarkSpec
@@ -205,19 +206,19 @@ def cooldown_left(session: Session, model: Model, spec: BenchmarkSpec, now: date
     return left if left > 0 else None
 
 
-def spec_view(session: Session, row: BenchmarkSpecRow) -> dict[str, Any]:
-    """The JSON a client sees of one spec version."""
+def spec_view(session: Session, row: BenchmarkSpecRow) -> schemas.Benchmark:
+    """One spec version as a client sees it."""
     model = session.get(Model, row.model_id)
     spec = load(row)
-    return {
-        "id": row.id,
-        "model": model.name if model else None,
-        "version": row.version,
-        "current": model is not None and model.benchmark_spec_id == row.id,
-        "used": row.used,
-        "hash": spec.canonical_hash(),
-        "benchmark_dataset_id": row.benchmark_dataset_id,
-        "spec": spec.model_dump(mode="json"),
-        "created_by": row.created_by,
-        "created_at": row.created_at.isoformat(),
-    }
+    return schemas.Benchmark(
+        id=row.id,
+        model=model.name if model else None,
+        version=row.version,
+        current=model is not None and model.benchmark_spec_id == row.id,
+        used=row.used,
+        hash=spec.canonical_hash(),
+        benchmark_dataset_id=row.benchmark_dataset_id,
+        spec=spec.model_dump(mode="json"),
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )

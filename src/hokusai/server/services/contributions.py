@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hokusai import schemas
 from hokusai.errors import Conflict, Forbidden, NotFound, found
 from hokusai.server.db.models import Contribution, Dataset, Model, utcnow
 from hokusai.server.principal import Principal
@@ -136,16 +136,16 @@ def contributions_of(session: Session, wallet: str) -> list[Contribution]:
     return list(session.scalars(query))
 
 
-def contribution_view(session: Session, contribution: Contribution, model_name: str) -> dict[str, Any]:
-    """The JSON a client sees of a contribution (with its dataset's hash and manifest)."""
+def contribution_view(session: Session, contribution: Contribution, model_name: str) -> schemas.Contribution:
+    """A contribution as a client sees it (with its dataset's hash and manifest)."""
     dataset = session.get(Dataset, contribution.dataset_id)
     assert dataset is not None
-    return {
-        "id": contribution.id,
-        "model": model_name,
-        "contributor_address": contribution.contributor_address,
-        "data_hash": dataset.sha256,
-        "dataset": dataset_view(dataset),
-        "validation": contribution.validation,
-        "created_at": contribution.created_at.isoformat(),
-    }
+    return schemas.Contribution(
+        id=contribution.id,
+        model=model_name,
+        contributor_address=contribution.contributor_address,
+        data_hash=dataset.sha256,
+        dataset=dataset_view(dataset),
+        validation=schemas.Validation(**contribution.validation),
+        created_at=contribution.created_at,
+    )

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hokusai import schemas
 from hokusai.errors import HokusaiError, InvalidData, NotFound, PayloadTooLarge, found
 from hokusai.hashing import file_sha256
 from hokusai.server.db.models import Dataset, utcnow
@@ -152,15 +153,22 @@ def get_dataset(session: Session, dataset_id: str) -> Dataset:
     )
 
 
-def dataset_view(dataset: Dataset) -> dict[str, Any]:
-    """The JSON a client sees of a dataset."""
-    return {
-        "id": dataset.id,
-        "sha256": dataset.sha256,
-        "size_bytes": dataset.size_bytes,
-        "format": dataset.format,
-        "row_count": dataset.row_count,
-        "columns": dataset.columns,
-        "manifest": dataset.manifest,
-        "created_at": dataset.created_at.isoformat(),
-    }
+def dataset_view(dataset: Dataset) -> schemas.Dataset:
+    """A dataset as a client sees it."""
+    return schemas.Dataset(
+        id=dataset.id,
+        sha256=dataset.sha256,
+        size_bytes=dataset.size_bytes,
+        format=dataset.format,
+        row_count=dataset.row_count,
+        columns=dataset.columns,
+        manifest=dataset.manifest,
+        created_at=dataset.created_at,
+    )
+
+
+def uploaded_view(ingested: Ingested) -> schemas.UploadedDataset:
+    """A dataset as its upload answers it: with the validation summary."""
+    return schemas.UploadedDataset(
+        **dict(dataset_view(ingested.dataset)), validation=schemas.Validation(**ingested.validation)
+    )

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hokusai import schemas
 from hokusai.config import Settings
 from hokusai.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, found
 from hokusai.server import policy
@@ -63,23 +64,6 @@ class ModelRegistration(BaseModel):
         None,
         description="Benchmark spec fields (seed, task, primary metric, guardrails, threshold, cooldown, "
         "contribution schema…); the rest is derived from the registration",
-    )
-
-
-class ModelUpdate(BaseModel):
-    """What a model's owner may change after registration."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    accepts_contributions: bool | None = None
-    onchain_id: str | None = Field(
-        None, max_length=78, description="The model's uint256 id in the DeltaVerifier (decimal)"
-    )
-    weight_head: str | None = Field(
-        None,
-        max_length=66,
-        description="The contract's weight head after a mint (0x + 64 hex); an accepted run's candidate "
-        "becomes the baseline",
     )
 
 
@@ -324,7 +308,7 @@ def _check_model_kind(session: Session, principal: Principal, info: Any, model_t
         )
 
 
-def update_model(session: Session, principal: Principal, model: Model, update: ModelUpdate) -> Model:
+def update_model(session: Session, principal: Principal, model: Model, update: schemas.ModelUpdate) -> Model:
     """Change whether the model accepts contributions, its on-chain id, or its weight head after a mint
     (its owner or an admin; its evaluation rules are its benchmark spec's: ``services.benchmarks``)."""
     policy.require(principal, "model.write", model_subject(model))
@@ -353,43 +337,43 @@ def _tmp(settings: Settings) -> Path:
     return path
 
 
-def model_view(session: Session, model: Model) -> dict[str, Any]:
-    """The JSON a client sees of a model."""
+def model_view(session: Session, model: Model) -> schemas.Model:
+    """A model as a client sees it."""
     train = session.get(Dataset, model.train_dataset_id)
     benchmark = session.get(Dataset, model.benchmark_dataset_id)
     assert train is not None and benchmark is not None
-    return {
-        "id": model.id,
-        "name": model.name,
-        "model_type": model.model_type,
-        "target_column": model.target_column,
-        "owner_id": model.owner_id,
-        "baseline_version": model.baseline_version,
-        "baseline_uri": f"models:/{model.name}/{model.baseline_version}",
-        "source_uri": model.source_uri,
-        "train_dataset": dataset_view(train),
-        "benchmark_dataset": dataset_view(benchmark),
-        "data_schema": model.data_schema,
-        "model_hash": model.model_hash,
-        "model_format": model.model_format,
-        "benchmark_spec": _spec_ref(session, model),
-        "accepts_contributions": model.accepts_contributions,
-        "experiment_id": model.experiment_id,
-        "onchain_id": model.onchain_id,
-        "weight_head": model.weight_head,
-        "created_at": model.created_at.isoformat(),
-    }
+    return schemas.Model(
+        id=model.id,
+        name=model.name,
+        model_type=model.model_type,
+        target_column=model.target_column,
+        owner_id=model.owner_id,
+        baseline_version=model.baseline_version,
+        baseline_uri=f"models:/{model.name}/{model.baseline_version}",
+        source_uri=model.source_uri,
+        train_dataset=dataset_view(train),
+        benchmark_dataset=dataset_view(benchmark),
+        data_schema=model.data_schema,
+        model_hash=model.model_hash,
+        model_format=model.model_format,
+        benchmark_spec=_spec_ref(session, model),
+        accepts_contributions=model.accepts_contributions,
+        experiment_id=model.experiment_id,
+        onchain_id=model.onchain_id,
+        weight_head=model.weight_head,
+        created_at=model.created_at,
+    )
 
 
-def _spec_ref(session: Session, model: Model) -> dict[str, Any] | None:
+def _spec_ref(session: Session, model: Model) -> schemas.SpecRef | None:
     row = benchmarks.current(session, model) if model.benchmark_spec_id else None
     if row is None:
         return None
     spec = benchmarks.load(row)
-    return {"id": row.id, "version": row.version, "hash": spec.canonical_hash(), "task": spec.task}
+    return schemas.SpecRef(id=row.id, version=row.version, hash=spec.canonical_hash(), task=spec.task)
 
 
-def lineage(session: Session, settings: Settings, model: Model, principal: Principal) -> dict[str, Any]:
+def lineage(session: Session, settings: Settings, model: Model, principal: Principal) -> schemas.Lineage:
     """Every version of the model's one registered model, baseline first, with what produced each.
 
     Owners and admins see every version; others the baseline and the accepted improvements (what the
@@ -410,7 +394,7 @@ def lineage(session: Session, settings: Settings, model: Model, principal: Princ
     )
     runs = {run.registered_version: run for run in succeeded if run.registered_version}
     counted = counted_runs(session, succeeded)
-    entries: list[dict[str, Any]] = []
+    entries: list[schemas.LineageVersion] = []
     cumulative, units = 0.0, set()
     ordered = sorted(versions, key=lambda v: (v["version"] != model.baseline_version, int(v["version"])))
     for version in ordered:
@@ -441,13 +425,13 @@ def lineage(session: Session, settings: Settings, model: Model, principal: Princ
                 metric_deltas=result.get("metric_deltas"),
                 counted=run.id in counted,
                 contributions=[
-                    {
-                        "id": c.id,
-                        "contributor_address": c.contributor_address,
-                        "weight_bps": link.weight_bps,
-                        "data_hash": _data_hash(session, c.dataset_id),
-                        **contribution_value(session, run, position),
-                    }
+                    schemas.LineageContribution(
+                        id=c.id,
+                        contributor_address=c.contributor_address,
+                        weight_bps=link.weight_bps,
+                        data_hash=_data_hash(session, c.dataset_id),
+                        **contribution_value(session, run, position).model_dump(),
+                    )
                     for position, (link, c) in enumerate(run_contributions(session, run))
                 ],
             )
@@ -455,15 +439,15 @@ def lineage(session: Session, settings: Settings, model: Model, principal: Princ
             if accepted and run.id in counted and gain is not None:
                 cumulative += float(gain)
                 units.add(result.get("unit", "pp"))
-        entries.append(entry)
-    return {
-        "model": model.name,
-        "baseline_version": model.baseline_version,
-        "versions": entries,
-        "cumulative_improvement": round(cumulative, 6),
-        "unit": next(iter(units)) if len(units) == 1 else None,  # one primary metric: one unit
-        "cumulative_improvement_pp": round(cumulative, 6) if units <= {"pp"} else None,
-    }
+        entries.append(schemas.LineageVersion(**entry))
+    return schemas.Lineage(
+        model=model.name,
+        baseline_version=model.baseline_version,
+        versions=entries,
+        cumulative_improvement=round(cumulative, 6),
+        unit=next(iter(units)) if len(units) == 1 else None,  # one primary metric: one unit
+        cumulative_improvement_pp=round(cumulative, 6) if units <= {"pp"} else None,
+    )
 
 
 def _data_hash(session: Session, dataset_id: str) -> str | None:

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -18,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hokusai import schemas
 from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, found
 from hokusai.hashing import canonical_hash
 from hokusai.pipeline.options import EvaluationOptions, overrides_of
@@ -62,6 +62,9 @@ def submit_run(
             code="options_reserved",
             details={"options": sorted(options.model_dump(exclude_none=True))},
         )
+    spec_row = benchmarks.current(session, model)
+    # checked before anything is hashed: an option out of its bounds (or of canonical JSON's) is a 400
+    effective = benchmarks.effective_options(benchmarks.load(spec_row), options)
     request_hash = canonical_hash(
         {"model": model.id, "contributions": contribution_ids, "options": options.model_dump()}
     )
@@ -77,8 +80,6 @@ def submit_run(
                 )
             return earlier, False
     contributions = _authorised_contributions(session, principal, model, contribution_ids)
-    spec_row = benchmarks.current(session, model)
-    effective = benchmarks.effective_options(benchmarks.load(spec_row), options)
     run = Run(
         id=uuid.uuid4().hex,
         model_id=model.id,
@@ -258,33 +259,29 @@ def queued_runs(session: Session) -> list[str]:
     return list(session.scalars(select(Run.id).where(Run.state == QUEUED).order_by(Run.created_at)))
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def run_view(session: Session, run: Run) -> dict[str, Any]:
-    """The JSON a client sees of a run: state, progress, timings and, when done, the result."""
+def run_view(session: Session, run: Run) -> schemas.Run:
+    """A run as a client sees it: state, progress, timings and, when done, the result."""
     model = session.get(Model, run.model_id)
     duration = (
         (run.finished_at - run.started_at).total_seconds() if run.finished_at and run.started_at else None
     )
-    return {
-        "id": run.id,
-        "model": model.name if model else None,
-        "state": run.state,
-        "progress": run.progress,
-        "options": run.options,
-        "benchmark_spec_id": run.benchmark_spec_id,
-        "contributions": [contribution.id for _, contribution in run_contributions(session, run)],
-        "created_at": _iso(run.created_at),
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
-        "duration_seconds": duration,
-        "outcome": run.outcome,
-        "delta_one_score": run.delta_one_score,
-        "result": run.result,
-        "attestation_id": run.attestation_id,
-        "mlflow_run_id": run.mlflow_run_id,
-        "registered_version": run.registered_version,
-        "error": {"code": run.error_code, "message": run.error} if run.state == FAILED else None,
-    }
+    return schemas.Run(
+        id=run.id,
+        model=model.name if model else None,
+        state=run.state,
+        progress=run.progress,  # validated into RunProgress
+        options=run.options,
+        benchmark_spec_id=run.benchmark_spec_id,
+        contributions=[contribution.id for _, contribution in run_contributions(session, run)],
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        duration_seconds=duration,
+        outcome=run.outcome,
+        delta_one_score=run.delta_one_score,
+        result=run.result,  # validated into RunResult
+        attestation_id=run.attestation_id,
+        mlflow_run_id=run.mlflow_run_id,
+        registered_version=run.registered_version,
+        error=schemas.RunError(code=run.error_code, message=run.error) if run.state == FAILED else None,
+    )

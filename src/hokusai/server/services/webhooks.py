@@ -45,13 +45,14 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from hokusai import __version__
+from hokusai import __version__, schemas
 from hokusai.attestation.attesters import DEPLOYED
 from hokusai.attestation.mint import attestation_hash, idempotency_key, weight_bps
 from hokusai.config import Settings, env_name
 from hokusai.errors import ConfigError, InvalidInput, NotFound
 from hokusai.files import create_secret_file, read_secret_file
 from hokusai.hashing import canonical_json
+from hokusai.schemas import DELTAONE_ACCEPTED, EVENT_TYPES
 from hokusai.server import policy
 from hokusai.server.db.models import Attestation, Model, OutboxEvent, Run, Webhook, WebhookDelivery, utcnow
 from hokusai.server.policy import ADMIN_ROLE
@@ -63,8 +64,6 @@ from hokusai.wallet import checksum_address
 
 log = logging.getLogger("hokusai.webhooks")
 
-DELTAONE_ACCEPTED = "deltaone.accepted"
-EVENT_TYPES = (DELTAONE_ACCEPTED,)
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 SIGNATURE_HEADER = "X-Hokusai-Signature"
 ATTEMPT_LOG_MAX = 50  # the delivery log keeps the last this many attempts
@@ -328,18 +327,19 @@ def record_accepted(session: Session, run: Run, model: Model) -> OutboxEvent:
 # --- webhooks, as their owners manage them ------------------------------------------------------------------
 
 
-def webhook_view(session: Session, row: Webhook) -> dict[str, Any]:
-    """A webhook as its owner sees it (never its secret)."""
+def webhook_view(session: Session, row: Webhook, secret: str | None = None) -> schemas.Webhook:
+    """A webhook as its owner sees it (its ``secret`` only in the answer that creates it)."""
     model = session.get(Model, row.model_id) if row.model_id else None
-    return {
-        "id": row.id,
-        "url": row.url,
-        "model": model.name if model else None,
-        "events": list(row.events),
-        "active": row.active,
-        "owner_id": row.owner_id,
-        "created_at": row.created_at.isoformat(),
-    }
+    return schemas.Webhook(
+        id=row.id,
+        url=row.url,
+        model=model.name if model else None,
+        events=list(row.events),
+        active=row.active,
+        owner_id=row.owner_id,
+        created_at=row.created_at,
+        secret=secret,
+    )
 
 
 def create_webhook(
@@ -416,25 +416,25 @@ def delete_webhook(session: Session, principal: Principal, webhook_id: str) -> W
     return row
 
 
-def delivery_view(row: WebhookDelivery, event: OutboxEvent | None) -> dict[str, Any]:
+def delivery_view(row: WebhookDelivery, event: OutboxEvent | None) -> schemas.Delivery:
     """One delivery and its attempts, as the webhook's owner reads them."""
-    return {
-        "id": row.id,
-        "event_id": row.event_id,
-        "event_type": event.event_type if event else None,
-        "run_id": ((event.payload or {}).get("data") or {}).get("run_id") if event else None,
-        "state": row.state,
-        "attempts": row.attempts,
-        "next_attempt_at": row.next_attempt_at.isoformat() if row.state == PENDING else None,
-        "last_status": row.last_status,
-        "last_error": row.last_error,
-        "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
-        "created_at": row.created_at.isoformat(),
-        "log": list(row.attempt_log or []),
-    }
+    return schemas.Delivery(
+        id=row.id,
+        event_id=row.event_id,
+        event_type=event.event_type if event else None,
+        run_id=((event.payload or {}).get("data") or {}).get("run_id") if event else None,
+        state=row.state,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at if row.state == PENDING else None,
+        last_status=row.last_status,
+        last_error=row.last_error,
+        delivered_at=row.delivered_at,
+        created_at=row.created_at,
+        log=list(row.attempt_log or []),
+    )
 
 
-def list_deliveries(session: Session, principal: Principal, webhook_id: str) -> list[dict[str, Any]]:
+def list_deliveries(session: Session, principal: Principal, webhook_id: str) -> list[schemas.Delivery]:
     """A webhook's deliveries, newest first, each with its attempt log (its owner, admins)."""
     row = get_webhook(session, principal, webhook_id, "webhook.read")
     deliveries = session.scalars(

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from hokusai.errors import HokusaiError, InvalidInput, NotFound, Unauthorized
@@ -154,6 +155,11 @@ def static(name: str) -> FileResponse:
     )
 
 
+def _json(view: BaseModel) -> dict[str, Any]:
+    """An API answer as the templates read it: its JSON, as a dict (the same values the API sends)."""
+    return view.model_dump(mode="json")
+
+
 # --- models -----------------------------------------------------------------------------------------
 
 
@@ -161,7 +167,10 @@ def static(name: str) -> FileResponse:
 def models_page(request: Request, principal: Caller, session: SessionDep) -> HTMLResponse:
     """The model catalogue."""
     return render(
-        request, "models.html", principal, {"models": [model_view(session, m) for m in list_models(session)]}
+        request,
+        "models.html",
+        principal,
+        {"models": [_json(model_view(session, m)) for m in list_models(session)]},
     )
 
 
@@ -172,8 +181,8 @@ def model_page(
     """A model: its lineage (chart and table), its benchmark spec, and the contributions and runs the
     caller may read."""
     model = get_model(session, name)
-    history = lineage(session, settings, model, principal)
-    specs = [benchmarks.spec_view(session, row) for row in benchmarks.list_specs(session, model)]
+    history = _json(lineage(session, settings, model, principal))
+    specs = [_json(benchmarks.spec_view(session, row)) for row in benchmarks.list_specs(session, model)]
     contributions = policy.visible(
         principal,
         "contribution.read",
@@ -183,13 +192,13 @@ def model_page(
         principal, "run.read", ((run_subject(session, r, model), r) for r in list_runs(session, model))
     )
     return render(request, "model.html", principal, {
-        "model": model_view(session, model),
+        "model": _json(model_view(session, model)),
         "lineage": history,
         "chart": lineage_chart(history),
         "spec": next((s for s in specs if s["current"]), None),
         "specs": specs,
-        "contributions": [contribution_view(session, c, model.name) for c in contributions],
-        "runs": [run_view(session, r) for r in runs],
+        "contributions": [_json(contribution_view(session, c, model.name)) for c in contributions],
+        "runs": [_json(run_view(session, r)) for r in runs],
     })  # fmt: skip
 
 
@@ -218,12 +227,12 @@ def run_page(
     """A run: its state and progress while it runs (the page's script follows it), then the verdict, every
     metric, the reason in words, the plots and the contributors."""
     run = _readable_run(session, principal, run_id)
-    view = run_view(session, run)
+    view = _json(run_view(session, run))
     attestation = session.get(Attestation, run.attestation_id) if run.attestation_id else None
     report = attestation.report if attestation is not None else None
     contributors = [
         {"id": c.id, "wallet": c.contributor_address, "weight_bps": link.weight_bps,
-         **contribution_value(session, run, position)}
+         **_json(contribution_value(session, run, position))}
         for position, (link, c) in enumerate(run_contributions(session, run))
     ]  # fmt: skip
     return render(request, "run.html", principal, {
@@ -235,7 +244,7 @@ def run_page(
 @router.get("/runs/{run_id}/state")
 def run_state(run_id: str, principal: Caller, session: SessionDep) -> JSONResponse:
     """What the run page's script polls: state and progress (the JSON API's run view)."""
-    view = run_view(session, _readable_run(session, principal, run_id))
+    view = _json(run_view(session, _readable_run(session, principal, run_id)))
     return JSONResponse({k: view[k] for k in ("id", "state", "progress", "outcome", "error")},
                         headers={"Cache-Control": "no-store"})  # fmt: skip
 
@@ -340,7 +349,8 @@ def contributor_page(request: Request, address: str, principal: Caller, session:
     for contribution in contributions_of(session, wallet):
         model = get_model_by_id(session, contribution.model_id)
         if policy.allows(principal, "contribution.read", contribution_subject(contribution, model)):
-            contributions.append(contribution_view(session, contribution, model.name))
+            contributions.append(_json(contribution_view(session, contribution, model.name)))
     return render(request, "contributor.html", principal, {
-        "address": wallet, "impact": contributor_impact(session, wallet), "contributions": contributions,
+        "address": wallet, "impact": _json(contributor_impact(session, wallet)),
+        "contributions": contributions,
     })  # fmt: skip

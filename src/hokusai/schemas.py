@@ -1,0 +1,724 @@
+"""The API's request and response bodies, in one place: the server declares them as ``response_model`` (so
+the OpenAPI document has a schema for every answer) and the SDK returns the same classes.
+
+Only pydantic, the standard library and the shared modules below it: importable without FastAPI,
+SQLAlchemy or the server (the import-layer contract in pyproject.toml puts it with the shared modules).
+Bodies whose format is defined elsewhere and may grow (the signed attestation document, the evaluation
+report, a run's result) are models with their known fields typed and ``extra="allow"``. Request bodies
+built on the pipeline's option models (``RunRequest``, ``ModelRegistration``, the benchmark spec changes)
+stay beside the services that use them: this module cannot import the pipeline.
+
+Timestamps that the API has always written with ``datetime.isoformat()`` (``+00:00``) keep doing so
+(``Timestamp``); the models that always answered in pydantic's own format (``Z``) keep theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+from hokusai.errors import InvalidInput
+from hokusai.wallet import checksum_address
+
+# --- the API's vocabulary -----------------------------------------------------------------------------------
+
+READ, WRITE, ADMIN = "read", "write", "admin"
+SCOPES: tuple[str, ...] = (READ, WRITE, ADMIN)
+GRANTABLE_ROLES: tuple[str, ...] = ("owner", "admin")
+MLFLOW_RESOURCE_TYPES: tuple[str, ...] = ("experiment", "registered_model")
+DELTAONE_ACCEPTED = "deltaone.accepted"
+EVENT_TYPES: tuple[str, ...] = (DELTAONE_ACCEPTED,)
+
+
+def parse_scopes(value: str | Iterable[str]) -> frozenset[str]:
+    """Scopes from a space/comma separated string or an iterable; an unknown scope is a ``ValueError``."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+    unknown = sorted(set(items) - set(SCOPES))
+    if unknown:
+        raise ValueError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(SCOPES)}")
+    return frozenset(items)
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(lambda value: value.isoformat(), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+"""A timestamp written as ``datetime.isoformat()`` (``2025-01-02T03:04:05.678901+00:00``)."""
+
+
+class Sparse(BaseModel):
+    """A body whose optional keys are absent, not null, when they do not apply: fields never set are left
+    out of the JSON (a ``null`` that was set stays). The JSON schema is the model's own."""
+
+    @model_serializer(mode="wrap")
+    def _present_only(self, handler: SerializerFunctionWrapHandler):
+        # no return annotation: an annotated one would replace the model's schema in the OpenAPI document
+        data = handler(self)
+        for name in type(self).model_fields:
+            if name not in self.model_fields_set:
+                data.pop(name, None)
+        return data
+
+
+class Open(Sparse):
+    """A body defined elsewhere that may carry more than its typed fields (they are kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --- health -------------------------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class Probe(BaseModel):
+    """One readiness probe: ``error`` says what failed, in words."""
+
+    name: str
+    ok: bool
+    latency_ms: float
+    error: str | None
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, Probe]
+
+
+# --- auth, keys, principals, permissions --------------------------------------------------------------------
+
+
+class Me(BaseModel):
+    """The calling principal."""
+
+    id: str
+    method: str
+    role: str
+    scopes: list[str]
+    wallet_address: str | None
+    key_id: str | None
+    name: str | None
+
+
+class Nonce(BaseModel):
+    """Put ``nonce`` in the EIP-4361 message; use it within 10 minutes. ``domain`` and ``uri`` are what to
+    sign for; ``chain_ids`` the chains the platform accepts."""
+
+    nonce: str
+    expires_at: datetime
+    domain: str
+    uri: str
+    chain_ids: list[int]
+
+
+class Grant(BaseModel):
+    address: str
+    role: str = Field(description=f"One of {', '.join(GRANTABLE_ROLES)}.")
+    granted_at: datetime | None = None
+    granted_by: str | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            return checksum_address(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+
+
+class GrantList(BaseModel):
+    grants: list[Grant]
+
+
+class Logout(BaseModel):
+    """``all``: end every sign-in of this wallet and revoke the API keys minted under them."""
+
+    all: bool = False
+
+
+class KeyCreate(BaseModel):
+    """What a new key is for; the caller's own principal unless an admin names another."""
+
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(min_length=1, description=f"Any of {', '.join(SCOPES)}.")
+    expires_at: AwareDatetime | None = None
+    rate_limit_per_minute: int | None = Field(None, ge=1, le=1_000_000)
+    principal_id: str | None = Field(None, description="Admin only: an existing principal.")
+    principal_name: str | None = Field(
+        None, min_length=1, max_length=100, description="Admin only: a user principal, created if new."
+    )
+
+    @field_validator("scopes")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        parse_scopes(value)
+        return value
+
+
+class KeyInfo(BaseModel):
+    """A key's metadata (never its secret or hash)."""
+
+    id: str
+    name: str
+    principal_id: str
+    scopes: list[str]
+    status: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    replaced_by: str | None
+    rate_limit_per_minute: int | None
+
+
+class NewKey(KeyInfo):
+    """A key just made: ``key`` is its plaintext, shown this once."""
+
+    key: str
+    replaces: str | None = None
+
+
+class KeyList(BaseModel):
+    keys: list[KeyInfo]
+
+
+class PrincipalInfo(BaseModel):
+    id: str
+    kind: str
+    name: str | None
+    wallet_address: str | None
+    role: str
+    trusted_pickle: bool
+    created_at: datetime
+
+
+class PrincipalList(BaseModel):
+    principals: list[PrincipalInfo]
+
+
+class PrincipalUpdate(BaseModel):
+    """``trusted_pickle``: this owner's pickle models may be registered (they load only in run workers)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trusted_pickle: bool
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    event: str
+    principal_id: str | None
+    key_id: str | None
+    wallet_address: str | None
+    resource: str | None
+    reason: str | None
+    client_ip: str | None
+    request_id: str | None
+    details: dict[str, Any] | None
+
+
+class AuditPage(BaseModel):
+    events: list[AuditEntry]
+
+
+class PermissionGrant(BaseModel):
+    """Give a principal (by id, or a wallet by address) a level on an experiment or registered model."""
+
+    resource_type: str = Field(description=f"One of {', '.join(MLFLOW_RESOURCE_TYPES)}.")
+    resource_id: str = Field(
+        min_length=1, max_length=300, description="Experiment id or registered model name."
+    )
+    principal_id: str | None = Field(None, max_length=32)
+    address: str | None = Field(None, max_length=42, description="A wallet, instead of principal_id.")
+    permission: str = Field(description="READ, EDIT, MANAGE or NO_PERMISSIONS.")
+
+    @model_validator(mode="after")
+    def _one_principal(self) -> PermissionGrant:
+        if (self.principal_id is None) == (self.address is None):
+            raise ValueError("give principal_id or address, not both")
+        return self
+
+
+class Permission(BaseModel):
+    resource_type: str
+    resource_id: str
+    principal_id: str
+    permission: str
+    granted_by: str | None
+    created_at: datetime
+
+
+class PermissionList(BaseModel):
+    permissions: list[Permission]
+
+
+# --- datasets and contributions -----------------------------------------------------------------------------
+
+
+class Finding(BaseModel):
+    """One rule a data file broke, in one column (or the whole file)."""
+
+    file: str
+    column: str | None
+    rule: str
+    count: int
+    rows: list[int]
+    severity: str
+    message: str
+
+
+class Validation(BaseModel):
+    """The data checks' verdict on a file: the first findings and how many there were."""
+
+    valid: bool
+    findings: list[Finding]
+    findings_total: int
+    allow_pii: bool
+
+
+class Dataset(BaseModel):
+    """A data file kept by content: its SHA-256, size, format, columns and manifest."""
+
+    id: str
+    sha256: str
+    size_bytes: int
+    format: str
+    row_count: int
+    columns: list[str]
+    manifest: dict[str, Any] = Field(description="The attestation schema's data_manifest of the file")
+    created_at: Timestamp
+
+
+class UploadedDataset(Dataset):
+    """A dataset as its upload answers it: with the validation summary."""
+
+    validation: Validation
+
+
+class Contribution(BaseModel):
+    """A wallet's data offered to a model, with its dataset and the validation it passed."""
+
+    id: str
+    model: str
+    contributor_address: str
+    data_hash: str
+    dataset: Dataset
+    validation: Validation
+    created_at: Timestamp
+
+
+class ContributionList(BaseModel):
+    contributions: list[Contribution]
+
+
+# --- models, benchmarks, lineage ----------------------------------------------------------------------------
+
+
+class ModelUpdate(BaseModel):
+    """What a model's owner may change after registration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accepts_contributions: bool | None = None
+    onchain_id: str | None = Field(
+        None, max_length=78, description="The model's uint256 id in the DeltaVerifier (decimal)"
+    )
+    weight_head: str | None = Field(
+        None,
+        max_length=66,
+        description="The contract's weight head after a mint (0x + 64 hex); an accepted run's candidate "
+        "becomes the baseline",
+    )
+
+
+class SpecRef(BaseModel):
+    """Which benchmark spec version is a model's current one."""
+
+    id: str
+    version: int
+    hash: str
+    task: str
+
+
+class Model(BaseModel):
+    """A registered baseline: its data, its file's hash and format, its current benchmark spec."""
+
+    id: str
+    name: str
+    model_type: str
+    target_column: str
+    owner_id: str
+    baseline_version: str
+    baseline_uri: str
+    source_uri: str
+    train_dataset: Dataset
+    benchmark_dataset: Dataset
+    data_schema: dict[str, Any] = Field(description="The data schema contributions must match")
+    model_hash: str | None
+    model_format: str
+    benchmark_spec: SpecRef | None
+    accepts_contributions: bool
+    experiment_id: str | None
+    onchain_id: str | None
+    weight_head: str | None
+    created_at: Timestamp
+
+
+class ModelList(BaseModel):
+    models: list[Model]
+
+
+class Benchmark(BaseModel):
+    """One version of a model's benchmark spec (its evaluation contract)."""
+
+    id: str
+    model: str | None
+    version: int
+    current: bool
+    used: bool
+    hash: str
+    benchmark_dataset_id: str
+    spec: dict[str, Any] = Field(description="The BenchmarkSpec fields (task, seed, primary metric, rules…)")
+    created_by: str
+    created_at: Timestamp
+
+
+class BenchmarkList(BaseModel):
+    benchmarks: list[Benchmark]
+
+
+class ContributionValue(BaseModel):
+    """A contribution's value ± standard error (percentage points) and the near-copies dropped from it."""
+
+    value_pp: float | None
+    value_se_pp: float | None
+    near_duplicates: int
+
+
+class LineageContribution(ContributionValue):
+    id: str
+    contributor_address: str
+    weight_bps: int | None
+    data_hash: str | None
+
+
+class LineageVersion(Sparse):
+    """One registry version; the run fields (``run_id`` to ``contributions``) only for a version a run
+    produced."""
+
+    version: str
+    uri: str
+    role: str = Field(description="baseline, candidate or improvement")
+    created_at: str
+    tags: dict[str, str]
+    run_id: str | None = None
+    attestation_id: str | None = None
+    outcome: str | None = None
+    delta_one_score: float | None = None
+    primary_metric: str | None = None
+    gain: float | None = None
+    unit: str | None = None
+    delta_pp: float | None = None
+    metric_deltas: dict[str, Any] | None = None
+    counted: bool | None = None
+    contributions: list[LineageContribution] | None = None
+
+
+class Lineage(BaseModel):
+    """Every version of a model, baseline first, and the counted improvement they add up to."""
+
+    model: str
+    baseline_version: str
+    versions: list[LineageVersion]
+    cumulative_improvement: float
+    unit: str | None
+    cumulative_improvement_pp: float | None
+
+
+# --- runs ---------------------------------------------------------------------------------------------------
+
+
+class RunProgress(Sparse):
+    """How far a run got: the step, its place among the steps, and work done inside it."""
+
+    step: str
+    index: int | None = None
+    total: int | None = None
+    state: str | None = None
+    done: int | None = None
+    planned: int | None = None
+
+
+class MetricDelta(Open):
+    """One metric of both models: the gain (in ``unit``) and its interval."""
+
+    baseline: float | None = None
+    candidate: float | None = None
+    gain: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    unit: str | None = None
+    delta_pp: float | None = None
+    ci_low_pp: float | None = None
+    ci_high_pp: float | None = None
+
+
+class ContributorOutcome(Open):
+    """One contribution's outcome in a run: rows, near-copies, value ± standard error, weight."""
+
+    wallet: str | None = None
+    data_hash: str | None = None
+    rows_submitted: int | None = None
+    rows_used: int | None = None
+    weight_bps: int | None = None
+    weight: float | None = None
+    value_pp: float | None = None
+    value_se_pp: float | None = None
+    near_duplicates: int | None = None
+
+
+class RunResult(Open):
+    """A finished run's result: the pipeline's summary (without the report and attestation, which are
+    served at ``/attestations/{id}``)."""
+
+    pipeline_run_id: str | None = None
+    kind: str | None = None
+    outcome: str | None = None
+    accepted: bool | None = None
+    delta_one_score: float | None = None
+    primary_metric: str | None = None
+    task: str | None = None
+    gain: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    unit: str | None = None
+    delta_pp: float | None = None
+    ci_low_pp: float | None = None
+    ci_high_pp: float | None = None
+    metric_deltas: dict[str, MetricDelta] | None = None
+    contributors: list[ContributorOutcome] | None = None
+    attestation_id: str | None = None
+    mlflow_run_id: str | None = None
+    registered_model_version: str | None = None
+    notes: list[str] | None = None
+
+
+class RunError(BaseModel):
+    code: str | None
+    message: str | None
+
+
+class Run(BaseModel):
+    """A run's state, progress, timings and, when done, its result (or why it failed)."""
+
+    id: str
+    model: str | None
+    state: str = Field(description="queued, running, succeeded or failed")
+    progress: RunProgress | None
+    options: dict[str, Any] = Field(description="The evaluation option overrides the run was submitted with")
+    benchmark_spec_id: str | None
+    contributions: list[str]
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    duration_seconds: float | None
+    outcome: str | None
+    delta_one_score: float | None
+    result: RunResult | None
+    attestation_id: str | None
+    mlflow_run_id: str | None
+    registered_version: str | None
+    error: RunError | None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("succeeded", "failed")
+
+
+class MintRequest(BaseModel):
+    """An accepted run's signed EIP-712 mint request (``eth_signTypedData_v4`` JSON) and the calldata of
+    ``submitMintRequest``."""
+
+    types: dict[str, list[dict[str, str]]]
+    primaryType: str
+    domain: dict[str, Any]
+    message: dict[str, Any]
+    typedDataDigest: str
+    signatures: list[str]
+    signerAddresses: list[str]
+    submitCalldata: str
+
+
+# --- attestations -------------------------------------------------------------------------------------------
+
+
+class AttestationDocument(Open):
+    """A signed attestation document; its format is the attestation schema (zk_output_schema.json)."""
+
+    schema_version: str | None = None
+    metadata: dict[str, Any] | None = None
+    evaluation_results: dict[str, Any] | None = None
+    delta_computation: dict[str, Any] | None = None
+    models: dict[str, Any] | None = None
+    contributor_info: dict[str, Any] | None = None
+    contributors: list[dict[str, Any]] | None = None
+    attestation: dict[str, Any] | None = None
+
+
+class EvaluationReport(Open):
+    """The evaluation report behind an attestation: the outcome with its intervals, the metrics, each
+    contribution's value, the weight commitments."""
+
+    outcome: dict[str, Any] | None = None
+    metric_family: str | None = None
+    contributions: list[dict[str, Any]] | None = None
+    weight_commitments: dict[str, Any] | None = None
+
+
+class SignRequest(BaseModel):
+    """A run worker's unsigned attestation document and its evaluation report."""
+
+    document: dict[str, Any]
+    report: dict[str, Any]
+
+
+class Signed(BaseModel):
+    attestation: AttestationDocument
+
+
+class VerifyRequest(BaseModel):
+    """A document to verify; its evaluation report is looked up here when it is not sent."""
+
+    attestation: dict[str, Any]
+    report: dict[str, Any] | None = Field(None, description="The companion evaluation_report.json")
+
+
+class Check(BaseModel):
+    name: str
+    ok: bool
+    reason: str
+
+
+class Verdict(BaseModel):
+    """Every check of a document and the platform signer it was checked against; valid when all passed."""
+
+    valid: bool
+    checks: list[Check]
+    signer: str
+
+
+class Signers(BaseModel):
+    """Who signs attestations and mint requests, how many must, for which chain and contract."""
+
+    signers: list[str]
+    threshold: int
+    chain_id: int
+    verifying_contract: str | None
+
+
+class ImpactAttestation(ContributionValue):
+    attestation_id: str | None
+    run_id: str
+    outcome: str | None
+    delta_one_score: float | None
+    weight: float
+    counted: bool
+
+
+class ModelImpact(BaseModel):
+    runs: int
+    accepted_runs: int
+    weighted_delta_one: float
+    attestations: list[ImpactAttestation]
+
+
+class Impact(BaseModel):
+    """What a wallet's contributions achieved in finished runs, per model and in total."""
+
+    address: str
+    contributions: int
+    runs: int
+    accepted_runs: int
+    weighted_delta_one: float
+    models: dict[str, ModelImpact]
+
+
+# --- webhooks -----------------------------------------------------------------------------------------------
+
+
+class WebhookCreate(BaseModel):
+    """Where to send events: a public http(s) URL, one of your models (or all of them), the event types."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=2000, description="http:// or https:// URL of the receiver")
+    model: str | None = Field(None, min_length=1, max_length=128, description="One of your models (else all)")
+    events: list[str] = Field(
+        default_factory=lambda: list(EVENT_TYPES), min_length=1, max_length=10,
+        description=f"Event types: {', '.join(EVENT_TYPES)}",
+    )  # fmt: skip
+
+
+class Webhook(BaseModel):
+    """A webhook as its owner sees it; ``secret`` only in the answer that registers it."""
+
+    id: str
+    url: str
+    model: str | None
+    events: list[str]
+    active: bool
+    owner_id: str
+    created_at: Timestamp
+    secret: str | None = Field(
+        None, exclude_if=lambda value: value is None, description="The signing secret, shown this once"
+    )
+
+
+class WebhookList(BaseModel):
+    webhooks: list[Webhook]
+
+
+class DeliveryAttempt(BaseModel):
+    at: str
+    status: int | None
+    error: str | None
+    duration_ms: int
+
+
+class Delivery(BaseModel):
+    """One event's delivery to a webhook: its state, attempts and the log of every attempt."""
+
+    id: str
+    event_id: str
+    event_type: str | None
+    run_id: str | None
+    state: str = Field(description="pending, delivered or failed")
+    attempts: int
+    next_attempt_at: Timestamp | None
+    last_status: int | None
+    last_error: str | None
+    delivered_at: Timestamp | None
+    created_at: Timestamp
+    log: list[DeliveryAttempt]
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[Delivery]
