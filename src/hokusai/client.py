@@ -42,9 +42,15 @@ from hokusai.schemas import (
     Benchmark,
     Contribution,
     Dataset,
+    Delivery,
+    Impact,
+    Lineage,
+    Me,
+    MintRequest,
     Model,
     NewKey,
     Run,
+    Signers,
     UploadedDataset,
     Verdict,
     Webhook,
@@ -60,8 +66,9 @@ _ERRORS: dict[int, type[HokusaiError]] = {
 }  # fmt: skip
 SIGN_IN_MINUTES = 55
 __all__ = [
-    "ApiKey", "Benchmark", "Client", "Contribution", "Dataset", "Model", "NewKey", "Run", "UploadedDataset",
-    "Verdict", "Webhook", "configure_mlflow", "default_client", "raise_for_error", "setup",
+    "ApiKey", "Benchmark", "Client", "Contribution", "Dataset", "Delivery", "Impact", "Lineage", "Me",
+    "MintRequest", "Model", "NewKey", "Run", "Signers", "UploadedDataset", "Verdict", "Webhook",
+    "configure_mlflow", "default_client", "raise_for_error", "setup",
 ]  # fmt: skip
 
 
@@ -186,9 +193,9 @@ class Client:
         if self.wallet is None:
             raise Unauthorized(f"{self.url} refused the API key (HOKUSAI_API_KEY): {reason}", code=code)
 
-    def me(self) -> dict[str, Any]:
+    def me(self) -> Me:
         """Who the server says this client is (principal, method, scopes, wallet)."""
-        return self.request("GET", "/api/v1/me")
+        return Me.model_validate(self.request("GET", "/api/v1/me"))
 
 
 class _Api:
@@ -258,9 +265,9 @@ class Models(_Api):
     def get(self, name: str) -> Model:
         return Model.model_validate(self.client.request("GET", f"/api/v1/models/{name}"))
 
-    def lineage(self, name: str) -> dict[str, Any]:
+    def lineage(self, name: str) -> Lineage:
         """Every version, baseline first, with contributions, contributors, deltas and attestation ids."""
-        return self.client.request("GET", f"/api/v1/models/{name}/lineage")
+        return Lineage.model_validate(self.client.request("GET", f"/api/v1/models/{name}/lineage"))
 
 
 class Benchmarks(_Api):
@@ -335,10 +342,10 @@ class Runs(_Api):
     def get(self, run_id: str) -> Run:
         return Run.model_validate(self.client.request("GET", f"/api/v1/runs/{run_id}"))
 
-    def mint_request(self, run_id: str) -> dict[str, Any]:
+    def mint_request(self, run_id: str) -> MintRequest:
         """The signed mint request of an accepted run (owner or admin): ``{domain, types, primaryType,
         message, typedDataDigest, signatures, signerAddresses, submitCalldata}``."""
-        return self.client.request("GET", f"/api/v1/runs/{run_id}/mint-request")
+        return MintRequest.model_validate(self.client.request("GET", f"/api/v1/runs/{run_id}/mint-request"))
 
     def wait(
         self,
@@ -363,16 +370,16 @@ class Runs(_Api):
 
 class Attestations(_Api):
     def get(self, attestation_id: str) -> dict[str, Any]:
-        """The signed attestation document."""
+        """The signed attestation document, as the JSON it was signed as (save it, verify it offline)."""
         return self.client.request("GET", f"/api/v1/attestations/{attestation_id}")
 
     def report(self, attestation_id: str) -> dict[str, Any]:
         """The evaluation report (intervals, sample sizes, reason code) behind an attestation."""
         return self.client.request("GET", f"/api/v1/attestations/{attestation_id}/report")
 
-    def signers(self) -> dict[str, Any]:
+    def signers(self) -> Signers:
         """The published attesters (public): ``{signers, threshold, chain_id, verifying_contract}``."""
-        return self.client.request("GET", "/api/v1/attestations/signers")
+        return Signers.model_validate(self.client.request("GET", "/api/v1/attestations/signers"))
 
     def verify(self, document: dict[str, Any], report: dict[str, Any] | None = None) -> Verdict:
         """The server's verdict: schema, hash tree root, signature and signer."""
@@ -381,9 +388,9 @@ class Attestations(_Api):
 
 
 class Contributors(_Api):
-    def impact(self, address: str) -> dict[str, Any]:
+    def impact(self, address: str) -> Impact:
         """What a wallet's contributions achieved across finished runs."""
-        return self.client.request("GET", f"/api/v1/contributors/{address}/impact")
+        return Impact.model_validate(self.client.request("GET", f"/api/v1/contributors/{address}/impact"))
 
 
 class Keys(_Api):
@@ -419,9 +426,10 @@ class Webhooks(_Api):
         """Delete a webhook: no more deliveries; its log stays readable."""
         return Webhook.model_validate(self.client.request("DELETE", f"/api/v1/webhooks/{webhook_id}"))
 
-    def deliveries(self, webhook_id: str) -> builtins.list[dict[str, Any]]:
+    def deliveries(self, webhook_id: str) -> builtins.list[Delivery]:
         """Its deliveries, newest first: state, attempts, last status and error, and the log of attempts."""
-        return self.client.request("GET", f"/api/v1/webhooks/{webhook_id}/deliveries")["deliveries"]
+        answer = self.client.request("GET", f"/api/v1/webhooks/{webhook_id}/deliveries")
+        return [Delivery.model_validate(d) for d in answer["deliveries"]]
 
 
 _default: Client | None = None

@@ -109,6 +109,13 @@ def _run(argv: list[str] | None) -> object:
     except Exception as exc:
         if os.environ.get("HOKUSAI_DEBUG"):
             raise
+        from pydantic import ValidationError  # imported on failure only: the CLI starts without pydantic
+
+        if isinstance(exc, ValidationError):  # a server's answer that is not the model the SDK expects
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first.get("loc", ())) or "the body"
+            fail(f"the server's answer is not a {exc.title} the CLI understands ({where}: {first['msg']}); "
+                 "is it a Hokusai platform of this version?", 1)  # fmt: skip
         fail(f"unexpected {type(exc).__name__}: {exc} (set HOKUSAI_DEBUG=1 for the traceback)", 1)
     return code if isinstance(code, int) else 0
 

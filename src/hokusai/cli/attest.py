@@ -110,6 +110,8 @@ def get(
 
 def published(url: str) -> tuple[list[str], dict[str, Any]]:
     """The signer addresses a platform publishes and the attestation domain they sign under."""
+    from pydantic import ValidationError
+
     from hokusai.attestation.signing import attestation_domain
     from hokusai.client import Client
 
@@ -121,11 +123,9 @@ def published(url: str) -> tuple[list[str], dict[str, Any]]:
                 f"{url} publishes no signer set (GET /api/v1/attestations/signers: 404); "
                 "name the signer with --signer 0x…"
             ) from None
-    try:
-        signers, chain_id = list(answer["signers"]), int(answer["chain_id"])
-        return signers, attestation_domain(chain_id, answer.get("verifying_contract"))
-    except (KeyError, TypeError, ValueError):
-        raise InvalidInput(f"{url} publishes no signer set (GET /api/v1/attestations/signers)") from None
+        except ValidationError:
+            raise InvalidInput(f"{url} publishes no signer set (GET /api/v1/attestations/signers)") from None
+    return answer.signers, attestation_domain(answer.chain_id, answer.verifying_contract)
 
 
 def expected_signers(
@@ -183,7 +183,7 @@ def mint_request(
         if given:
             raise InvalidInput(f"give RUN_ID or --payload, not both ({', '.join(given)} with RUN_ID)")
         with make_client(url, keystore, wallet) as client:
-            request = client.runs.mint_request(run_id)
+            request = client.runs.mint_request(run_id).model_dump()
     else:
         missing = [flag for flag in offline if flag not in given]
         if payload is None or missing:

@@ -72,13 +72,13 @@ def show_lineage(name: str, url: UrlOption = None, as_json: JsonOption = False) 
         emit(lineage, True)
         return
     rows = []
-    for version in lineage["versions"]:
-        contributors = ", ".join(c["contributor_address"] for c in version.get("contributions", []))
-        gain = version.get("gain")
+    for version in lineage.versions:
+        contributors = ", ".join(c.contributor_address for c in version.contributions or [])
+        gain = version.gain
         rows.append((
-            version["version"], version["role"], version.get("outcome"),
-            f"{gain:+.3g} {version.get('unit') or ''}" if gain is not None else None, contributors,
-            version.get("attestation_id"),
+            version.version, version.role, version.outcome,
+            f"{gain:+.3g} {version.unit or ''}" if gain is not None else None, contributors,
+            version.attestation_id,
         ))  # fmt: skip
     table(["version", "role", "outcome", "gain", "contributors", "attestation"], rows)
-    line(f"cumulative improvement: {lineage['cumulative_improvement']:+.3g} {lineage['unit'] or ''}")
+    line(f"cumulative improvement: {lineage.cumulative_improvement:+.3g} {lineage.unit or ''}")

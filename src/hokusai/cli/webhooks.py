@@ -34,7 +34,7 @@ def index(server: UrlOption = None, as_json: JsonOption = False) -> None:
     with make_client(server) as client:
         hooks = client.webhooks.list()
     if as_json:
-        emit([h.model_dump() for h in hooks], True)
+        emit([h.model_dump(mode="json") for h in hooks], True)
         return
     rows = ((h.id, h.url, h.model or "(all)", ", ".join(h.events)) for h in hooks)
     table(["id", "url", "model", "events"], rows)
@@ -53,9 +53,9 @@ def deliveries(webhook_id: str, server: UrlOption = None, as_json: JsonOption = 
     with make_client(server) as client:
         found = client.webhooks.deliveries(webhook_id)
     if as_json:
-        emit(found, True)
+        emit([d.model_dump(mode="json") for d in found], True)
         return
     table(
         ["delivery", "run", "state", "attempts", "last status", "last error"],
-        ((d["id"], d["run_id"], d["state"], d["attempts"], d["last_status"], d["last_error"]) for d in found),
+        ((d.id, d.run_id, d.state, d.attempts, d.last_status, d.last_error) for d in found),
     )

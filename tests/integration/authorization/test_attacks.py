@@ -361,11 +361,11 @@ def test_evaluating_a_contribution_again_adds_nothing_to_impact_or_lineage(world
         after = wallet.contributors.impact(a.address)
     with world.sdk("owner1") as owner:
         lineage = owner.models.lineage("m1")
-    assert after["runs"] == before["runs"] + 1  # recorded ...
-    assert after["weighted_delta_one"] == before["weighted_delta_one"]  # ... but counts once
-    assert lineage["cumulative_improvement_pp"] == first_lineage["cumulative_improvement_pp"]
-    entry = next(v for v in lineage["versions"] if v.get("run_id") == again.id)
-    assert entry["counted"] is False
+    assert after.runs == before.runs + 1  # recorded ...
+    assert after.weighted_delta_one == before.weighted_delta_one  # ... but counts once
+    assert lineage.cumulative_improvement_pp == first_lineage.cumulative_improvement_pp
+    entry = next(v for v in lineage.versions if v.run_id == again.id)
+    assert entry.counted is False
 
 
 def test_a_contributor_cannot_choose_the_seed_or_the_rules(world: World) -> None:

@@ -93,10 +93,10 @@ def whole_regression_flow(platform: Platform, files: RegressionFiles, name: str,
     assert cli.returncode == 0, cli.stdout + cli.stderr
 
     lineage = owner.models.lineage(name)
-    newest = lineage["versions"][-1]
-    assert newest["role"] == "improvement" and newest["unit"] == "rmse"
-    assert lineage["unit"] == "rmse" and lineage["cumulative_improvement"] == pytest.approx(result.gain)
-    assert lineage["cumulative_improvement_pp"] is None  # RMSE is not in percentage points
+    newest = lineage.versions[-1]
+    assert newest.role == "improvement" and newest.unit == "rmse"
+    assert lineage.unit == "rmse" and lineage.cumulative_improvement == pytest.approx(result.gain)
+    assert lineage.cumulative_improvement_pp is None  # RMSE is not in percentage points
 
     later = contributor.contributions.submit(name, second)
     cooled = contributor.runs.wait(contributor.runs.submit(name, [later.id]).id, timeout=600, interval=0.5)

@@ -78,13 +78,15 @@ def test_owner_contributor_run_attestation_lineage_and_mlflow(
 
     # the lineage shows the baseline first, then the new version with this contributor
     lineage = owner.models.lineage("breast-cancer")
-    assert lineage["versions"][0]["role"] == "baseline"
-    newest = lineage["versions"][-1]
-    assert newest["role"] == "improvement" and newest["attestation_id"] == final.attestation_id
-    assert [c["contributor_address"] for c in newest["contributions"]] == [wallet.address]
-    (only,) = newest["contributions"]
-    assert only["value_pp"] > 0 and "value_se_pp" in only and only["near_duplicates"] == 0
-    assert lineage["cumulative_improvement_pp"] > 0
+    assert lineage.versions[0].role == "baseline"
+    newest = lineage.versions[-1]
+    assert newest.role == "improvement" and newest.attestation_id == final.attestation_id
+    assert newest.contributions is not None
+    assert [c.contributor_address for c in newest.contributions] == [wallet.address]
+    (only,) = newest.contributions
+    assert only.value_pp is not None and only.value_pp > 0 and only.near_duplicates == 0
+    assert "value_se_pp" in only.model_dump()
+    assert lineage.cumulative_improvement_pp is not None and lineage.cumulative_improvement_pp > 0
 
     # the stock MLflow client, through the proxy, sees the run and its artifacts
     tracked = MlflowClient().get_run(final.model_dump()["mlflow_run_id"])
@@ -92,5 +94,5 @@ def test_owner_contributor_run_attestation_lineage_and_mlflow(
     assert "attestation.json" in {a.path for a in MlflowClient().list_artifacts(tracked.info.run_id)}
 
     impact = contributor.contributors.impact(wallet.address)  # a wallet's impact is its own to read
-    assert impact["accepted_runs"] == 1 and impact["models"]["breast-cancer"]["weighted_delta_one"] > 0
-    assert impact["models"]["breast-cancer"]["attestations"][0]["value_pp"] == only["value_pp"]
+    assert impact.accepted_runs == 1 and impact.models["breast-cancer"].weighted_delta_one > 0
+    assert impact.models["breast-cancer"].attestations[0].value_pp == only.value_pp

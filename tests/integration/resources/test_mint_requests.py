@@ -82,16 +82,16 @@ def test_an_accepted_runs_mint_request_is_accepted_on_chain_and_a_stale_one_is_r
             assert http.patch("/api/v1/models/minted", json={"onchain_id": str(MODEL_ID)}).status_code == 200
 
         request = owner.runs.mint_request(runs[0].id)
-        assert request["domain"]["chainId"] == chain.chain_id
-        assert request["domain"]["verifyingContract"] == verifier.address
-        assert request["signerAddresses"] == addresses and len(request["signatures"]) == 2
-        assert int(request["message"]["modelId"]) == MODEL_ID
+        assert request.domain["chainId"] == chain.chain_id
+        assert request.domain["verifyingContract"] == verifier.address
+        assert request.signerAddresses == addresses and len(request.signatures) == 2
+        assert int(request.message["modelId"]) == MODEL_ID
         report = owner.attestations.report(runs[0].attestation_id)
         candidate = report["weight_commitments"]["candidate"]
-        assert request["message"]["payload"]["baselineCommitment"] == genesis
-        assert request["message"]["payload"]["candidateCommitment"] == candidate
+        assert request.message["payload"]["baselineCommitment"] == genesis
+        assert request.message["payload"]["candidateCommitment"] == candidate
 
-        receipt = verifier.transact(request["submitCalldata"])
+        receipt = verifier.transact(request.submitCalldata)
         assert receipt["status"] == 1
         assert "0x" + verifier.call("head", MODEL_ID).hex() == candidate
 

@@ -29,6 +29,7 @@ import hokusai
 from hokusai.api_keys import generate_key
 from hokusai.config import Settings, env_name
 from hokusai.hashing import canonical_hash, canonical_json
+from hokusai.schemas import Delivery
 from hokusai.server.services.webhooks import event_errors, new_secret
 from tests.integration.resources.conftest import DOMAIN, DemoFiles
 from tests.support.mlflow import mlflow_settings
@@ -102,12 +103,14 @@ def hooked(
         yield Hooked(platform, owner, other, hooks, receivers, run)
 
 
-def deliveries_when(client: hokusai.Client, webhook_id: str, state: str, timeout: float = 30.0) -> list[dict]:
+def deliveries_when(
+    client: hokusai.Client, webhook_id: str, state: str, timeout: float = 30.0
+) -> list[Delivery]:
     """The webhook's deliveries once the newest is in ``state``."""
     deadline = time.monotonic() + timeout
     while True:
         found = client.webhooks.deliveries(webhook_id)
-        if found and found[0]["state"] == state:
+        if found and found[0].state == state:
             return found
         if time.monotonic() > deadline:
             raise AssertionError(f"webhook {webhook_id}: no delivery {state} in {timeout:g}s: {found}")
@@ -121,9 +124,9 @@ def test_an_accepted_run_delivers_one_signed_event_that_the_receiver_verifies(ho
     assert received.headers["content-type"] == "application/json"
     event = json.loads(received.body)
     (delivery,) = deliveries_when(hooked.owner, hooked.hooks["good"].id, "delivered")
-    assert received.headers["x-hokusai-delivery"] == delivery["id"]
-    assert delivery["event_id"] == event["id"] and delivery["run_id"] == hooked.run.id
-    assert delivery["attempts"] == 1 and [a["status"] for a in delivery["log"]] == [200]
+    assert received.headers["x-hokusai-delivery"] == delivery.id
+    assert delivery.event_id == event["id"] and delivery.run_id == hooked.run.id
+    assert delivery.attempts == 1 and [a.status for a in delivery.log] == [200]
     assert received.body == canonical_json(event)  # the signed bytes are the event's canonical JSON
 
 
@@ -149,7 +152,7 @@ def test_the_event_names_the_run_its_scores_contributors_and_the_mint_requests_h
     assert data["delta_one_score"] == run.delta_one_score
     assert data["attestation_id"] == run.attestation_id
     assert data["attestation_hash"] == "0x" + canonical_hash(document)
-    anchors = hooked.owner.runs.mint_request(run.id)["message"]["payload"]["anchors"]
+    anchors = hooked.owner.runs.mint_request(run.id).message["payload"]["anchors"]
     assert (data["attestation_hash"], data["idempotency_key"]) == (
         anchors["attestationHash"],
         anchors["idempotencyKey"],
@@ -176,14 +179,14 @@ def test_a_failing_receiver_is_retried_with_growing_waits_until_it_takes_the_eve
     first_wait, second_wait = attempts[1].at - attempts[0].at, attempts[2].at - attempts[1].at
     assert first_wait >= BASE_SECONDS and second_wait >= 2 * BASE_SECONDS
     (delivery,) = deliveries_when(hooked.owner, hooked.hooks["flaky"].id, "delivered")
-    assert delivery["attempts"] == 3 and delivery["last_status"] == 200 and delivery["last_error"] is None
-    assert [a["status"] for a in delivery["log"]] == [500, 500, 200]
-    assert [a["error"] for a in delivery["log"]] == [
+    assert delivery.attempts == 3 and delivery.last_status == 200 and delivery.last_error is None
+    assert [a.status for a in delivery.log] == [500, 500, 200]
+    assert [a.error for a in delivery.log] == [
         "the receiver answered 500",
         "the receiver answered 500",
         None,
     ]
-    assert all(a["duration_ms"] >= 0 and a["at"].endswith("Z") for a in delivery["log"])
+    assert all(a.duration_ms >= 0 and a.at.endswith("Z") for a in delivery.log)
 
 
 def test_a_receiver_with_another_secret_rejects_every_attempt_and_the_delivery_fails_at_the_limit(
@@ -192,9 +195,9 @@ def test_a_receiver_with_another_secret_rejects_every_attempt_and_the_delivery_f
     attempts = hooked.receivers["wrong"].wait_for(MAX_ATTEMPTS)
     assert [(a.valid, a.answered) for a in attempts] == [(False, 401)] * MAX_ATTEMPTS
     (delivery,) = deliveries_when(hooked.owner, hooked.hooks["wrong"].id, "failed")
-    assert delivery["attempts"] == MAX_ATTEMPTS and delivery["next_attempt_at"] is None
-    assert [a["status"] for a in delivery["log"]] == [401] * MAX_ATTEMPTS
-    assert delivery["last_error"] == "the receiver answered 401"
+    assert delivery.attempts == MAX_ATTEMPTS and delivery.next_attempt_at is None
+    assert [a.status for a in delivery.log] == [401] * MAX_ATTEMPTS
+    assert delivery.last_error == "the receiver answered 401"
 
 
 def test_another_owners_webhook_for_all_its_models_gets_nothing_of_this_model(hooked: Hooked) -> None:
@@ -327,10 +330,10 @@ def test_an_event_committed_before_the_api_is_killed_arrives_exactly_as_stored_a
             assert run.outcome == "accepted", run.error
             (pending,) = deliveries_when(client, hook.id, "pending")
             deadline = time.monotonic() + 30
-            while pending["attempts"] < 2 and time.monotonic() < deadline:  # tried, failed, due again
+            while pending.attempts < 2 and time.monotonic() < deadline:  # tried, failed, due again
                 time.sleep(0.1)
                 (pending,) = client.webhooks.deliveries(hook.id)
-            assert "ConnectError" in pending["last_error"]
+            assert pending.last_error is not None and "ConnectError" in pending.last_error
         first.process.kill()  # SIGKILL: no shutdown handler runs
         first.wait()
     finally:
@@ -349,7 +352,7 @@ def test_an_event_committed_before_the_api_is_killed_arrives_exactly_as_stored_a
             assert received.body == canonical_json(stored)  # exactly as stored
             with hokusai.Client(api_key=admin.key, url=again.api_url) as client:
                 (delivery,) = deliveries_when(client, hook.id, "delivered")
-            assert delivery["attempts"] > pending["attempts"] and delivery["log"][-1]["status"] == 200
+            assert delivery.attempts > pending.attempts and delivery.log[-1].status == 200
         finally:
             again.kill()
 

@@ -168,7 +168,13 @@ def test_a_run_id_and_a_payload_together_are_refused(
 def test_a_runs_mint_request_comes_from_the_server_and_is_written_to_out(
     served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    request = {"typedDataDigest": "0x" + "ab" * 32, "submitCalldata": "0x00", "signatures": []}
+    attesters = AttesterSet(tuple(LocalAttester(Account.from_key(k)) for k in KEYS), threshold=2)
+    request = mint_request(
+        parse_payload({**KAT_PAYLOAD, "deadline": 4_102_444_800}),
+        attesters,
+        chain_id=31337,
+        verifying_contract=KAT_CONTRACT,
+    )  # what the platform answers: the same builder
     served.routes["/api/v1/runs/hk-42/mint-request"] = request
     target = tmp_path / "mint.json"
     code, _, err = run(["attest", "mint-request", "hk-42", "--url", served.url, "--out", str(target)], capsys)
@@ -176,6 +182,10 @@ def test_a_runs_mint_request_comes_from_the_server_and_is_written_to_out(
     assert json.loads(target.read_text()) == request
     code, _, err = run(["attest", "mint-request", "hk-unknown", "--url", served.url], capsys)
     assert code == 2 and err.count("\n") == 1  # the server's 404, one line
+    served.routes["/api/v1/runs/hk-43/mint-request"] = {"typedDataDigest": "0x" + "ab" * 32}
+    code, _, err = run(["attest", "mint-request", "hk-43", "--url", served.url], capsys)
+    assert code == 1 and err.count("\n") == 1  # not a mint request: one line, no traceback
+    assert "the server's answer is not a MintRequest" in err
 
 
 def _write(sealed: Sealed, tmp_path: Path) -> Path:
