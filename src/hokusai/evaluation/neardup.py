@@ -2,12 +2,18 @@
 label and categorical values, and every numeric feature is within ``tolerance`` after dividing by
 the base data's standard deviation of that feature (a Chebyshev ball in scaled units).
 
-The search is scikit-learn's ``KDTree`` (Chebyshev metric), one radius count query per group of
-(label, categorical values, which numeric features are missing); missing numeric values must be
-missing on both sides. The reference is indexed in chunks of at most ``chunk_rows`` rows, built,
-queried and dropped one after the other, so memory beyond the inputs stays at one chunk however
-large the base data is (1M rows: see docs/benchmarks.md). Only groups that have contributed rows
-are indexed at all. Group keys are 64-bit hashes, like the exact-duplicate check.
+The search is scikit-learn's ``KDTree`` (Chebyshev metric), one radius query per group of (label,
+categorical values, which numeric features are missing); missing numeric values must be missing on
+both sides. With more than ``PROBE_FEATURES`` numeric features the tree is built on the base's
+``PROBE_FEATURES`` most varied ones only: a row within the tolerance on every feature is within it on
+those, so the few rows that have a neighbour there are the only candidates, and their neighbours are
+then checked on every feature. The answer is exact; the low-dimensional tree is several times
+cheaper to build and to query (docs/benchmarks.md, V3). Where the probe features do not separate the
+rows (more than ``pair_limit`` candidate pairs), the candidates are counted on a tree of every feature.
+The reference is indexed in chunks of at most ``chunk_rows`` rows, built, queried and dropped one
+after the other, so memory beyond the inputs stays at one chunk however large the base data is. Only
+groups that have contributed rows are indexed at all. Group keys are 64-bit hashes, like the
+exact-duplicate check.
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ from sklearn.neighbors import KDTree
 DEFAULT_TOLERANCE = 0.05  # in base standard deviations, on every numeric feature
 CHUNK_ROWS = 1 << 17  # 128k rows: measured the fastest, and memory beyond the inputs stays ~75 MiB
 LEAF_SIZE = 40
+PROBE_FEATURES = 5  # features of the first index: measured the fastest of 3-8 on 20 (docs/benchmarks.md, V3)
+PAIR_LIMIT = 1 << 22  # candidate pairs checked one by one; beyond, a tree of every feature counts them
+PAIR_BATCH = 1 << 16  # candidate pairs compared at a time (bounded temporary memory)
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,7 @@ class NearDuplicateRule:
     numeric: tuple[str, ...]
     exact: tuple[str, ...]  # the label and the categorical features: must be equal
     scale: np.ndarray
+    probe: tuple[int, ...] = ()  # positions in ``numeric`` of the first index's features; () = all
 
     @classmethod
     def from_base(
@@ -48,7 +58,9 @@ class NearDuplicateRule:
         numeric = tuple(c for c in compared if _is_numeric(base[c].dtype))
         exact = (*(() if continuous_target else (target,)), *(c for c in features if c not in numeric))
         scale = np.array([_spread(base[c]) for c in numeric], dtype=float)
-        return cls(tolerance=tolerance, numeric=numeric, exact=exact, scale=scale)
+        return cls(
+            tolerance=tolerance, numeric=numeric, exact=exact, scale=scale, probe=_probe(base, numeric)
+        )
 
     def describe(self) -> dict[str, object]:
         """The rule as the evaluation report states it."""
@@ -68,6 +80,17 @@ def _spread(column: pd.Series) -> float:
     """The feature's standard deviation in the base data; 1 when it is constant or all missing."""
     std = float(column.astype(float).std(ddof=0))
     return std if np.isfinite(std) and std > 0 else 1.0
+
+
+def _probe(base: pd.DataFrame, numeric: Sequence[str], sample_rows: int = 20_000) -> tuple[int, ...]:
+    """The ``PROBE_FEATURES`` numeric features with the most distinct values in an even sample of the
+    base (the ones that separate rows best), in column order; () when there are no more than that."""
+    if len(numeric) <= PROBE_FEATURES:
+        return ()
+    sample = base.iloc[:: max(1, len(base) // sample_rows)]
+    distinct = np.array([sample[c].nunique() for c in numeric])
+    chosen = np.argsort(-distinct, kind="stable")[:PROBE_FEATURES]
+    return tuple(int(i) for i in np.sort(chosen))
 
 
 def _group_keys(frame: pd.DataFrame, rule: NearDuplicateRule) -> np.ndarray:
@@ -112,6 +135,7 @@ def near_copies(
     queries: pd.DataFrame,
     *,
     chunk_rows: int = CHUNK_ROWS,
+    pair_limit: int = PAIR_LIMIT,
 ) -> np.ndarray:
     """Which rows of ``queries`` are near-copies of some row of ``reference`` (boolean mask)."""
     found = np.zeros(len(queries), dtype=bool)
@@ -130,7 +154,38 @@ def near_copies(
             if not open_rows.any():
                 break
             chunk = _points(reference, rows[start : start + chunk_rows], rule)
-            tree = KDTree(chunk, leaf_size=LEAF_SIZE, metric="chebyshev")
-            counts = tree.query_radius(points[open_rows], r=rule.tolerance, count_only=True)
-            found[asked[open_rows]] = counts > 0
+            found[asked[open_rows]] = _within(rule, chunk, points[open_rows], pair_limit)
     return found
+
+
+def _within(
+    rule: NearDuplicateRule, reference: np.ndarray, queries: np.ndarray, pair_limit: int
+) -> np.ndarray:
+    """Which ``queries`` have a ``reference`` point within the tolerance on every feature."""
+    if not rule.probe:
+        return _count_within(reference, queries, rule.tolerance) > 0
+    probe = list(rule.probe)
+    tree = KDTree(np.ascontiguousarray(reference[:, probe]), leaf_size=LEAF_SIZE, metric="chebyshev")
+    near = np.ascontiguousarray(queries[:, probe])
+    counts = tree.query_radius(near, r=rule.tolerance, count_only=True)
+    candidates = np.flatnonzero(counts)
+    found = np.zeros(len(queries), dtype=bool)
+    if not len(candidates):
+        return found
+    if counts.sum() > pair_limit:  # the probe features do not separate these rows
+        found[candidates] = _count_within(reference, queries[candidates], rule.tolerance) > 0
+        return found
+    neighbours = tree.query_radius(near[candidates], r=rule.tolerance)
+    asker = np.repeat(candidates, counts[candidates])
+    answer = np.concatenate(neighbours)
+    for start in range(0, len(asker), PAIR_BATCH):
+        q, r = asker[start : start + PAIR_BATCH], answer[start : start + PAIR_BATCH]
+        close = np.abs(queries[q] - reference[r]).max(axis=1) <= rule.tolerance
+        found[q[close]] = True
+    return found
+
+
+def _count_within(reference: np.ndarray, queries: np.ndarray, tolerance: float) -> np.ndarray:
+    """How many ``reference`` points lie within ``tolerance`` of each query on every feature."""
+    tree = KDTree(reference, leaf_size=LEAF_SIZE, metric="chebyshev")
+    return tree.query_radius(queries, r=tolerance, count_only=True)

@@ -7,7 +7,8 @@ contribution with a header and no rows is not an error: it is empty (``no_contri
 
 A validation verdict depends only on the file's bytes, the schema, the label and the tool version,
 so it is cached under exactly that key (``<data dir>/cache/validation``): evaluating the next
-contribution against the same base data and benchmark does not validate those again.
+contribution against the same base data and benchmark does not validate those again. The schema
+inferred from the base data is cached the same way (by the base file's hash, the label, the version).
 """
 
 from __future__ import annotations
@@ -61,6 +62,19 @@ def _validated(path: Path, schema: Any, target: str, cache: Path | None) -> dict
     return verdict
 
 
+def _inferred_schema(path: Path, target: str, cache: Path | None) -> data.Schema:
+    """The base data's schema (label = the target, no extra columns), cached by content like a verdict:
+    inferring it reads the file's first row group, which for a large base is most of the file."""
+    key = canonical_hash({"inferred_from": data.data_hash(path), "label": target, "tool": __version__})
+    cached = cache / f"schema-{key}.json" if cache is not None else None
+    if cached is not None and cached.is_file():
+        return data.Schema.model_validate(json.loads(cached.read_text()))
+    schema = data.infer_schema(path, label=target).model_copy(update={"allow_extra_columns": False})
+    if cached is not None:
+        atomic_write_json(cached, schema.to_dict())
+    return schema
+
+
 def _load(
     name: str, path: Path, schema: Any, target: str, cache: Path | None, *, may_be_empty: bool
 ) -> DataInput:
@@ -93,9 +107,7 @@ def load_inputs(spec: PipelineSpec, cache: Path | None = None) -> Inputs:
                 code="benchmark_mismatch",
             )
     else:  # a local evaluation with no spec: the base data's schema, no extra columns
-        schema = data.infer_schema(spec.train, label=spec.target).model_copy(
-            update={"allow_extra_columns": False}
-        )
+        schema = _inferred_schema(spec.train, spec.target, cache)
     loaded = [
         _load(name, path, schema, spec.target, cache, may_be_empty=name.startswith("contribution"))
         for name, path in named

@@ -33,6 +33,7 @@ _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<al
 _LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[0-9a-f]+)$")
 _RUNS_URI = re.compile(r"^runs:/(?P<run_id>[0-9a-f]{1,64})/(?P<path>[A-Za-z0-9][A-Za-z0-9._/-]{0,250})$")
 SERIALIZATION = SKOPS
+MODEL_FILE, CONDA_FILE, PYTHON_ENV_FILE = "model.skops", "conda.yaml", "python_env.yaml"  # save_model's names
 
 
 @dataclass(frozen=True)
@@ -161,22 +162,39 @@ def load_model_dir(
 def save_model_dir(estimator: Any, directory: Path) -> LoadedModel:
     """Save ``estimator`` as an MLflow sklearn model directory (canonical skops file) and hash it.
 
-    The requirements are the pinned scikit-learn MLflow names by default; passing them spares
-    MLflow's requirement inference, which imports the model in a subprocess (seconds per model).
+    The directory is the one ``mlflow.sklearn.save_model`` writes (``MLmodel`` with the sklearn and
+    python_function flavors, ``requirements.txt``, ``conda.yaml``, ``python_env.yaml``; a test compares
+    them), written through MLflow's model API instead: ``save_model`` checks the requirements against
+    every installed distribution (~1 s a process) to warn about mismatches that the pinned requirements
+    of this very environment cannot have, and loads the file back once more.
     """
     import mlflow.sklearn
+    import sklearn
+    import skops.io
+    from mlflow.models import Model
+    from mlflow.pyfunc import add_to_model
+    from mlflow.utils.environment import _PythonEnv  # the python_env.yaml save_model writes
 
     quiet_mlflow()
+    directory.mkdir(parents=True, exist_ok=True)
+    model_file = directory / MODEL_FILE
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mlflow.sklearn.save_model(
-            estimator,
-            str(directory),
-            serialization_format=SERIALIZATION,
-            skops_trusted_types=list(EXTRA_TRUSTED_TYPES),
-            pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_skops=True),
-        )
-    flavor = sklearn_flavor(directory)
-    model_file = _model_file(directory, flavor)
-    model_file.write_bytes(canonical_skops(model_file.read_bytes()))
+        model_file.write_bytes(canonical_skops(skops.io.dumps(estimator)))
+    model = Model()
+    add_to_model(
+        model, loader_module="mlflow.sklearn", model_path=MODEL_FILE, conda_env=CONDA_FILE,
+        python_env=PYTHON_ENV_FILE, code=None, predict_fn="predict",
+    )  # fmt: skip
+    model.add_flavor(
+        "sklearn", pickled_model=MODEL_FILE, sklearn_version=sklearn.__version__,
+        serialization_format=SERIALIZATION, code=None, skops_trusted_types=list(EXTRA_TRUSTED_TYPES),
+    )  # fmt: skip
+    model.model_size_bytes = model_file.stat().st_size
+    model.save(str(directory / "MLmodel"))
+    conda = mlflow.sklearn.get_default_conda_env(include_skops=True)
+    (directory / CONDA_FILE).write_text(yaml.safe_dump(conda, default_flow_style=False))
+    pip = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
+    (directory / "requirements.txt").write_text("\n".join(pip))
+    _PythonEnv.current().to_yaml(str(directory / PYTHON_ENV_FILE))
     return LoadedModel(estimator, directory, model_file, file_sha256(model_file), SERIALIZATION)

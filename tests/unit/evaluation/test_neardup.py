@@ -112,3 +112,49 @@ def test_the_rule_states_its_tolerance_for_the_report(tolerance: float) -> None:
     rule = NearDuplicateRule.from_base(BASE, ["a", "b", "c"], "y", tolerance=tolerance)
     assert rule.describe()["tolerance"] == tolerance
     assert rule.describe()["equal"] == ["y", "c"]
+
+
+def _brute_force(rule: NearDuplicateRule, reference: pd.DataFrame, queries: pd.DataFrame) -> list[bool]:
+    """Every pair compared: same label, every numeric feature within the tolerance (scaled)."""
+    columns = list(rule.numeric)
+    ref = reference[columns].to_numpy() / rule.scale
+    ask = queries[columns].to_numpy() / rule.scale
+    close = (np.abs(ask[:, None, :] - ref[None, :, :]).max(axis=2) <= rule.tolerance) & (
+        queries["y"].to_numpy()[:, None] == reference["y"].to_numpy()[None, :]
+    )
+    return close.any(axis=1).tolist()
+
+
+def _many_features(discrete: bool) -> tuple[NearDuplicateRule, pd.DataFrame, pd.DataFrame]:
+    """12 features (so the first index sees only some of them); queries are base rows moved by up to
+    twice the tolerance on a few features: some stay near-copies, some do not."""
+    rng = np.random.default_rng(3)
+    columns = [f"f{i}" for i in range(12)]
+    values = rng.integers(0, 3, (600, 12)).astype(float) if discrete else rng.normal(0, 1, (600, 12))
+    base = pd.DataFrame(values, columns=columns).assign(y=rng.integers(0, 2, 600))
+    rule = NearDuplicateRule.from_base(base, columns, "y", tolerance=0.05)
+    queries = base.sample(300, random_state=1).reset_index(drop=True)
+    for column in rng.choice(columns, 4, replace=False):
+        queries[column] += rng.uniform(-0.1, 0.1, len(queries)) * rule.scale[rule.numeric.index(column)]
+    return rule, base, queries
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+@pytest.mark.parametrize("pair_limit", [0, 1 << 22])
+def test_the_probe_index_finds_exactly_what_comparing_every_pair_finds(
+    discrete: bool, pair_limit: int
+) -> None:
+    rule, base, queries = _many_features(discrete)
+    assert len(rule.probe) == 5  # 12 numeric features: the first index is built on 5 of them
+    expected = _brute_force(rule, base, queries)
+    assert 0 < sum(expected) < len(expected)  # both kinds of answer are asked
+    assert near_copies(rule, base, queries, pair_limit=pair_limit, chunk_rows=128).tolist() == expected
+
+
+def test_the_probe_prefers_features_that_separate_rows() -> None:
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(rng.normal(0, 1, (500, 8)), columns=[f"f{i}" for i in range(8)])
+    frame["f1"] = frame["f1"].round()  # few distinct values
+    frame["f6"] = 1.0  # constant
+    rule = NearDuplicateRule.from_base(frame.assign(y=0), list(frame.columns), "y", tolerance=0.05)
+    assert [rule.numeric[i] for i in rule.probe] == ["f0", "f2", "f3", "f4", "f5"]
