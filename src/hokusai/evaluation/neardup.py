@@ -28,7 +28,7 @@ from sklearn.neighbors import KDTree
 DEFAULT_TOLERANCE = 0.05  # in base standard deviations, on every numeric feature
 CHUNK_ROWS = 1 << 17  # 128k rows: measured the fastest, and memory beyond the inputs stays ~75 MiB
 LEAF_SIZE = 40
-PROBE_FEATURES = 5  # features of the first index: measured the fastest of 3-8 on 20 (docs/benchmarks.md, V3)
+PROBE_FEATURES = 5  # features of the first index: 4-6 measured as fast on 20; 3 lets most rows through
 PAIR_LIMIT = 1 << 22  # candidate pairs checked one by one; beyond, a tree of every feature counts them
 PAIR_BATCH = 1 << 16  # candidate pairs compared at a time (bounded temporary memory)
 
