@@ -76,6 +76,13 @@ def interval(low: Any, high: Any, unit: str | None) -> str:
     return f"[{signed(low, places)}, {signed(high, places)}]"
 
 
+def value_pp(value: Any, error: Any) -> str:
+    """A contribution's value with its standard error: ``+1.20 ± 0.30 pp`` (``—`` when not valued)."""
+    if value is None:
+        return "—"
+    return signed(value) + (f" ± {number(error, 2)}" if error is not None else "") + " pp"
+
+
 def weight(bps: Any) -> str:
     """A weight in basis points as a percentage."""
     return "—" if bps is None else f"{int(bps) / 100:.2f} %"
@@ -94,7 +101,7 @@ def when(value: Any) -> str:
 
 templates.env.filters.update(number=number, signed=signed, gain=gain, weight=weight, when=when,
                              unit_label=unit_label)  # fmt: skip
-templates.env.globals.update(interval=interval)
+templates.env.globals.update(interval=interval, value_pp=value_pp)
 
 
 def render(
