@@ -14,6 +14,7 @@ inferred from the base data is cached the same way (by the base file's hash, the
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,38 +48,47 @@ class Inputs:
     contributions: list[DataInput]
 
 
-def _validated(path: Path, schema: Any, target: str, cache: Path | None) -> dict[str, Any]:
-    """``{"errors": [finding dicts], "manifest": data_manifest}`` of one file, cached by content."""
-    key = canonical_hash(
-        {"data_hash": data.data_hash(path), "schema": schema.to_dict(), "label": target, "tool": __version__}
-    )
-    cached = cache / f"{key}.json" if cache is not None else None
+def _cached(cache: Path | None, name: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``compute()``'s JSON, kept in ``cache/name`` when there is a cache (the name carries the key)."""
+    cached = cache / name if cache is not None else None
     if cached is not None and cached.is_file():
         return json.loads(cached.read_text())
-    report = data.validate(path, schema=schema, label=target)
-    verdict = {"errors": [f.to_dict() for f in report.errors], "manifest": report.files[0].data_manifest}
+    value = compute()
     if cached is not None:
-        atomic_write_json(cached, verdict)
-    return verdict
+        atomic_write_json(cached, value)
+    return value
 
 
-def _inferred_schema(path: Path, target: str, cache: Path | None) -> data.Schema:
+def _validated(path: Path, digest: str, schema: Any, target: str, cache: Path | None) -> dict[str, Any]:
+    """``{"errors": [finding dicts], "manifest": data_manifest}`` of one file (SHA-256 ``digest``),
+    cached by content."""
+    key = canonical_hash(
+        {"data_hash": digest, "schema": schema.to_dict(), "label": target, "tool": __version__}
+    )
+
+    def validate() -> dict[str, Any]:
+        report = data.validate(path, schema=schema, label=target)
+        return {"errors": [f.to_dict() for f in report.errors], "manifest": report.files[0].data_manifest}
+
+    return _cached(cache, f"{key}.json", validate)
+
+
+def _inferred_schema(path: Path, digest: str, target: str, cache: Path | None) -> data.Schema:
     """The base data's schema (label = the target, no extra columns), cached by content like a verdict:
     inferring it reads the file's first row group, which for a large base is most of the file."""
-    key = canonical_hash({"inferred_from": data.data_hash(path), "label": target, "tool": __version__})
-    cached = cache / f"schema-{key}.json" if cache is not None else None
-    if cached is not None and cached.is_file():
-        return data.Schema.model_validate(json.loads(cached.read_text()))
-    schema = data.infer_schema(path, label=target).model_copy(update={"allow_extra_columns": False})
-    if cached is not None:
-        atomic_write_json(cached, schema.to_dict())
-    return schema
+    key = canonical_hash({"inferred_from": digest, "label": target, "tool": __version__})
+
+    def infer() -> dict[str, Any]:
+        schema = data.infer_schema(path, label=target).model_copy(update={"allow_extra_columns": False})
+        return schema.to_dict()
+
+    return data.Schema.model_validate(_cached(cache, f"schema-{key}.json", infer))
 
 
 def _load(
-    name: str, path: Path, schema: Any, target: str, cache: Path | None, *, may_be_empty: bool
+    name: str, path: Path, digest: str, schema: Any, target: str, cache: Path | None, *, may_be_empty: bool
 ) -> DataInput:
-    verdict = _validated(path, schema, target, cache)
+    verdict = _validated(path, digest, schema, target, cache)
     errors = [f for f in verdict["errors"] if not (may_be_empty and f["rule"] == EMPTY_FILE_RULE)]
     if errors:
         shown = "; ".join(f"{f['column'] or 'file'}: {f['rule']} ({f['message']})" for f in errors[:3])
@@ -97,19 +107,28 @@ def load_inputs(spec: PipelineSpec, cache: Path | None = None) -> Inputs:
     for name, path in named:
         if not path.is_file():
             raise NotFound(f"{name}: no such file {path}")
+    digests = {path: data.data_hash(path) for _, path in named}  # each file read once for its hash
     if spec.benchmark_spec is not None:  # the model's contract: its schema, its pinned benchmark
         schema = spec.benchmark_spec.contribution_schema
         pinned = spec.benchmark_spec.benchmark_sha256
-        if data.data_hash(spec.benchmark) != pinned:
+        if digests[spec.benchmark] != pinned:
             raise InvalidData(
                 f"the benchmark file is not the one the benchmark spec pins (sha256 {pinned[:12]}…): "
                 "refusing to evaluate on other bytes",
                 code="benchmark_mismatch",
             )
     else:  # a local evaluation with no spec: the base data's schema, no extra columns
-        schema = _inferred_schema(spec.train, spec.target, cache)
+        schema = _inferred_schema(spec.train, digests[spec.train], spec.target, cache)
     loaded = [
-        _load(name, path, schema, spec.target, cache, may_be_empty=name.startswith("contribution"))
+        _load(
+            name,
+            path,
+            digests[path],
+            schema,
+            spec.target,
+            cache,
+            may_be_empty=name.startswith("contribution"),
+        )
         for name, path in named
     ]
     return Inputs(train=loaded[0], benchmark=loaded[1], contributions=loaded[2:])
