@@ -269,6 +269,52 @@ class Models(_Api):
         """Every version, baseline first, with contributions, contributors, deltas and attestation ids."""
         return Lineage.model_validate(self.client.request("GET", f"/api/v1/models/{name}/lineage"))
 
+    def onchain_binding(self, name: str, onchain_id: int | str) -> dict[str, Any]:
+        """The EIP-712 ``ModelBinding`` typed data (``eth_signTypedData_v4`` JSON) that binds ``onchain_id``
+        to model ``name`` on the server's chain and DeltaVerifier: what the on-chain owner's wallet signs."""
+        from hokusai.attestation.binding import binding_message
+
+        model, published = self.get(name), self.client.attestations.signers()
+        if published.verifying_contract is None:
+            raise Conflict(
+                "the server has no DeltaVerifier contract (HOKUSAI_DELTA_VERIFIER_ADDRESS) to bind to",
+                code="mint_not_configured",
+            )
+        return binding_message(
+            _uint256(onchain_id), model.id, model.name,
+            chain_id=published.chain_id, verifying_contract=published.verifying_contract,
+        )  # fmt: skip
+
+    def set_onchain_id(
+        self,
+        name: str,
+        onchain_id: int | str | None,
+        *,
+        signer: LocalAccount | None = None,
+        wallet: str | None = None,
+        signature: str | None = None,
+    ) -> Model:
+        """Bind model ``name`` to its on-chain id (None: unbind). An admin needs no signature; an owner
+        gives the wallet that owns the model on-chain (``signer``, which signs :meth:`onchain_binding`),
+        or that ``wallet``'s ``signature`` of it (signed elsewhere, e.g. a hardware wallet). An id names
+        one model per chain and contract."""
+        body: dict[str, Any] = {"onchain_id": None if onchain_id is None else str(_uint256(onchain_id))}
+        if signer is not None and onchain_id is not None:
+            from hokusai.attestation.binding import sign_binding
+
+            signature = sign_binding(signer, self.onchain_binding(name, onchain_id))
+            wallet = signer.address
+        if signature is not None:
+            body.update(onchain_signature=signature, onchain_wallet=wallet)
+        return Model.model_validate(self.client.request("PATCH", f"/api/v1/models/{name}", json=body))
+
+
+def _uint256(value: int | str) -> int:
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit() or int(text) >= 2**256:
+        raise InvalidInput(f"an on-chain id is a uint256 in decimal, not {value!r}", code="bad_onchain_id")
+    return int(text)
+
 
 class Benchmarks(_Api):
     def list(self, model: str | None = None) -> list[Benchmark]:

@@ -339,7 +339,19 @@ class ModelUpdate(BaseModel):
 
     accepts_contributions: bool | None = None
     onchain_id: str | None = Field(
-        None, max_length=78, description="The model's uint256 id in the DeltaVerifier (decimal)"
+        None,
+        max_length=78,
+        description="The model's uint256 id in the DeltaVerifier (decimal; null unbinds): set by an admin "
+        "or with onchain_signature; one model per chain and contract",
+    )
+    onchain_signature: str | None = Field(
+        None,
+        max_length=132,
+        description="0x + 65-byte EIP-712 signature of the ModelBinding {modelId, platformModelId, "
+        "platformModelName} on the platform's chain and DeltaVerifier, by onchain_wallet",
+    )
+    onchain_wallet: str | None = Field(
+        None, max_length=42, description="The wallet that owns the model on-chain and signed the binding"
     )
     weight_head: str | None = Field(
         None,
@@ -378,6 +390,9 @@ class Model(BaseModel):
     accepts_contributions: bool
     experiment_id: str | None
     onchain_id: str | None
+    onchain_chain_id: int | None = Field(None, description="The chain the on-chain id is bound on")
+    onchain_contract: str | None = Field(None, description="The DeltaVerifier the on-chain id is bound on")
+    onchain_wallet: str | None = Field(None, description="The wallet that signed the binding (None: admin)")
     weight_head: str | None
     created_at: Timestamp
 

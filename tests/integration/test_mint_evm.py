@@ -20,7 +20,7 @@ from eth_account import Account
 from eth_utils import to_checksum_address
 
 from hokusai.attestation.attesters import AttesterSet, LocalAttester
-from hokusai.attestation.commitment import commitment_of
+from hokusai.attestation.commitment import commitment_of, model_bound
 from hokusai.attestation.eip712 import typed_data_digest
 from hokusai.attestation.mint import (
     SUBMIT_ARGUMENTS,
@@ -151,6 +151,31 @@ def test_the_next_mint_starts_from_the_new_head_and_a_stale_baseline_reverts(
     current = replace(stale, baseline_commitment=CANDIDATE)
     deployment.verifier.transact(deployment.request(current)["submitCalldata"])
     assert "0x" + deployment.verifier.call("head", MODEL_ID).hex() == next_candidate
+
+
+def test_a_mint_request_for_another_platform_model_of_the_same_file_reverts_on_its_on_chain_id(
+    compiled: Compiled, tmp_path: Path
+) -> None:
+    """Two platform models registered from one file: the on-chain id set up for the second (its genesis is
+    the file's commitment bound to it) refuses a mint request made for the first."""
+    mine, theirs = "a" * 32, "b" * 32
+    chain = Chain()
+    attesters = AttesterSet(tuple(LocalAttester(Account.from_key(k)) for k in ATTESTER_KEYS), THRESHOLD)
+    verifier = chain.deploy(compiled, ["address[]", "uint256"], [attesters.addresses, THRESHOLD])
+    genesis = model_bound(theirs, BASELINE)
+    verifier.transact(verifier.encode_call("setGenesis", MODEL_ID, bytes.fromhex(genesis[2:])))
+    deployment = Deployment(chain, verifier, attesters)
+    payload = accepted_run_payload(deployment, tmp_path)
+    for model, outcome in ((mine, "StaleBaseline"), (theirs, None)):
+        request = deployment.request(
+            replace(payload, baseline_commitment=model_bound(model, BASELINE),
+                    candidate_commitment=model_bound(model, CANDIDATE))
+        )  # fmt: skip
+        if outcome:
+            assert reverted(deployment, request["submitCalldata"]).error == outcome
+        else:
+            assert deployment.verifier.transact(request["submitCalldata"])["status"] == 1
+    assert "0x" + verifier.call("head", MODEL_ID).hex() == model_bound(theirs, CANDIDATE)
 
 
 TAMPERING: dict[str, Callable[[list[Any]], None]] = {

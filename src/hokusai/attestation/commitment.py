@@ -14,6 +14,14 @@ machine's package versions): :data:`EXCLUDED_FILES` at the top level and anythin
 :data:`EXCLUDED_DIRS`. So the same estimator file with the same companion files gives the same
 commitment wherever and whenever it was saved. A symbolic link is refused (its target could be
 anything); a folder with no included file is refused.
+
+What goes on chain (a mint request's ``baselineCommitment`` and ``candidateCommitment``, a model's
+genesis head) is the artifact commitment bound to the platform model (:func:`model_bound`)::
+
+    bound = 0x + SHA-256( "hokusai.model-commitment.v1" ‖ 0x00 ‖ UTF-8(platform model id) ‖ 0x00 ‖ root )
+
+so two platform models registered from the same file never share a head, and a mint request made for
+one model never matches the lineage head of another.
 """
 
 from __future__ import annotations
@@ -82,6 +90,23 @@ def artifact_files(directory: str | Path) -> list[tuple[str, str]]:
             path = Path(current) / name
             found.append((path.relative_to(root).as_posix(), file_sha256(path)))
     return sorted(found)
+
+
+BOUND_TAG = b"hokusai.model-commitment.v1"
+
+
+def model_bound(model_id: str, commitment: str) -> str:
+    """The on-chain commitment of platform model ``model_id`` holding the artifact ``commitment``."""
+    if not model_id or "\x00" in model_id:
+        raise InvalidInput(f"{model_id!r} is not a platform model id")
+    digest = commitment.removeprefix("0x")
+    if len(digest) != 64:
+        raise InvalidInput(f"{commitment!r} is not a bytes32 commitment")
+    try:
+        root = bytes.fromhex(digest)
+    except ValueError:
+        raise InvalidInput(f"{commitment!r} is not a bytes32 commitment") from None
+    return "0x" + hashlib.sha256(BOUND_TAG + b"\x00" + model_id.encode("utf-8") + b"\x00" + root).hexdigest()
 
 
 def model_commitment(directory: str | Path) -> str:

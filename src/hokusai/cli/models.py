@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from hokusai.cli._client import JsonOption, UrlOption, make_client
+from hokusai.cli._client import (
+    JsonOption,
+    KeystoreOption,
+    UrlOption,
+    WalletOption,
+    load_wallet,
+    make_client,
+)
 from hokusai.cli.output import emit, line, model_summary, table
 
 app = typer.Typer(help="Models on a Hokusai server.", no_args_is_help=True)
@@ -61,6 +68,30 @@ def show(name: str, url: UrlOption = None, as_json: JsonOption = False) -> None:
     """One model."""
     with make_client(url) as client:
         emit(client.models.get(name), as_json, model_summary)
+
+
+@app.command("set-onchain-id")
+def set_onchain_id(
+    name: str,
+    onchain_id: Annotated[
+        str | None, typer.Argument(help="The model's uint256 id in the DeltaVerifier (decimal).")
+    ] = None,
+    keystore: KeystoreOption = None,
+    wallet: WalletOption = False,
+    unbind: Annotated[bool, typer.Option("--unbind", help="Remove the model's on-chain id.")] = False,
+    url: UrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Bind a model to its on-chain id: as an admin, or as its owner with the signature of the wallet that
+    owns the model on-chain (--wallet or --keystore; you stay signed in with your API key)."""
+    from hokusai.errors import InvalidInput
+
+    if (onchain_id is None) != unbind:
+        raise InvalidInput("give the on-chain id, or --unbind (not both)", code="bad_onchain_id")
+    signer = load_wallet(keystore, wallet)
+    with make_client(url) as client:
+        model = client.models.set_onchain_id(name, onchain_id, signer=signer)
+    emit(model, as_json, model_summary)
 
 
 @app.command("lineage")

@@ -84,6 +84,12 @@ def model_summary(model: Mapping[str, Any]) -> None:
             ("spec", spec and f"{spec['id']} version {spec['version']} ({spec.get('task')})"),
             ("spec hash", spec.get("hash")),
             ("on-chain id", model.get("onchain_id")),
+            (
+                "bound on",
+                model.get("onchain_contract")
+                and f"chain {model.get('onchain_chain_id')} / "
+                f"{model.get('onchain_contract')} (signed by {model.get('onchain_wallet') or 'an admin'})",
+            ),
             ("weight head", model.get("weight_head")),
             ("contributions", "open" if model.get("accepts_contributions") else "closed"),
         ]

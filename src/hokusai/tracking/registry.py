@@ -7,16 +7,20 @@ same registered model and the lineage shows them all.
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hokusai.config import Settings
-from hokusai.errors import NotFound
-from hokusai.tracking.runs import MODEL_HASH_TAG, ROLE_TAG, PipelineRun
-from hokusai.tracking.target import TrackingTarget, client, experiment_id, mlflow_errors
+from hokusai.errors import Conflict, NotFound
+from hokusai.tracking.runs import DESCRIPTION, MODEL_HASH_TAG, ROLE_TAG, PipelineRun
+from hokusai.tracking.target import TrackingTarget, client, experiment_location, mlflow_errors
 
 BASELINE_ARTIFACT = "baseline"
+PLATFORM_EXPERIMENT_PREFIX = "hokusai/"  # experiments of platform models: only the platform makes them
 
 
 def server_target(settings: Settings) -> TrackingTarget:
@@ -30,36 +34,74 @@ def server_target(settings: Settings) -> TrackingTarget:
 
 def model_experiment(name: str) -> str:
     """The MLflow experiment of a platform model: its baseline and every evaluation of it."""
-    return f"hokusai/{name}"
+    return f"{PLATFORM_EXPERIMENT_PREFIX}{name}"
 
 
-def registered_model_exists(target: TrackingTarget, name: str) -> bool:
-    """Whether the registry already has a registered model called ``name``."""
+def create_model_objects(target: TrackingTarget, name: str) -> str:
+    """Create a platform model's MLflow objects, its registered model ``name`` and its experiment
+    ``hokusai/<name>``; returns the experiment id.
+
+    Created, never looked up: a name that exists in MLflow in any state (someone made it through the proxy,
+    or deleted it and it waits in MLflow's trash) is refused with 409 ``mlflow_name_taken``, so the platform
+    never adopts an object someone else made. MLflow's own unique names make this race-free.
+    """
+    mlflow_client = client(target)
+    experiment = model_experiment(name)
+    with mlflow_errors(target, f"registered model {name}"):
+        if not _created(lambda: mlflow_client.create_registered_model(name, description=DESCRIPTION)):
+            raise _taken("registered model", name)
+    location = experiment_location(target, experiment)
+    with mlflow_errors(target, f"experiment {experiment}"):
+        created: list[str] = []
+        if not _created(lambda: created.append(mlflow_client.create_experiment(experiment, location))):
+            mlflow_client.delete_registered_model(name)
+            raise _taken("experiment", experiment)
+    return str(created[0])
+
+
+def discard_model_objects(target: TrackingTarget, name: str, experiment_id_: str) -> None:
+    """Undo :func:`create_model_objects` after a failed registration: the registered model is deleted and
+    the experiment renamed out of the platform's names, then deleted (so the name can be registered again)."""
+    mlflow_client = client(target)
+    with contextlib.suppress(Exception):
+        mlflow_client.delete_registered_model(name)
+    with contextlib.suppress(Exception):
+        discarded = f"hokusai-discarded/{experiment_id_}/{uuid.uuid4().hex}"
+        mlflow_client.rename_experiment(experiment_id_, discarded)
+        mlflow_client.delete_experiment(experiment_id_)
+
+
+def _created(create: Callable[[], object]) -> bool:
     from mlflow.exceptions import MlflowException
 
     try:
-        with mlflow_errors(target, f"registered model {name}"):
-            client(target).get_registered_model(name)
-        return True
-    except NotFound:
-        return False
-    except MlflowException:
-        return False
+        create()
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_ALREADY_EXISTS":
+            return False
+        raise
+    return True
+
+
+def _taken(kind: str, name: str) -> Conflict:
+    return Conflict(
+        f"the MLflow {kind} {name!r} already exists and is not this platform's (it was made through MLflow, "
+        "possibly deleted since); register the model under another name",
+        code="mlflow_name_taken",
+        details={"mlflow_object": kind, "name": name},
+    )
 
 
 def register_baseline(
     target: TrackingTarget, name: str, directory: Path, model_hash: str, source: str
-) -> tuple[str, str]:
-    """Log the model directory in a run of the model's experiment and register it as a version of
-    ``name``; returns (version, experiment id)."""
+) -> str:
+    """Log the model directory in a run of the model's experiment (made by :func:`create_model_objects`)
+    and register it as the first version of ``name``; returns the version."""
     tags = {ROLE_TAG: "baseline", MODEL_HASH_TAG: model_hash, "hokusai.source": source}
     experiment = model_experiment(name)
-    with mlflow_errors(target, f"experiment {experiment}"):
-        experiment_id_ = experiment_id(target, experiment)
     with PipelineRun(target, run_name=f"baseline {name}", tags=tags, experiment=experiment) as run:
         run.log_artifacts(directory, BASELINE_ARTIFACT)
-        version = run.register(name, BASELINE_ARTIFACT, tags, "baseline registered through the Hokusai API")
-    return version, experiment_id_
+        return run.register(name, BASELINE_ARTIFACT, tags, "baseline registered through the Hokusai API")
 
 
 def registered_versions(target: TrackingTarget, name: str) -> list[dict[str, Any]]:

@@ -103,6 +103,9 @@ class PipelineRun:
         return str(version.version)
 
 
+DESCRIPTION = "Versions evaluated by Hokusai"
+
+
 def ensure_registered_model(mlflow_client: Any, name: str) -> None:
     """Create the registered model unless it exists."""
     from mlflow.exceptions import MlflowException
@@ -112,7 +115,7 @@ def ensure_registered_model(mlflow_client: Any, name: str) -> None:
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
             raise
-        mlflow_client.create_registered_model(name, description="Versions evaluated by Hokusai")
+        mlflow_client.create_registered_model(name, description=DESCRIPTION)
 
 
 def version_with_hash(target: TrackingTarget, name: str, model_hash: str) -> str | None:

@@ -123,8 +123,13 @@ def experiment_id(target: TrackingTarget, name: str = EXPERIMENT) -> str:
         existing = mlflow_client.get_experiment_by_name(name)
         if existing is not None:
             return existing.experiment_id
-        location = f"{PROXIED_SCHEME}/{name}" if target.embedded else None
-        return mlflow_client.create_experiment(name, artifact_location=location)
+        return mlflow_client.create_experiment(name, artifact_location=experiment_location(target, name))
+
+
+def experiment_location(target: TrackingTarget, name: str) -> str | None:
+    """Where a new experiment's artifacts go: ``<artifact root>/<name>`` when embedded, else the server's
+    default location."""
+    return f"{PROXIED_SCHEME}/{name}" if target.embedded else None
 
 
 @contextlib.contextmanager

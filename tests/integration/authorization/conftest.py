@@ -195,7 +195,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 benchmark=benchmark,
                 source_uri=f"runs:/{world.ids['mlflow_run']}/model",
             )
-            owner.request("PATCH", "/api/v1/models/m1", json={"onchain_id": "7"})
+            with world.sdk("admin") as root:
+                root.models.set_onchain_id("m1", 7)  # an admin binds it (an owner needs a signature)
             world.ids.update(
                 train_dataset=train.id,
                 benchmark_dataset=benchmark.id,

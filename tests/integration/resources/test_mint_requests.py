@@ -2,10 +2,12 @@
 
 The platform runs with two attester key files (threshold 2), the in-process chain's id and the address of
 ``tests/contracts/DeltaVerifierHarness.sol`` deployed there (compiled by npm solc). The model's genesis
-head is the commitment the platform computed at registration. The first accepted run's
-``submitCalldata`` is accepted on chain and its candidate becomes the head; once the owner records that
-mint, the model's baseline is that candidate, and a second run evaluated against the old baseline is
-refused with 409 ``stale_baseline`` before anything reaches the chain.
+head is the commitment the platform computed at registration, bound to the model: a second model
+registered from the same file has another. The owner binds the on-chain id with the signature of the
+wallet that owns it on chain (unsigned, or for an id another model holds, it is refused). The first
+accepted run's ``submitCalldata`` is accepted on chain and its candidate becomes the head; once the owner
+records that mint, the model's baseline is that candidate, and a second run evaluated against the old
+baseline is refused with 409 ``stale_baseline`` before anything reaches the chain.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 from eth_account import Account
 
 import hokusai
+from hokusai.attestation.commitment import model_bound
 from tests.integration.resources.conftest import DOMAIN, DemoFiles
 from tests.support.mlflow import mlflow_settings
 from tests.support.platform import serve_platform
@@ -51,7 +54,7 @@ def test_an_accepted_runs_mint_request_is_accepted_on_chain_and_a_stale_one_is_r
     settings = mlflow_settings(
         tmp_path / "state", mlflow_url=mlflow_server.url, public_domain=DOMAIN, job_workers=1,
         chain_id=chain.chain_id, delta_verifier_address=verifier.address,
-        attester_key_files=",".join(files), attester_threshold=2,
+        attester_key_files=",".join(files), attester_threshold=2, rate_limit_per_minute=100_000,
     )  # fmt: skip
     rows = pd.read_csv(demo_files.contribution)
     halves = [tmp_path / "a.csv", tmp_path / "b.csv"]
@@ -66,6 +69,11 @@ def test_an_accepted_runs_mint_request_is_accepted_on_chain_and_a_stale_one_is_r
         )  # fmt: skip
         genesis = model.model_dump()["weight_head"]
         assert genesis and genesis.startswith("0x") and len(genesis) == 66
+        twin = owner.models.register(
+            "minted-twin", target=demo_files.target, train=demo_files.base, benchmark=demo_files.benchmark,
+            archive=demo_files.model_dir,
+        )  # fmt: skip
+        assert twin.model_hash == model.model_hash and twin.model_dump()["weight_head"] != genesis
         verifier.transact(verifier.encode_call("setGenesis", MODEL_ID, bytes.fromhex(genesis[2:])))
 
         runs = []
@@ -79,7 +87,15 @@ def test_an_accepted_runs_mint_request_is_accepted_on_chain_and_a_stale_one_is_r
         with httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {key}"}) as http:
             missing = http.get(f"/api/v1/runs/{runs[0].id}/mint-request")
             assert missing.status_code == 409 and missing.json()["error"]["code"] == "no_onchain_id"
-            assert http.patch("/api/v1/models/minted", json={"onchain_id": str(MODEL_ID)}).status_code == 200
+            unsigned = http.patch("/api/v1/models/minted", json={"onchain_id": str(MODEL_ID)})
+            assert unsigned.status_code == 403 and unsigned.json()["error"]["code"] == "onchain_id_unsigned"
+        onchain_owner = Account.create()
+        bound = owner.models.set_onchain_id("minted", MODEL_ID, signer=onchain_owner).model_dump()
+        assert (bound["onchain_id"], bound["onchain_wallet"]) == (str(MODEL_ID), onchain_owner.address)
+        assert (bound["onchain_chain_id"], bound["onchain_contract"]) == (chain.chain_id, verifier.address)
+        with pytest.raises(hokusai.errors.Conflict) as taken:
+            owner.models.set_onchain_id("minted-twin", MODEL_ID, signer=onchain_owner)
+        assert taken.value.code == "onchain_id_taken"
 
         request = owner.runs.mint_request(runs[0].id)
         assert request.domain["chainId"] == chain.chain_id
@@ -87,7 +103,7 @@ def test_an_accepted_runs_mint_request_is_accepted_on_chain_and_a_stale_one_is_r
         assert request.signerAddresses == addresses and len(request.signatures) == 2
         assert int(request.message["modelId"]) == MODEL_ID
         report = owner.attestations.report(runs[0].attestation_id)
-        candidate = report["weight_commitments"]["candidate"]
+        candidate = model_bound(model.id, report["weight_commitments"]["candidate"])
         assert request.message["payload"]["baselineCommitment"] == genesis
         assert request.message["payload"]["candidateCommitment"] == candidate
 
@@ -101,7 +117,9 @@ def test_an_accepted_runs_mint_request_is_accepted_on_chain_and_a_stale_one_is_r
         with httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {key}"}) as http:
             stale = http.get(f"/api/v1/runs/{runs[1].id}/mint-request")
         assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_baseline"
-        assert stale.json()["error"]["details"] == {"weight_head": candidate, "run_baseline": genesis}
+        run_baseline = owner.attestations.report(runs[1].attestation_id)["weight_commitments"]["baseline"]
+        assert model_bound(model.id, run_baseline) == genesis
+        assert stale.json()["error"]["details"] == {"weight_head": candidate, "run_baseline": run_baseline}
 
         stranger = hokusai.Client(url=platform.url, wallet=Account.create(), domain=DOMAIN)
         with stranger, pytest.raises(hokusai.errors.HokusaiError) as refused:

@@ -105,7 +105,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             owner.models.register(
                 "m1", target=TARGET, train=train, benchmark=benchmark, archive=spec.baseline
             )
-            owner.request("PATCH", "/api/v1/models/m1", json={"onchain_id": "7"})
+        with hokusai.Client(url=world.url, api_key=admin.key) as root:
+            root.models.set_onchain_id("m1", 7)  # an admin binds it (an owner needs a signature)
         rows = pd.read_csv(spec.contributions[0].path)
         half_a, half_b = workdir / "a.csv", workdir / "b.csv"
         rows.iloc[: len(rows) // 2 + 40].to_csv(half_a, index=False)

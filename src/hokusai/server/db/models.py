@@ -176,6 +176,8 @@ class Model(Base):
     """A baseline in the MLflow registry, with its training data and the benchmark it is judged on."""
 
     __tablename__ = "hk_models"
+    # an on-chain id names one model per chain and verifying contract (services.mint.bind_onchain_id)
+    __table_args__ = (UniqueConstraint("onchain_chain_id", "onchain_contract", "onchain_id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
@@ -195,6 +197,10 @@ class Model(Base):
     benchmark_spec_id: Mapped[str | None] = mapped_column(String(32))  # its current benchmark spec
     onchain_id: Mapped[str | None] = mapped_column(String(78))  # uint256 in the DeltaVerifier, decimal
     weight_head: Mapped[str | None] = mapped_column(String(66))  # the contract's lineage head (bytes32)
+    onchain_chain_id: Mapped[int | None] = mapped_column(Integer)  # where onchain_id was bound
+    onchain_contract: Mapped[str | None] = mapped_column(String(42))  # the DeltaVerifier it was bound on
+    onchain_wallet: Mapped[str | None] = mapped_column(String(42))  # the wallet that signed it (None: admin)
+    onchain_bound_by: Mapped[str | None] = mapped_column(String(32))  # the principal that bound it
     accepts_contributions: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     experiment_id: Mapped[str | None] = mapped_column(String(64))  # the model's MLflow experiment
 

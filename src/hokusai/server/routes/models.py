@@ -128,11 +128,15 @@ def read(name: str, _principal: Caller, session: SessionDep) -> schemas.Model:
 @router.patch(
     "/{name}",
     response_model=schemas.Model,
-    summary="Change whether a model accepts contributions (its rules: /benchmarks)",
+    summary="Change whether a model accepts contributions, its on-chain id (admin or signed), its head",
 )
-def update(name: str, body: schemas.ModelUpdate, principal: Caller, session: SessionDep) -> schemas.Model:
-    """The model's owner (or an admin) only."""
-    model = update_model(session, principal, get_model(session, name), body)
+def update(
+    name: str, body: schemas.ModelUpdate, principal: Caller, session: SessionDep, settings: SettingsDep
+) -> schemas.Model:
+    """The model's owner (or an admin) only. ``onchain_id`` is set by an admin, or with
+    ``onchain_signature`` (the EIP-712 ModelBinding signed by the wallet that owns the model on-chain);
+    it names one model per chain and verifying contract (409 ``onchain_id_taken``)."""
+    model = update_model(session, settings, principal, get_model(session, name), body)
     session.commit()
     return model_view(session, model)
 

@@ -18,18 +18,18 @@ from sqlalchemy.orm import Session
 
 from hokusai import schemas
 from hokusai.config import Settings
-from hokusai.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, found
+from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, found
 from hokusai.server import policy
 from hokusai.server.db.models import Dataset, Model, Run, utcnow
 from hokusai.server.db.models import Principal as PrincipalRow
-from hokusai.server.policy import MlflowLevel
+from hokusai.server.policy import ADMIN_ROLE, MlflowLevel
 from hokusai.server.principal import Principal
 from hokusai.server.services import benchmarks, mlflow_permissions
 from hokusai.server.services.access import dataset_subject, model_subject
 from hokusai.server.services.attestations import contribution_value
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.datasets import dataset_view, get_dataset
-from hokusai.server.services.mint import check_onchain_id, record_head
+from hokusai.server.services.mint import bind_onchain_id, record_head
 from hokusai.server.services.runs import SUCCEEDED, counted_runs, run_contributions
 from hokusai.storage import BlobStore
 
@@ -192,15 +192,30 @@ def register_model(
     archive: Path | None = None,
 ) -> Model:
     """Check the data and the model (without ever loading it), register the baseline in MLflow, record
-    the model with its file's hash and format, and give its owner MANAGE on its MLflow objects."""
-    from hokusai.attestation.commitment import model_commitment
+    the model with its file's hash and format, and give its owner MANAGE on its MLflow objects.
+
+    The platform makes the model's MLflow objects itself (``tracking.registry.create_model_objects``):
+    names that already exist in MLflow are refused (409 ``mlflow_name_taken``), and grants left on those
+    names by objects deleted before are dropped. An on-chain id given here is an admin's binding."""
+    from hokusai.attestation.commitment import model_bound, model_commitment
     from hokusai.data import infer_schema
     from hokusai.tracking.models import fetch_model, inspect_model_dir
-    from hokusai.tracking.registry import register_baseline, registered_model_exists, server_target
+    from hokusai.tracking.registry import (
+        create_model_objects,
+        discard_model_objects,
+        register_baseline,
+        server_target,
+    )
 
     name = check_model_name(registration.name)
     if session.scalar(select(Model.id).where(Model.name == name)) is not None:
         raise Conflict(f"a model named {name!r} is already registered", code="model_exists")
+    if registration.onchain_id is not None and principal.role != ADMIN_ROLE:
+        raise Forbidden(
+            "only an admin binds an on-chain id at registration; register, then bind it with the on-chain "
+            f"owner's signature (hokusai models set-onchain-id {name} ID --wallet)",
+            code="onchain_id_unsigned",
+        )
     if (archive is None) == (registration.source_uri is None):
         raise InvalidInput(
             "give either source_uri (a logged MLflow model) or a model archive", code="bad_source"
@@ -218,11 +233,6 @@ def register_model(
                 code="target_missing",
             )
     target = server_target(settings)
-    held = mlflow_permissions.level_of(session, principal.id, "registered_model", name)
-    if registered_model_exists(target, name) and not policy.mlflow_allows(
-        principal, held, MlflowLevel.MANAGE
-    ):
-        raise Conflict(f"the MLflow registered model {name!r} belongs to someone else", code="name_taken")
     schema = infer_schema(store.local_path(train.storage_key), label=registration.target_column)
     spec = benchmarks.derive(
         model_type=registration.model_type,
@@ -243,46 +253,57 @@ def register_model(
             source = str(registration.source_uri)
         info = inspect_model_dir(directory)
         _check_model_kind(session, principal, info, registration.model_type)
-        genesis = model_commitment(directory)  # the contract's lineage starts at the registered artifact
-        version, experiment_id = register_baseline(target, name, directory, info.sha256, source)
-    model = Model(
-        id=uuid.uuid4().hex,
-        name=name,
-        model_type=registration.model_type,
-        target_column=registration.target_column,
-        owner_id=principal.id,
-        baseline_version=version,
-        source_uri=source,
-        train_dataset_id=train.id,
-        benchmark_dataset_id=benchmark.id,
-        data_schema=schema.to_dict(),
-        created_at=utcnow(),
-        model_hash=info.sha256,
-        model_format=info.format,
-        accepts_contributions=registration.accepts_contributions,
-        experiment_id=experiment_id,
-        onchain_id=None if registration.onchain_id is None else check_onchain_id(registration.onchain_id),
-        weight_head=genesis,
-    )
-    try:
-        with session.begin_nested():
-            session.add(model)
-            session.flush()
-            benchmarks.add_version(session, model, spec, benchmark.id, principal.id)
-    except IntegrityError:
-        raise Conflict(f"a model named {name!r} is already registered", code="model_exists") from None
-    for resource_type, resource_id in (("registered_model", name), ("experiment", experiment_id)):
-        mlflow_permissions.set_level(
-            session, resource_type, resource_id, principal.id, MlflowLevel.MANAGE, granted_by=principal.id
-        )
+        model_id = uuid.uuid4().hex
+        # the contract's lineage starts at the registered artifact, bound to this model
+        genesis = model_bound(model_id, model_commitment(directory))
+        experiment_id = create_model_objects(target, name)
+        try:
+            model = Model(
+                id=model_id, name=name, model_type=registration.model_type,
+                target_column=registration.target_column, owner_id=principal.id,
+                baseline_version=register_baseline(target, name, directory, info.sha256, source),
+                source_uri=source, train_dataset_id=train.id, benchmark_dataset_id=benchmark.id,
+                data_schema=schema.to_dict(), created_at=utcnow(), model_hash=info.sha256,
+                model_format=info.format, accepts_contributions=registration.accepts_contributions,
+                experiment_id=experiment_id, weight_head=genesis,
+            )  # fmt: skip
+            _store_model(session, settings, principal, model, spec, benchmark.id, registration.onchain_id)
+        except BaseException:
+            discard_model_objects(target, name, experiment_id)
+            raise
     record_event(
         session,
         "model_registered",
         principal_id=principal.id,
         resource=f"model:{name}",
-        details={"version": version, "model_hash": info.sha256, "format": info.format},
+        details={"version": model.baseline_version, "model_hash": info.sha256, "format": info.format},
     )
     return model
+
+
+def _store_model(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    model: Model,
+    spec: Any,
+    benchmark_id: str,
+    onchain_id: str | None,
+) -> None:
+    """The model's row and first benchmark spec, its owner's MANAGE on its fresh MLflow objects (and no
+    one else's grant left on those names), and its admin-bound on-chain id."""
+    try:
+        with session.begin_nested():
+            session.add(model)
+            session.flush()
+            benchmarks.add_version(session, model, spec, benchmark_id, principal.id)
+    except IntegrityError:
+        raise Conflict(f"a model named {model.name!r} is already registered", code="model_exists") from None
+    for resource_type, resource_id in (("registered_model", model.name), ("experiment", model.experiment_id)):
+        assert resource_id is not None
+        mlflow_permissions.grant_creator(session, resource_type, resource_id, principal.id, granted_by=None)
+    if onchain_id is not None:
+        bind_onchain_id(session, settings, principal, model, onchain_id)
 
 
 def _check_model_kind(session: Session, principal: Principal, info: Any, model_type: str) -> None:
@@ -308,13 +329,22 @@ def _check_model_kind(session: Session, principal: Principal, info: Any, model_t
         )
 
 
-def update_model(session: Session, principal: Principal, model: Model, update: schemas.ModelUpdate) -> Model:
-    """Change whether the model accepts contributions, its on-chain id, or its weight head after a mint
-    (its owner or an admin; its evaluation rules are its benchmark spec's: ``services.benchmarks``)."""
+def update_model(
+    session: Session, settings: Settings, principal: Principal, model: Model, update: schemas.ModelUpdate
+) -> Model:
+    """Change whether the model accepts contributions, its on-chain id (an admin, or with the binding
+    wallet's signature: ``services.mint.bind_onchain_id``; ``null`` unbinds), or its weight head after a
+    mint (its owner or an admin; its evaluation rules are its benchmark spec's: ``services.benchmarks``)."""
     policy.require(principal, "model.write", model_subject(model))
     changes = update.model_dump(exclude_none=True)
-    if "onchain_id" in changes:
-        model.onchain_id = check_onchain_id(changes["onchain_id"])
+    signed = {key: changes.pop(key, None) for key in ("onchain_signature", "onchain_wallet")}
+    if "onchain_id" in update.model_fields_set:
+        wallet, signature = signed["onchain_wallet"], signed["onchain_signature"]
+        bind_onchain_id(session, settings, principal, model, update.onchain_id, wallet, signature)
+        changes.update(onchain_id=update.onchain_id, onchain_wallet=model.onchain_wallet)
+    elif any(signed.values()):
+        raise InvalidInput("onchain_signature and onchain_wallet go with the onchain_id they bind",
+                           code="bad_onchain_id")  # fmt: skip
     if "accepts_contributions" in changes:
         model.accepts_contributions = changes["accepts_contributions"]
     if "weight_head" in changes:
@@ -360,6 +390,9 @@ def model_view(session: Session, model: Model) -> schemas.Model:
         accepts_contributions=model.accepts_contributions,
         experiment_id=model.experiment_id,
         onchain_id=model.onchain_id,
+        onchain_chain_id=model.onchain_chain_id,
+        onchain_contract=model.onchain_contract,
+        onchain_wallet=model.onchain_wallet,
         weight_head=model.weight_head,
         created_at=model.created_at,
     )
