@@ -7,6 +7,11 @@ on-chain id, and two models registered from one file shared their lineage head.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import httpx
 import pytest
 from eth_account import Account
@@ -136,3 +141,31 @@ def test_an_owner_cannot_bind_another_models_onchain_id_or_any_id_unsigned(
         assert admin.models.set_onchain_id("twin", None).model_dump()["onchain_id"] is None
     with world.http("owner1") as owner:
         assert owner.get("/api/v1/models/m1").json()["onchain_id"] == "7"
+
+
+def test_an_owner_binds_an_onchain_id_from_the_command_line_only_with_the_wallets_signature(
+    world: World, twin: dict[str, object]
+) -> None:
+    with world.sdk("admin") as admin:
+        admin.models.set_onchain_id("twin", None)
+    wallet = Account.create()
+    environment = {
+        **os.environ,
+        "HOKUSAI_URL": world.url,
+        "HOKUSAI_API_KEY": world.actors["owner2"].headers["Authorization"].removeprefix("Bearer "),
+        "HOKUSAI_WALLET_KEY": wallet.key.hex(),
+    }
+
+    def hokusai(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "hokusai", "models", "set-onchain-id", "twin", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120)
+
+    unsigned = hokusai("21")
+    assert unsigned.returncode == 2 and "signed by the wallet" in unsigned.stderr, unsigned.stderr
+    assert "Traceback" not in unsigned.stderr
+    signed = hokusai("21", "--wallet", "--json")
+    assert signed.returncode == 0, signed.stderr
+    bound = json.loads(signed.stdout)
+    assert (bound["onchain_id"], bound["onchain_wallet"]) == ("21", wallet.address)
+    assert wallet.key.hex() not in signed.stdout + signed.stderr
+    assert hokusai("--unbind", "--json").returncode == 0
