@@ -128,7 +128,7 @@ class Child:
     """A child process in its own process group, output appended to a log file (and copied to this process's
     stderr with ``echo``); it gets ``death_signal`` when the thread that started it dies
     (``hokusai.lifeline``), so it never outlives its parent. ``term_group``: stop it by signalling its whole
-    group, else its leader only (which stops its own children, e.g. the API its run workers)."""
+    group, else its leader only (which stops its own children: the API records the runs it stops)."""
 
     def __init__(
         self,
@@ -140,9 +140,15 @@ class Child:
         death_signal: int = signal.SIGTERM,
         echo: bool = False,
         term_group: bool = True,
+        stop_timeout: float = 10.0,
         pass_fds: tuple[int, ...] = (),
     ) -> None:
-        self.name, self.log_path, self.term_group = name, log_path, term_group
+        self.name, self.log_path, self.term_group, self.stop_timeout = (
+            name,
+            log_path,
+            term_group,
+            stop_timeout,
+        )
         self.notice: int | None = None  # the read end of the API child's notice pipe
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("ab")
@@ -186,8 +192,10 @@ class Child:
             last = deque(handle, maxlen=lines)
         return [line.decode("utf-8", "replace").rstrip() for line in last]
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL to whatever is left of its group after ``timeout`` seconds."""
+    def stop(self, timeout: float | None = None) -> None:
+        """SIGTERM, then SIGKILL to whatever is left of its group after ``timeout`` seconds (default: its
+        ``stop_timeout``)."""
+        timeout = self.stop_timeout if timeout is None else timeout
         if self.alive():
             with contextlib.suppress(ProcessLookupError):
                 if self.term_group:
@@ -439,6 +447,7 @@ def start_api(settings: Settings) -> Child:
         child = Child(
             "api", [sys.executable, "-m", "hokusai.stack"], env, settings.data_dir / "logs" / "api.log",
             death_signal=signal.SIGKILL, echo=True, term_group=False, pass_fds=(write_end,),
+            stop_timeout=30.0,  # uvicorn's graceful 10 s, then the runs it stops are recorded
         )  # fmt: skip
     except BaseException:
         os.close(read_end)
