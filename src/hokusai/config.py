@@ -82,7 +82,7 @@ class Settings(BaseSettings):
         2.0, gt=0, le=30, description="Timeout of each /ready probe (database, MLflow)."
     )
     startup_timeout_seconds: float = Field(
-        120.0, gt=0, description="How long `hokusai up` waits for MLflow's /health."
+        120.0, gt=0, description="How long `hokusai up` waits for MLflow's /health and for its API to serve."
     )
     mlflow_max_restarts_per_minute: int = Field(
         5,
@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     )
     mlflow_restart_backoff_seconds: float = Field(
         1.0, ge=0, le=300, description="Wait before restarting a dead MLflow; doubles per recent restart."
+    )
+    api_max_restarts_per_minute: int = Field(
+        5,
+        ge=0,
+        le=100,
+        description="Restarts of a dead API child `hokusai up` makes in any minute (0: none).",
+    )
+    api_restart_backoff_seconds: float = Field(
+        1.0, ge=0, le=300, description="Wait before restarting a dead API child; doubles per recent restart."
     )
     public_domain: str | None = Field(
         None, description="Domain a SIWE sign-in message must name. Default: API_HOST:API_PORT."

@@ -11,6 +11,8 @@ started the child exits, so children are started from threads that live as long 
   then ``exec``s the command: same pid, and the setting survives the exec.
 * ``die_with_parent()``: for our own children (the run worker), called first thing in the child.
 * ``parent_alive()``: a child's last check before it records anything.
+* ``become_subreaper()``: for ``hokusai up``: orphans of its children (the run workers of an API child that
+  crashed) become its own children, so it can reap them (a zombie would pass for a live worker).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 
 PARENT_ENV = "HOKUSAI_PARENT_PID"
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def child_env(env: dict[str, str]) -> dict[str, str]:
@@ -29,12 +32,22 @@ def child_env(env: dict[str, str]) -> dict[str, str]:
     return {**env, PARENT_ENV: str(os.getpid())}
 
 
-def set_parent_death_signal(sig: int) -> None:
-    """Ask the kernel for ``sig`` when the parent thread dies (Linux; elsewhere a no-op)."""
+def _prctl(option: int, value: int, name: str) -> None:
+    """``prctl(option, value)`` on Linux; elsewhere a no-op."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if libc.prctl(option, value, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), f"prctl({name}) failed")
+
+
+def set_parent_death_signal(sig: int) -> None:
+    """Ask the kernel for ``sig`` when the parent thread dies (Linux; elsewhere a no-op)."""
+    _prctl(PR_SET_PDEATHSIG, int(sig), "PR_SET_PDEATHSIG")
+
+
+def become_subreaper() -> None:
+    """Adopt the orphans of this process's descendants (Linux; elsewhere a no-op): the caller reaps them."""
+    _prctl(PR_SET_CHILD_SUBREAPER, 1, "PR_SET_CHILD_SUBREAPER")
 
 
 def expected_parent() -> int | None:

@@ -1,11 +1,14 @@
 """``hokusai up`` as a user runs it: ready, errors, clean stop, a busy port, PostgreSQL + S3; and as its
 supervisor is tested, by killing its real processes: a dead MLflow is restarted while the API answers, a
-crash loop gives up, a run that loses MLflow fails as `mlflow_unavailable` with its log, and after a SIGKILL
-of `up` no child lives on, the orphaned run records nothing and the next `up` starts."""
+crashed API (SIGSEGV, SIGKILL) is restarted while MLflow keeps its pid and its run fails instead of hanging,
+a crash loop of either gives up and stops the other, a run that loses MLflow fails as `mlflow_unavailable`
+with its log, and after a SIGKILL of `up` no child lives on, the orphaned run records nothing and the next
+`up` starts."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import time
@@ -72,6 +75,10 @@ def test_up_serves_ready_with_both_probes_and_stops_cleanly_on_sigterm(
     assert f"docs    {up.api_url}/docs" in up.stdout
     assert f"MLflow  {up.api_url}/mlflow/" in up.stdout
     assert f"results {up.api_url}/ui/" in up.stdout
+    assert up.api_pid() not in (None, up.process.pid)  # a child serves the API port, not the supervisor
+    (key,) = re.findall(r"hk_test_\w+", up.stdout)  # the first start's admin key, printed once
+    logs = tmp_path / "state" / "logs"
+    assert key not in up.stderr + (logs / "api.log").read_text() + (logs / "mlflow.log").read_text()
 
     up.signal(signal.SIGTERM)
     assert up.wait() == 0
@@ -395,3 +402,77 @@ def test_after_sigkill_of_up_no_child_lives_on_the_run_records_nothing_and_the_n
     assert run["attestation_id"] is None and run["outcome"] is None
     log = (tmp_path / "state" / "logs" / "runs" / f"{run_id}.log").read_text()
     assert f"run {run_id} succeeded" not in log
+
+
+def serving_again(up: UpProcess, dead: int) -> bool:
+    """A new API process (not ``dead``) listens on the API port and answers /health."""
+    if up.api_pid() in (None, dead):
+        return False
+    try:
+        return httpx.get(f"{up.api_url}/health", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_a_crashed_api_is_restarted_while_mlflow_keeps_its_pid_and_the_run_it_held_fails(
+    tmp_path: Path,
+    up_env: dict[str, str],
+    admin: str,
+    demo_spec: PipelineSpec,
+    launched: list[UpProcess],
+) -> None:
+    up = UpProcess(tmp_path / "run", up_env)
+    launched.append(up)
+    up.wait_ready()
+    mlflow, api = mlflow_leader(up), up.api_pid()
+    assert api is not None
+    run_id = start_run(up, seed(up, admin, demo_spec))
+    (worker,) = [pid for pid, cmd in descendants(up.process.pid).items() if f"worker run {run_id}" in cmd]
+
+    os.kill(api, signal.SIGSEGV)  # what a parser's stack overflow does
+    wait_for(lambda: up.process.poll() is not None or serving_again(up, api), 120, "a new API serves")
+    assert up.process.poll() is None, f"`up` exited with {up.process.returncode}: {up.stderr[-2000:]}"
+    assert "warning: api exited with code -11; restarting it in 1 s (restart 1 of at most 5 a minute)" in (
+        up.stderr
+    )
+    assert mlflow_leader(up) == mlflow  # MLflow kept its process and serves on
+    mlflow_url = f"http://127.0.0.1:{up_env['HOKUSAI_MLFLOW_PORT']}"
+    assert httpx.get(f"{mlflow_url}/health").status_code == 200
+    up.wait_ready()
+    me = httpx.get(f"{up.api_url}/api/v1/me", headers={"Authorization": f"Bearer {admin}"})
+    assert me.status_code == 200 and "admin" in me.json()["scopes"]  # keys survive the restart
+    run = get_run(up.api_url, admin, run_id)  # died with its API; failed by the new one, not left running
+    assert run["state"] == "failed" and run["error"]["code"] == "worker_died", run
+    assert process_state(worker) is None  # killed with the API and reaped by `up` (a zombie looks alive)
+
+    second = up.api_pid()
+    assert second not in (None, api, up.process.pid)
+    os.kill(second, signal.SIGKILL)
+    wait_for(lambda: up.process.poll() is not None or serving_again(up, second), 120, "a third API serves")
+    assert "warning: api exited with code -9; restarting it in 2 s (restart 2 of at most 5 a minute)" in (
+        up.stderr
+    )
+    assert mlflow_leader(up) == mlflow
+    up.signal(signal.SIGTERM)
+    assert up.wait() == 0
+    assert not alive(mlflow)
+    assert not port_in_use("127.0.0.1", int(up_env["HOKUSAI_API_PORT"]))
+
+
+def test_up_gives_up_on_an_api_past_its_restart_limit_and_stops_mlflow(
+    tmp_path: Path, up_env: dict[str, str], launched: list[UpProcess]
+) -> None:
+    up_env["HOKUSAI_API_MAX_RESTARTS_PER_MINUTE"] = "0"
+    up = UpProcess(tmp_path / "run", up_env)
+    launched.append(up)
+    up.wait_ready()
+    mlflow, api = mlflow_leader(up), up.api_pid()
+    assert api is not None
+    os.kill(api, signal.SIGSEGV)
+    assert up.wait(60) == 1
+    message = "error: api exited with code -11 and was restarted 0 time(s) in the last minute; gave up"
+    assert f"{message} and stopped MLflow (limit: HOKUSAI_API_MAX_RESTARTS_PER_MINUTE=0)" in up.stderr
+    assert "Application startup complete." in up.stderr.split(message, 1)[1]  # the API's own last lines
+    wait_for(lambda: not alive(mlflow), 30, "MLflow stopped with `up`")
+    assert not port_in_use("127.0.0.1", int(up_env["HOKUSAI_MLFLOW_PORT"]))
+    assert not port_in_use("127.0.0.1", int(up_env["HOKUSAI_API_PORT"]))

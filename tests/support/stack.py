@@ -10,6 +10,57 @@ from pathlib import Path
 
 from tests.support.net import wait_http
 
+LISTEN = "0A"  # TCP state in /proc/net/tcp
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return b""
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of ``pid`` (all its threads')."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    found, frontier = [], [pid]
+    while frontier:
+        for child in children(frontier.pop()):
+            found.append(child)
+            frontier.append(child)
+    return found
+
+
+def listener_pid(port: int, candidates: list[int]) -> int | None:
+    """Which of ``candidates`` holds the socket listening on TCP ``port`` (IPv4 or IPv6), if any."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == LISTEN and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    for pid in candidates:
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd) in inodes:
+                    return pid
+            except OSError:
+                continue
+    return None
+
 
 class UpProcess:
     """Runs ``hokusai up`` (or ``serve``) with ``env`` added to the environment; output kept in files."""
@@ -37,8 +88,14 @@ class UpProcess:
 
     def mlflow_pid(self) -> int:
         """The MLflow child's pid (the leader of its process group)."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        return int(children[0])
+        (pid,) = [pid for pid in children(self.process.pid) if b" mlflow server " in cmdline(pid) + b" "]
+        return pid
+
+    def api_pid(self) -> int | None:
+        """The pid of the process that listens on the API port (``up`` or one of its descendants)."""
+        return listener_pid(
+            int(self.api_url.rsplit(":", 1)[1]), [self.process.pid, *descendants(self.process.pid)]
+        )
 
     def signal(self, sig: signal.Signals) -> None:
         self.process.send_signal(sig)

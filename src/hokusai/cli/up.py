@@ -32,7 +32,7 @@ def up(
     port: Annotated[int | None, typer.Option(help="API port (else HOKUSAI_API_PORT).")] = None,
     mlflow_port: Annotated[int | None, typer.Option(help="MLflow port (else HOKUSAI_MLFLOW_PORT).")] = None,
 ) -> None:
-    """Start MLflow and the API; Ctrl-C stops both. A dead MLflow is restarted (see HOKUSAI_MLFLOW_*)."""
+    """Start MLflow and the API; Ctrl-C stops both. A dead one restarts (HOKUSAI_MLFLOW_*, HOKUSAI_API_*)."""
     from hokusai.config import load_settings
     from hokusai.log import configure_logging
     from hokusai.stack import ChildDied, run_stack
@@ -51,7 +51,8 @@ def up(
         console.print(f"       docs    {urls['docs']}")
         console.print(f"       results {urls['api']}/ui/  (sign in with an API key)")
         console.print(f"       MLflow  {urls['api']}/mlflow/  (UI and client; password: an API key)")
-        console.print(f"       logs    {urls['mlflow_log']}", soft_wrap=True)
+        console.print(f"       logs    {urls['api_log']}", soft_wrap=True)
+        console.print(f"               {urls['mlflow_log']}", soft_wrap=True)
         if "admin_key" in urls:
             console.print(ADMIN_KEY_NOTICE.format(key=urls["admin_key"]), highlight=False, soft_wrap=True)
         console.print("Press Ctrl-C to stop.")
