@@ -180,3 +180,14 @@ def test_a_signer_never_published_for_the_domain_it_claims_is_invalid(restarted:
         assert "never a published signer for this domain" in _failed(verdict)["signer"]
     with hokusai.Client(url=restarted.url) as client:
         assert not client.attestations.verify(stranger.document, stranger.report).valid
+
+
+def test_a_recorded_domain_with_a_field_eip712_does_not_know_is_invalid_not_a_500(
+    restarted: Restarted,
+) -> None:
+    document, report = restarted.after.copy()
+    report["attestation_domain"]["salt"] = "0x" + "00" * 32  # eth-account refused to encode it: a 500
+    verdict = _verify(restarted.url, Sealed(document, report, restarted.k2))
+    failed = _failed(verdict)
+    assert not verdict["valid"] and "never published" in failed["domain"]
+    assert "cannot be encoded" in failed["signature"]
