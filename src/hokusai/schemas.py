@@ -640,13 +640,25 @@ class Verdict(BaseModel):
     signer: str
 
 
+class PublishedSignerInfo(BaseModel):
+    """One signer published for one attestation domain, from ``valid_from`` until ``valid_to`` (null: now)."""
+
+    signer: str
+    chain_id: int
+    verifying_contract: str | None
+    valid_from: datetime | None
+    valid_to: datetime | None
+
+
 class Signers(BaseModel):
-    """Who signs attestations and mint requests, how many must, for which chain and contract."""
+    """Who signs attestations and mint requests, how many must, for which chain and contract; ``history``:
+    every signer and domain ever published (a document verifies against the one it was signed under)."""
 
     signers: list[str]
     threshold: int
     chain_id: int
     verifying_contract: str | None
+    history: list[PublishedSignerInfo] = Field(default_factory=list)
 
 
 class ImpactAttestation(ContributionValue):

@@ -1,6 +1,9 @@
 """EIP-4361 ("Sign-In with Ethereum") messages: parse, format, and recover the signer (EIP-191).
 
-Parsing follows the EIP's ABNF line by line; anything else is ``message_malformed``. Signature recovery
+Parsing follows the EIP's ABNF line by line; anything else is ``message_malformed``. Its ``DIGIT`` is ASCII
+``0-9`` only: every number and time is read by ``ascii_decimal`` or the ASCII ``_RFC3339`` pattern, never by
+``str.isdigit``/``int`` alone, which also take U+00B2 (superscript two), U+0661 (Arabic-Indic one) or
+U+FF16 (fullwidth six). Signature recovery
 goes through eth-account (its eth-keys backend is coincurve when installed, ~50x faster than pure Python).
 """
 
@@ -17,9 +20,14 @@ from hokusai.errors import Unauthorized
 
 HEADER_SUFFIX = " wants you to sign in with your Ethereum account:"
 _DOMAIN = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://)?([A-Za-z0-9.\-\[\]:@%_~!$&'()*+,;=]+)$")
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-_NONCE = re.compile(r"^[A-Za-z0-9]{8,64}$")
-_SIGNATURE = re.compile(r"^(0x)?[0-9a-fA-F]{130}$")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_NONCE = re.compile(r"[A-Za-z0-9]{8,64}")
+_SIGNATURE = re.compile(r"(0x)?[0-9a-fA-F]{130}")
+_DECIMAL = re.compile(r"[0-9]+")  # ABNF DIGIT; re's \d and str.isdigit also match other scripts' digits
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+MAX_DECIMAL_DIGITS = 78  # a uint256 (EIP-155 chain ids are at most that) has 78 decimal digits
 _FIELDS_REQUIRED = ("URI", "Version", "Chain ID", "Nonce", "Issued At")
 _FIELDS_OPTIONAL = ("Expiration Time", "Not Before", "Request ID")
 
@@ -30,13 +38,27 @@ def _malformed(reason: str) -> Unauthorized:
     )
 
 
+def ascii_decimal(text: str, max_digits: int = MAX_DECIMAL_DIGITS) -> int | None:
+    """The value of ``text`` when it is 1 to ``max_digits`` ASCII digits (ABNF ``1*DIGIT``), else None.
+
+    The one parser of untrusted decimal text here: ``int`` reads U+0661 (Arabic-Indic one) as 1 and
+    ``str.isdigit`` accepts U+00B2 (superscript two), which ``int`` then refuses with a ValueError.
+    """
+    if len(text) > max_digits or not _DECIMAL.fullmatch(text):
+        return None
+    return int(text)
+
+
 def _timestamp(name: str, value: str) -> datetime:
     try:
-        parsed = datetime.fromisoformat(value)
+        if not _RFC3339.fullmatch(value):
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value.upper())
     except ValueError:
-        raise _malformed(f"{name} {value!r} is not an RFC 3339 time") from None
-    if parsed.tzinfo is None:
-        raise _malformed(f"{name} {value!r} has no time zone")
+        raise _malformed(
+            f"{name} {value!r} is not an RFC 3339 time (YYYY-MM-DDTHH:MM:SS, then Z or a time zone "
+            "offset, in ASCII digits)"
+        ) from None
     return parsed
 
 
@@ -117,7 +139,7 @@ def parse_siwe(text: str) -> SiweMessage:
         raise _malformed("too few lines (or CR line endings)")
     scheme, domain = _header(lines[0])
     address = lines[1]
-    if not _ADDRESS.match(address):
+    if not _ADDRESS.fullmatch(address):
         raise _malformed("the second line must be the 0x-prefixed Ethereum address")
     if lines[2] != "":
         raise _malformed("a blank line must follow the address")
@@ -144,9 +166,10 @@ def parse_siwe(text: str) -> SiweMessage:
         raise _malformed(f"unexpected content on line {index + 1}")
     if values["Version"] != "1":
         raise _malformed(f"version {values['Version']!r} is not 1")
-    if not values["Chain ID"].isdigit():
-        raise _malformed(f"chain id {values['Chain ID']!r} is not a number")
-    if not _NONCE.match(values["Nonce"]):
+    chain_id = ascii_decimal(values["Chain ID"])
+    if chain_id is None:
+        raise _malformed(f"chain id {values['Chain ID']!r} is not a number of ASCII digits 0-9")
+    if not _NONCE.fullmatch(values["Nonce"]):
         raise _malformed("the nonce must be 8 to 64 letters and digits")
     if not values["URI"] or any(c.isspace() for c in values["URI"]):
         raise _malformed("the URI is empty or contains spaces")
@@ -154,7 +177,7 @@ def parse_siwe(text: str) -> SiweMessage:
         domain=domain,
         address=address,
         uri=values["URI"],
-        chain_id=int(values["Chain ID"]),
+        chain_id=chain_id,
         nonce=values["Nonce"],
         issued_at=_timestamp("Issued At", values["Issued At"]),
         statement=statement,
@@ -177,7 +200,7 @@ def recover_signer(message: str, signature: str) -> str:
     High-s signatures are refused (EIP-2): for every signature (r, s) the twin (r, n - s) is valid too, so
     only the low-s one is accepted, as Ethereum transactions and OpenZeppelin's ECDSA do.
     """
-    if not _SIGNATURE.match(signature):
+    if not _SIGNATURE.fullmatch(signature):
         raise Unauthorized(
             "X-ETH-Signature must be a 65-byte hex signature (0x + 130 hex digits)",
             code="signature_malformed",

@@ -14,6 +14,7 @@ from typing import Any
 from eth_account.messages import _hash_eip191_message, encode_typed_data
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature
+from eth_utils.exceptions import ValidationError as EthValidationError
 
 from hokusai.errors import InvalidInput
 
@@ -35,9 +36,14 @@ def domain_type(domain: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def typed_data_digest(full_message: Mapping[str, Any]) -> bytes:
-    """The 32-byte EIP-712 digest of an ``eth_signTypedData_v4`` message (eth-account's encoding)."""
+    """The 32-byte EIP-712 digest of an ``eth_signTypedData_v4`` message (eth-account's encoding); a
+    message it cannot encode (e.g. a domain with a field its type does not list, from a document being
+    verified) is ``InvalidInput``, not eth-utils' own exception."""
     # _hash_eip191_message is eth-account's own keccak256(0x19 ‖ version ‖ header ‖ body).
-    return bytes(_hash_eip191_message(encode_typed_data(full_message=dict(full_message))))
+    try:
+        return bytes(_hash_eip191_message(encode_typed_data(full_message=dict(full_message))))
+    except (EthValidationError, ValueError, TypeError, KeyError) as exc:
+        raise InvalidInput(f"the EIP-712 message cannot be encoded: {exc}", code="bad_typed_data") from None
 
 
 def canonical_signature(r: int, s: int, v: int) -> bytes:

@@ -7,7 +7,10 @@ Signed message (EIP-712)::
     Attestation(string runId, bytes32 hashTreeRoot, bytes32 publicInputsHash)
 
 The domain is recorded in the evaluation report (``attestation_domain``), a leaf of the hash tree,
-because schema v1 has no field for it; the verifier reads it there. Documents sealed before the
+because schema v1 has no field for it (every section is ``additionalProperties: false``); the verifier
+reads it there and checks it against the domains and signers the platform has published
+(:class:`PublishedSigner`, a history: a new verifying contract or signer never invalidates what was
+signed under an earlier one). Documents sealed before the
 domain had a chain id (no ``attestation_domain`` in their report) were signed under
 :data:`LEGACY_DOMAIN` ``{name, version}``. Local keys sign with RFC 6979 nonces, so the same message
 gives the same signature. Where the keys come from: :mod:`hokusai.attestation.attesters`.
@@ -16,6 +19,8 @@ gives the same signature. Where the keys come from: :mod:`hokusai.attestation.at
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -61,6 +66,40 @@ def recorded_domain(report: Mapping[str, Any]) -> dict[str, Any] | None:
     """The signing domain a report records; ``None`` for a report from before domains had a chain."""
     value = report.get(REPORT_FIELD)
     return dict(value) if isinstance(value, Mapping) else None
+
+
+@dataclass(frozen=True)
+class PublishedSigner:
+    """A signer the platform published for one attestation domain, from ``valid_from`` until ``valid_to``
+    (None: still published). What ``GET /api/v1/attestations/signers`` lists in its ``history``."""
+
+    signer: str
+    chain_id: int
+    verifying_contract: str | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+
+    @property
+    def domain(self) -> dict[str, Any]:
+        """The EIP-712 domain this signer signed attestations under."""
+        return attestation_domain(self.chain_id, self.verifying_contract)
+
+    def covers(self, domain: Mapping[str, Any]) -> bool:
+        """True when ``domain`` is exactly this entry's domain (addresses compared case-insensitively)."""
+        contract = domain.get("verifyingContract")
+        ours = self.verifying_contract
+        return (
+            set(domain) == set(self.domain)
+            and (domain.get("name"), domain.get("version")) == (DOMAIN_NAME, DOMAIN_VERSION)
+            and type(domain.get("chainId")) is int
+            and domain["chainId"] == self.chain_id
+            and (contract.lower() if isinstance(contract, str) else contract)
+            == (ours.lower() if ours else None)
+        )
+
+    def describe(self) -> str:
+        contract = self.verifying_contract or "no verifying contract"
+        return f"{self.signer} on chain {self.chain_id} with {contract}"
 
 
 def typed_data(

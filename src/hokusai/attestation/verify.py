@@ -4,16 +4,22 @@ Checks, in order (each reported with its reason, all run even when one fails):
 ``schema``, ``report`` (the companion evaluation report belongs to this run), ``pipeline_run_id``
 (recomputed from the hashes, wallets and options), ``hash_tree_root``, ``public_inputs_hash``,
 ``weights`` (the attested weights recomputed from the report's contributor values and noise floor),
-``domain`` (the EIP-712 domain the report records is the attestation domain, for the expected chain
-and contract when those are given), ``signature`` (the EIP-712 signature under that domain recovers
-the document's ``verification_key``), ``signer`` (that key is the expected signer, or one of the
-published signers) and one ``data:<file>`` per data file given (its SHA-256 is attested).
+``domain`` (the EIP-712 domain the report records is the attestation domain, one the platform
+published when a history of published signers is given), ``signature`` (the EIP-712 signature under
+that recorded domain recovers the document's ``verification_key``), ``signer`` (that key is the expected
+signer, or was published for that very domain and not retired before the document's time) and one
+``data:<file>`` per data file given (its SHA-256 is attested).
+
+The domain is never recomputed from today's settings: a document keeps verifying after the platform
+changes its verifying contract or rotates its signer, because the platform's history still lists what
+it published then; a domain or signer it never published is INVALID, with the reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +30,7 @@ from hokusai.attestation.signing import (
     DOMAIN_VERSION,
     LEGACY_DOMAIN,
     REPORT_FIELD,
+    PublishedSigner,
     attestation_domain,
     recorded_domain,
     recover_signer,
@@ -114,6 +121,57 @@ def _domain_check(report: Mapping[str, Any] | None, expected: Mapping[str, Any] 
     return _compare("signing domain", recorded, dict(expected))
 
 
+def _published_domain_check(
+    report: Mapping[str, Any] | None, published: Sequence[PublishedSigner]
+) -> tuple[bool, str]:
+    if report is None:
+        return False, "needs the evaluation report (it records the signing domain)"
+    recorded = recorded_domain(report)
+    if recorded is None:
+        return False, "the report records no signing domain (legacy, valid on every chain): never published"
+    if any(entry.covers(recorded) for entry in published):
+        return True, f"signed under {recorded}, a domain the platform published"
+    known = "; ".join(
+        sorted({f"chain {e.chain_id}, {e.verifying_contract or 'no contract'}" for e in published})
+    )
+    return False, f"signed under {recorded}, a domain the platform never published (it published: {known})"
+
+
+def _document_time(document: Mapping[str, Any]) -> datetime:
+    moment = datetime.fromisoformat(str(document["metadata"]["timestamp"]))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _published_signer_check(
+    document: Mapping[str, Any], report: Mapping[str, Any] | None, published: Sequence[PublishedSigner]
+) -> tuple[bool, str]:
+    actual = str(document["attestation"]["verification_key"])
+    recorded = recorded_domain(report or {}) or {}
+    entries = [e for e in published if e.covers(recorded) and e.signer.lower() == actual.lower()]
+    if not entries:
+        names = sorted({e.signer for e in published if e.covers(recorded)})
+        return False, (
+            f"signed by {actual}, never a published signer for this domain "
+            f"(published for it: {', '.join(names) or 'none'})"
+        )
+    signed_at = _document_time(document)
+    live = [e for e in entries if e.valid_to is None or signed_at <= e.valid_to]
+    if not live:
+        retired = max(e.valid_to for e in entries if e.valid_to is not None)
+        return (
+            False,
+            f"{entries[0].describe()} was retired at {retired.isoformat()}, before {signed_at.isoformat()}",
+        )
+    entry = live[0]
+    since = entry.valid_from.isoformat() if entry.valid_from else "the start"
+    until = entry.valid_to.isoformat() if entry.valid_to else "now"
+    contract = entry.verifying_contract or "no verifying contract"
+    return True, (
+        f"signed by {actual}, one of the published signers (chain {entry.chain_id}, {contract}; "
+        f"published from {since} to {until})"
+    )
+
+
 def verify_attestation(
     document: Mapping[str, Any],
     *,
@@ -121,15 +179,19 @@ def verify_attestation(
     data_paths: Iterable[str | Path] = (),
     signer: str | Collection[str] | None = None,
     expected_domain: Mapping[str, Any] | None = None,
+    published: Sequence[PublishedSigner] | None = None,
 ) -> Verdict:
     """Verify ``document`` with its companion evaluation ``report``.
 
-    ``signer`` is the address the document must be signed by (the platform's), or the set of
-    published signer addresses. Without it only the document's own ``verification_key`` is used,
-    which proves integrity but not who signed. ``expected_domain`` (e.g.
-    ``attestation_domain(chain_id, verifying_contract)`` from the published signers) pins the chain
-    and contract; without it the report's recorded domain is trusted.
+    ``published`` is the platform's history of published signers and domains: the document's recorded
+    domain must be one of them and its signer published for it (not retired before the document's
+    time); it replaces ``signer`` and ``expected_domain``. Otherwise ``signer`` is the address the document
+    must be signed by, or a set of addresses; without it only the document's own ``verification_key`` is
+    used, which proves integrity but not who signed. ``expected_domain`` pins one chain and contract;
+    without it (and without ``published``) the report's recorded domain is trusted.
     """
+    if published is not None and (signer is not None or expected_domain is not None):
+        raise ValueError("give published, or signer/expected_domain, not both")
     paths = [Path(p) for p in data_paths]
     for path in paths:
         if not path.is_file():
@@ -212,9 +274,21 @@ def verify_attestation(
         _run("hash_tree_root", root),
         _run("public_inputs_hash", inputs),
         _run("weights", weights),
-        _run("domain", lambda: _domain_check(report, expected_domain)),
+        _run(
+            "domain",
+            lambda: (
+                _domain_check(report, expected_domain)
+                if published is None
+                else _published_domain_check(report, published)
+            ),
+        ),
         _run("signature", signature),
-        _run("signer", signer_check),
+        _run(
+            "signer",
+            signer_check
+            if published is None
+            else lambda: _published_signer_check(document, report, published),
+        ),
     ]
     for path in paths:
 

@@ -1,9 +1,12 @@
 """``hokusai attest verify|get|mint-request``: check an attestation; fetch one; get or sign a mint request.
 
 ``verify`` exits 0 when every check passes, 1 when one fails (named in the output), 2 for unreadable
-input. The expected signer is ``--signer``, else the platform's published signers (``--platform URL``
-or ``HOKUSAI_URL``), else this installation's own signer when its key is here.
-``get`` downloads a document and its evaluation report from a server (ready for ``verify``).
+input. The expected signer is ``--signer``, else a saved copy of a platform's published signers
+(``--signers FILE``, offline), else what the platform publishes (``--platform URL`` or ``HOKUSAI_URL``),
+else this installation's own signer when its key is here. A platform's published signers are a history:
+the document's recorded domain and signer must be among them (see ``hokusai.attestation.verify``).
+``get`` downloads a document, its evaluation report and the platform's published signers (ready for
+``verify --signers``).
 ``mint-request RUN_ID`` asks the server for an accepted run's signed mint request;
 ``mint-request --payload FILE …`` signs one offline with the given key files.
 """
@@ -13,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,9 +26,14 @@ from hokusai.cli._client import JsonOption, KeystoreOption, UrlOption, WalletOpt
 from hokusai.cli.output import emit
 from hokusai.errors import ConfigError, InvalidInput, NotFound
 
+if TYPE_CHECKING:
+    from hokusai.attestation.signing import PublishedSigner
+    from hokusai.schemas import Signers
+
 app = typer.Typer(help="Verify attestations, or fetch them from a server.")
 out = Console()
 REPORT_FILE = "evaluation_report.json"
+SIGNERS_FILE = "signers.json"
 
 
 def read_json(path: Path, what: str) -> dict[str, Any]:
@@ -54,6 +62,14 @@ def verify(
     signer: Annotated[
         str | None, typer.Option("--signer", help="Expected signer address (wins over the published ones).")
     ] = None,
+    signers: Annotated[
+        Path | None,
+        typer.Option(
+            "--signers",
+            help="A saved copy of a platform's published signers (GET /api/v1/attestations/signers; "
+            f"'attest get' writes {SIGNERS_FILE}): verify offline.",
+        ),
+    ] = None,
     platform: Annotated[
         str | None,
         typer.Option(
@@ -68,9 +84,9 @@ def verify(
     document = read_json(file, "attestation")
     report_path = report or file.with_name(REPORT_FILE)
     companion = read_json(report_path, "evaluation report") if report or report_path.is_file() else None
-    expected, domain = expected_signers(signer, platform)
+    expected, history = expected_signers(signer, signers, platform)
     verdict = verify_attestation(
-        document, report=companion, data_paths=data or (), signer=expected, expected_domain=domain
+        document, report=companion, data_paths=data or (), signer=expected, published=history
     )
     if as_json:
         out.print_json(json.dumps(verdict.to_dict()))
@@ -95,24 +111,37 @@ def get(
         str | None, typer.Option("--url", help="Server URL (else HOKUSAI_URL, config file).")
     ] = None,
 ) -> None:
-    """Download an attestation and its evaluation report from a server."""
+    """Download an attestation, its evaluation report and the server's published signers."""
     from hokusai.client import Client
     from hokusai.files import atomic_write_json
 
     with Client(url=url) as client:
         document = client.attestations.get(attestation_id)
         report = client.attestations.report(attestation_id)
+        published = client.attestations.signers().model_dump(mode="json")
     written = [atomic_write_json(out_dir / "attestation.json", document),
-               atomic_write_json(out_dir / REPORT_FILE, report)]  # fmt: skip
+               atomic_write_json(out_dir / REPORT_FILE, report),
+               atomic_write_json(out_dir / SIGNERS_FILE, published)]  # fmt: skip
     for path in written:
         out.print(str(path))
 
 
-def published(url: str) -> tuple[list[str], dict[str, Any]]:
-    """The signer addresses a platform publishes and the attestation domain they sign under."""
+def history_of(answer: Signers) -> list[PublishedSigner]:
+    """The published signers as the verifier takes them: the history, and today's signers (a platform
+    from before the history lists only those)."""
+    from hokusai.attestation.signing import PublishedSigner
+
+    history = [PublishedSigner(**entry.model_dump()) for entry in answer.history]
+    history += [
+        PublishedSigner(address, answer.chain_id, answer.verifying_contract) for address in answer.signers
+    ]
+    return history
+
+
+def published(url: str) -> list[PublishedSigner]:
+    """Every signer and domain a platform has published."""
     from pydantic import ValidationError
 
-    from hokusai.attestation.signing import attestation_domain
     from hokusai.client import Client
 
     with Client(url=url) as client:
@@ -125,27 +154,45 @@ def published(url: str) -> tuple[list[str], dict[str, Any]]:
             ) from None
         except ValidationError:
             raise InvalidInput(f"{url} publishes no signer set (GET /api/v1/attestations/signers)") from None
-    return answer.signers, attestation_domain(answer.chain_id, answer.verifying_contract)
+    return history_of(answer)
+
+
+def saved_signers(path: Path) -> list[PublishedSigner]:
+    """The published signers from a saved ``GET /api/v1/attestations/signers`` answer."""
+    from pydantic import ValidationError
+
+    from hokusai.schemas import Signers
+
+    try:
+        return history_of(Signers.model_validate(read_json(path, "signers file")))
+    except ValidationError as exc:
+        raise InvalidInput(
+            f"signers file {path} is not a GET /api/v1/attestations/signers answer: "
+            f"{exc.errors()[0]['msg']} at {'.'.join(map(str, exc.errors()[0]['loc']))}"
+        ) from None
 
 
 def expected_signers(
-    signer: str | None, platform: str | None
-) -> tuple[str | list[str], dict[str, Any] | None]:
-    """Who must have signed, and under which domain: ``--signer``, else the published set, else ours."""
+    signer: str | None, signers_file: Path | None, platform: str | None
+) -> tuple[str | None, list[PublishedSigner] | None]:
+    """Who must have signed: ``--signer`` (under the recorded domain), else a platform's published history
+    (``--signers FILE``, else ``--platform``/``HOKUSAI_URL``), else this installation's own signer."""
     from hokusai.attestation.signing import load_signer
     from hokusai.config import load_settings
 
     if signer:
         return signer, None
+    if signers_file is not None:
+        return None, saved_signers(signers_file)
     url = platform or os.environ.get("HOKUSAI_URL")
     if url:
-        return published(url)
+        return None, published(url)
     try:
         return load_signer(load_settings(), create=False).address, None
     except ConfigError:
         raise InvalidInput(
             "no signer to check against: set HOKUSAI_URL or pass --platform URL (the platform's published "
-            "signers), or name the signer with --signer 0x…"
+            "signers), --signers FILE (a saved copy of them), or name the signer with --signer 0x…"
         ) from None
 
 

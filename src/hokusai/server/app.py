@@ -45,6 +45,7 @@ from hokusai.server.routes import (
     webhooks,
 )
 from hokusai.server.services.audit import AuditBuffer
+from hokusai.server.services.signing import publish_current_signers
 from hokusai.server.services.webhooks import Dispatcher, load_cipher
 from hokusai.server.state import AppState
 from hokusai.storage import BlobStore
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         state.attesters = await run_in_threadpool(load_attesters, settings)
+        await run_in_threadpool(publish_current_signers, state)
         state.runner = await run_in_threadpool(start_runner, state)
         flusher = asyncio.create_task(flush_audit())
         dispatcher = asyncio.create_task(webhooks.run_forever())

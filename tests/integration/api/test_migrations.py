@@ -117,3 +117,79 @@ def test_existing_models_get_a_benchmark_spec_derived_from_their_registration(da
     assert specs["m-reg"].task == "regression" and specs["m-reg"].benchmark_sha256 == "b" * 64
     assert specs["m-reg"].contribution_schema.allow_extra_columns is False
     assert schema_difference(database_url) == []
+
+
+def test_the_signer_history_is_backfilled_from_the_attestations_already_stored(database_url: str) -> None:
+    """0010 turns each (signer, recorded domain) of the stored attestations into one published row, from
+    its first to its last attestation; a legacy report (no domain with a chain id) publishes nothing."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    from hokusai.server.db.models import SignerRecord
+
+    if "hk_models" in table_names(database_url):
+        command.downgrade(alembic_config(database_url), "base")
+    upgrade_database(database_url, "0007")
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    k1, k2, contract = "0x" + "11" * 20, "0x" + "22" * 20, "0x" + "de" * 20
+    signed = [  # signer, recorded domain, when
+        (k1, {"name": "Hokusai Attestation", "version": "1", "chainId": 1}, t0),
+        (k1, {"name": "Hokusai Attestation", "version": "1", "chainId": 1}, t0 + timedelta(days=3)),
+        (k2, {"name": "Hokusai Attestation", "version": "1", "chainId": 1, "verifyingContract": contract},
+         t0 + timedelta(days=9)),
+        (k1, None, t0 - timedelta(days=30)),  # legacy: sealed before domains had a chain id
+    ]  # fmt: skip
+    engine = create_db_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO hk_principals (id, kind, roles, created_at) VALUES ('p1', 'key', '[]', :now)"),
+            {"now": t0},
+        )
+        for dataset in ("train", "bench"):
+            connection.execute(
+                text(
+                    "INSERT INTO hk_datasets (id, sha256, storage_key, size_bytes, format, row_count, "
+                    "columns, manifest, created_by, created_at) "
+                    "VALUES (:id, :id, :id, 1, 'csv', 1, '[]', '{}', 'p1', :now)"
+                ),
+                {"id": dataset, "now": t0},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO hk_models (id, name, model_type, target_column, owner_id, baseline_version, "
+                "source_uri, train_dataset_id, benchmark_dataset_id, data_schema, created_at) "
+                "VALUES ('m', 'm', 'classification', 'y', 'p1', '1', 'upload:m', 'train', 'bench', '{}', "
+                ":now)"
+            ),
+            {"now": t0},
+        )
+        for i, (signer, domain, when) in enumerate(signed):
+            connection.execute(
+                text(
+                    "INSERT INTO hk_runs (id, model_id, state, submitted_by, request_hash, options, "
+                    "created_at) VALUES (:id, 'm', 'succeeded', 'p1', 'h', '{}', :now)"
+                ),
+                {"id": f"r{i}", "now": when},
+            )
+            report = {"pipeline_run_id": f"a{i}"} | ({"attestation_domain": domain} if domain else {})
+            connection.execute(
+                text(
+                    "INSERT INTO hk_attestations (id, run_id, hash_tree_root, signer, document, report, "
+                    "created_at) VALUES (:id, :run, :root, :signer, '{}', :report, :now)"
+                ),
+                {"id": f"a{i}", "run": f"r{i}", "root": "0" * 64, "signer": signer,
+                 "report": json.dumps(report), "now": when},
+            )  # fmt: skip
+    upgrade_database(database_url)
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as session:
+        rows = session.query(SignerRecord).order_by(SignerRecord.valid_from).all()
+        history = [(r.signer, r.chain_id, r.verifying_contract, r.valid_from, r.valid_to) for r in rows]
+    engine.dispose()
+    assert history == [
+        (k1, 1, None, t0, t0 + timedelta(days=3)),
+        (k2, 1, contract, t0 + timedelta(days=9), t0 + timedelta(days=9)),
+    ]
+    assert schema_difference(database_url) == []

@@ -280,6 +280,78 @@ def test_an_internal_address_is_refused_again_at_delivery_and_nothing_is_sent(gu
     assert receiver.received == []
 
 
+# IPv6 forms that reach an internal IPv4 address through a relay, and the address each one reaches
+WRAPPED = [
+    ("http://[2002:7f00:1::]/hook", "the 6to4 form of 127.0.0.1, a loopback address"),
+    ("http://[2002:a9fe:a9fe::]/latest/meta-data/", "the 6to4 form of 169.254.169.254, a link-local"),
+    ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", "the Teredo client form of 127.0.0.1, a loopback"),
+    ("http://[64:ff9b::a9fe:a9fe]/", "the NAT64 form of 169.254.169.254, a link-local"),
+    ("http://[64:ff9b:1::a00:1]/", "a NAT64 local-use address"),
+    ("http://[::ffff:169.254.169.254]/", "a link-local (cloud metadata) address"),
+    ("http://[::127.0.0.1]/", "the IPv4-compatible form of 127.0.0.1, a loopback"),
+    ("http://[::ffff:0:a00:1]/", "the IPv4-translated form of 10.0.0.1, a private address"),
+]
+
+
+@pytest.mark.parametrize(("url", "why"), WRAPPED)
+def test_an_ipv6_address_wrapping_an_internal_ipv4_address_is_refused_with_what_it_wraps(
+    guarded: Platform, url: str, why: str
+) -> None:
+    answer = httpx.post(
+        f"{guarded.url}/api/v1/webhooks", json={"url": url},
+        headers={"Authorization": f"Bearer {guarded.admin_key}"},
+    )  # fmt: skip
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "webhook_url_refused" and why in error["message"], error["message"]
+
+
+@pytest.fixture(scope="module")
+def unguarded(tmp_path_factory: pytest.TempPathFactory, mlflow_server) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
+    """A platform where webhooks may go to private addresses (HOKUSAI_WEBHOOK_ALLOW_PRIVATE=true)."""
+    settings = mlflow_settings(
+        tmp_path_factory.mktemp("unguarded"), mlflow_url=mlflow_server.url, webhook_allow_private=True
+    )
+    with serve_platform(settings) as p:
+        yield p
+
+
+@pytest.mark.parametrize(
+    "url", ["http://93.184.216.34:0/hook", "https://[2606:4700::1111]:0/", "http://127.0.0.1:0/"]
+)
+def test_port_0_is_refused_even_where_private_addresses_are_allowed(unguarded: Platform, url: str) -> None:
+    headers = {"Authorization": f"Bearer {unguarded.admin_key}"}
+    answer = httpx.post(f"{unguarded.url}/api/v1/webhooks", json={"url": url}, headers=headers)
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "webhook_url_refused" and "1-65535" in error["message"], error["message"]
+    allowed = httpx.post(
+        f"{unguarded.url}/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers=headers
+    )
+    assert allowed.status_code == 201, allowed.text  # the setting keeps its meaning for real ports
+
+
+def test_a_dns_answer_wrapping_an_internal_address_is_refused_at_delivery_and_nothing_is_sent(
+    guarded: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host resolved to a public address at registration; at delivery its DNS answers the 6to4 form
+    of 127.0.0.1 (a rebinding): the platform's own dispatcher checks the answer and sends nothing."""
+    dispatcher = guarded.app.state.hokusai.webhooks
+    with Receiver() as receiver:
+        port = receiver.port
+        answers = {"hooks.example": [(10, 1, 6, "", ("2002:7f00:1::", port, 0, 0))]}
+        monkeypatch.setattr(dispatcher, "resolve", lambda host, *_args, **_kw: answers[host])
+        attempt = dispatcher.send(
+            f"http://hooks.example:{port}/hook", "whsec_s", "deltaone.accepted", "d2", b"{}"
+        )
+    assert attempt.status is None and not attempt.delivered
+    assert attempt.error is not None
+    assert attempt.error.startswith(
+        "refused: the webhook host 'hooks.example' resolves to 2002:7f00:1::, the 6to4 form of 127.0.0.1"
+    ), attempt.error
+    assert receiver.received == []
+
+
 def test_a_contributor_wallet_cannot_register_a_webhook(hooked: Hooked) -> None:
     wallet = hokusai.Client(url=hooked.platform.url, wallet=Account.create(), domain=DOMAIN)
     with wallet, pytest.raises(hokusai.Forbidden) as refused:

@@ -228,7 +228,9 @@ def test_verify_uses_HOKUSAI_URL_and_pins_the_published_chain(
     monkeypatch.setenv("HOKUSAI_URL", served.url)
     code, out, _ = run(["attest", "verify", str(_write(sealed, tmp_path)), "--json"], capsys)
     assert code == 1  # signed for chain 1, the platform says 137
-    assert [c["name"] for c in json.loads(out)["checks"] if not c["ok"]] == ["domain"]
+    failed = {c["name"]: c["reason"] for c in json.loads(out)["checks"] if not c["ok"]}
+    assert list(failed) == ["domain", "signer"]  # the signer was published for chain 137 only
+    assert "never published" in failed["domain"] and "chain 137" in failed["domain"]
     assert served.seen == ["/api/v1/attestations/signers"]
 
 

@@ -7,6 +7,7 @@ in the MLflow registry with its training data and benchmark), contributions, eva
 attestations.
 Authorization (issue 10): MLflow permissions per experiment and registered model, model hashes and formats.
 Acceptance events (issue 13): owners' webhooks, the outbox of events, one delivery per webhook and event.
+Signer history (issue 19): every attestation signer and EIP-712 domain the platform published, and when.
 Times are stored in UTC and always come back timezone-aware, on SQLite as on PostgreSQL.
 """
 
@@ -360,3 +361,17 @@ class WebhookDelivery(Base):
     attempt_log: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SignerRecord(Base):
+    """An attestation signer the platform published for one domain (chain id, verifying contract), from
+    ``valid_from`` until ``valid_to`` (null: published now). Verification checks documents against it."""
+
+    __tablename__ = "hk_signer_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    signer: Mapped[str] = mapped_column(String(42))
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    verifying_contract: Mapped[str | None] = mapped_column(String(42))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -11,6 +11,7 @@ from hokusai.server.db.models import Attestation
 from hokusai.server.deps import Caller, OptionalCaller, SessionDep, StateDep
 from hokusai.server.services.access import attestation_subject, contributor_subject
 from hokusai.server.services.attestations import contributor_impact, get_attestation, verify_document
+from hokusai.server.services.signing import signer_history
 from hokusai.wallet import checksum_address
 
 router = APIRouter(prefix="/api/v1", tags=["attestations"])
@@ -25,13 +26,19 @@ def _readable(session: SessionDep, principal: OptionalCaller, attestation_id: st
 @router.get(
     "/attestations/signers", response_model=schemas.Signers, summary="The platform's published signers"
 )
-def signers(_principal: OptionalCaller, state: StateDep) -> schemas.Signers:
-    """Public: what ``hokusai attest verify`` checks a document's signer against."""
+def signers(_principal: OptionalCaller, session: SessionDep, state: StateDep) -> schemas.Signers:
+    """Public: what ``hokusai attest verify`` checks a document's signer against: today's signers and the
+    history of every signer and domain published (a new verifying contract or key keeps old documents
+    valid)."""
     from hokusai.attestation import published_signers
 
     state.signer()  # loads the attester set if it is not loaded yet
     assert state.attesters is not None
-    return schemas.Signers(**published_signers(state.settings, state.attesters))
+    history = [
+        schemas.PublishedSignerInfo(**vars(entry))
+        for entry in signer_history(session, state.settings, state.attesters)
+    ]
+    return schemas.Signers(**published_signers(state.settings, state.attesters), history=history)
 
 
 @router.get(
@@ -65,8 +72,8 @@ def read_report(
 def verify(
     body: schemas.VerifyRequest, _principal: OptionalCaller, session: SessionDep, state: StateDep
 ) -> schemas.Verdict:
-    """The verdict with every check and its reason; the signer must be one of this platform's, under its
-    EIP-712 domain. Public."""
+    """The verdict with every check and its reason; the document's recorded EIP-712 domain and its signer
+    must be ones this platform has published (at any time: see ``/attestations/signers``). Public."""
     signer = state.signer().address
     assert state.attesters is not None
     verdict = verify_document(session, state.settings, state.attesters, body.attestation, body.report)

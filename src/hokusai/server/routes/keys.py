@@ -47,7 +47,8 @@ def list_(principal: Caller, session: SessionDep, principal_id: str | None = Non
 
 @router.delete("/{key_id}", response_model=KeyInfo, summary="Revoke an API key")
 def revoke(key_id: str, principal: Caller, session: SessionDep) -> KeyInfo:
-    """The key stops working at once (idempotent)."""
+    """The key stops working at once (idempotent). A key revokes only itself and the keys below it in its
+    lineage (403 ``key_not_in_lineage``); an admin any key not above its own."""
     row = revoke_key(session, key_id, actor=principal)
     session.commit()
     return _info(row)
@@ -60,8 +61,12 @@ def revoke(key_id: str, principal: Caller, session: SessionDep) -> KeyInfo:
     summary="Rotate an API key",
 )
 def rotate(key_id: str, principal: Caller, session: SessionDep, state: StateDep) -> NewKey:
-    """201 with the new ``key``; the old one works for HOKUSAI_KEY_ROTATION_GRACE_SECONDS more."""
+    """201 with the new ``key``; the old one works for HOKUSAI_KEY_ROTATION_GRACE_SECONDS more. A key rotates
+    only itself and the keys below it (403 ``key_not_in_lineage``), and the new key stays within the
+    caller's own expiry and rate limit."""
     created, old = rotate_key(session, key_id, actor=principal, live=state.settings.live_keys,
-                              grace_seconds=state.settings.key_rotation_grace_seconds)  # fmt: skip
+                              grace_seconds=state.settings.key_rotation_grace_seconds,
+                              default_rate_limit=state.settings.rate_limit_per_minute,
+                              wallet_key_seconds=state.settings.wallet_key_max_seconds)  # fmt: skip
     session.commit()
     return NewKey(**_info(created.row).model_dump(), key=created.key, replaces=old.id)

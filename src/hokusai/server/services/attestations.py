@@ -41,14 +41,15 @@ def verify_document(
     document: dict[str, Any],
     report: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``{valid, checks}`` of a document against this platform's signers and EIP-712 domain; its report is
-    the one sent, else the one stored with its run id."""
+    """``{valid, checks}`` of a document against every signer and EIP-712 domain this platform has published
+    (its history, not only today's settings); its report is the one sent, else the one stored with its
+    run id."""
     from hokusai.attestation import verify_attestation
-    from hokusai.attestation.signing import settings_domain
+    from hokusai.server.services.signing import signer_history
 
     verdict = verify_attestation(
-        document, report=report or stored_report(session, document), signer=set(attesters.addresses),
-        expected_domain=settings_domain(settings),
+        document, report=report or stored_report(session, document),
+        published=signer_history(session, settings, attesters),
     )  # fmt: skip
     return verdict.to_dict()
 

@@ -5,6 +5,8 @@ Rules (the policy table's ``key.*`` rows): a key needs ``write`` to manage keys;
 other principals' keys (others get 404 for them, so key ids cannot be probed). A child key never exceeds
 its parent: not more scopes, not a higher rate limit, not a later expiry, and a rotating parent mints
 nothing (admin keys, which provision other principals' keys, are bound by the last rule only). A key
+manages (revokes, rotates) only itself and the keys below it in its lineage, never one above it, and a
+rotation mints under the same limits as a new child (``_managed_key``, ``_child_limits``). A key
 minted under a wallet sign-in lives at most ``HOKUSAI_WALLET_KEY_MAX_SECONDS`` and is
 revoked by ``logout {"all": true}``; so are the keys it minted in turn.
 """
@@ -78,6 +80,43 @@ def _visible_key(session: Session, key_id: str, actor: Principal | None) -> ApiK
         policy.require(actor, "key.write", key_subject(row))
     _require_write(actor)
     return row
+
+
+LINEAGE_MAX_DEPTH = 1000  # a chain longer than this is a corrupt table, not a lineage
+
+
+def _ancestors(session: Session, row: ApiKey) -> list[str]:
+    """The ids of the keys above ``row`` (its parent first, the root last)."""
+    found: list[str] = []
+    parent_id = row.parent_key_id
+    while parent_id is not None and parent_id not in found and len(found) < LINEAGE_MAX_DEPTH:
+        found.append(parent_id)
+        parent = session.get(ApiKey, parent_id)
+        parent_id = parent.parent_key_id if parent is not None else None
+    return found
+
+
+def _managed_key(session: Session, key_id: str, actor: Principal | None) -> ApiKey:
+    """The key ``actor`` may revoke or rotate, or a 403 ``key_not_in_lineage``: the one lineage rule.
+
+    A key manages itself and the keys below it (minted by it, or by those); an admin key also manages any
+    key that is not above it (it provisions other principals' keys). A wallet sign-in is the root of its
+    principal's keys, and an operator at the database (``actor`` None) is above every key.
+    """
+    row = _visible_key(session, key_id, actor)
+    if actor is None or actor.key_id is None or row.id == actor.key_id:
+        return row
+    if actor.key_id in _ancestors(session, row):
+        return row
+    own = session.get(ApiKey, actor.key_id)
+    if actor.is_admin and own is not None and row.id not in _ancestors(session, own):
+        return row
+    raise Forbidden(
+        f"key {row.id} is not below the calling key {actor.key_id} in its lineage: a key manages only "
+        "itself and the keys it minted (ask an admin, or use the key above)",
+        code="key_not_in_lineage",
+        details={"key_id": row.id, "caller_key_id": actor.key_id},
+    )
 
 
 @dataclass(frozen=True)
@@ -233,7 +272,7 @@ def list_keys(session: Session, *, actor: Principal | None, principal_id: str | 
 
 def revoke_key(session: Session, key_id: str, *, actor: Principal | None) -> ApiKey:
     """Revoke a key at once (idempotent: revoking a revoked key changes nothing)."""
-    row = _visible_key(session, key_id, actor)
+    row = _managed_key(session, key_id, actor)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         record_event(
@@ -249,20 +288,33 @@ def revoke_key(session: Session, key_id: str, *, actor: Principal | None) -> Api
 
 
 def rotate_key(
-    session: Session, key_id: str, *, actor: Principal | None, grace_seconds: int, live: bool
+    session: Session,
+    key_id: str,
+    *,
+    actor: Principal | None,
+    grace_seconds: int,
+    live: bool,
+    default_rate_limit: int = 100,
+    wallet_key_seconds: int = 30 * 86400,
 ) -> tuple[CreatedKey, ApiKey]:
-    """A new key with the same name, owner, scopes and limits; the old one expires after the grace period."""
-    old = _visible_key(session, key_id, actor)
+    """A new key with the same name, owner, scopes, limits and place in the lineage; the old one expires
+    after the grace period. Only a key at or above ``key_id`` rotates it, and the new key is bound by the
+    caller's own limits, as a child it minted would be (no later expiry, no higher rate limit)."""
+    old = _managed_key(session, key_id, actor)
     status = key_status(old)
     if status != "active":
         raise Conflict(f"key {key_id} is {status}; only an active key can be rotated", code=f"key_{status}")
     _require_covered(actor, parse_scopes(old.scopes))
-    if actor is not None and actor.key_status != "active":
-        raise Forbidden(
-            "a key that is being rotated cannot mint keys; use its replacement", code="parent_rotating"
-        )
+    bound = _child_limits(
+        session,
+        actor,
+        expires_at=old.expires_at,
+        rate_limit_per_minute=old.rate_limit_per_minute,
+        default_rate_limit=default_rate_limit,
+        wallet_key_seconds=wallet_key_seconds,
+    )
     owner = get_principal(session, old.principal_id)
-    limits = KeyLimits(old.expires_at, old.rate_limit_per_minute, old.parent_key_id, old.session_nonce)
+    limits = KeyLimits(bound.expires_at, bound.rate_limit_per_minute, old.parent_key_id, old.session_nonce)
     created = _store(
         session,
         owner=owner,

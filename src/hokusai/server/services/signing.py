@@ -5,23 +5,37 @@ The platform checks that they describe the run it dispatched — the same model 
 benchmark, contributions (data hashes and wallets, in order) and options, and a run id recomputed from
 them — then seals the document with the platform signer and stores the attestation. A worker that ran
 other code can at worst lie about the metrics of its own run; it cannot get a signature for anything else.
+
+What the platform signs with is published, and kept: ``publish_signers`` (at start) records each attester
+under the settings' EIP-712 domain in ``hk_signer_history`` and closes the rows of signers or domains no
+longer configured; ``signer_history`` is what verification checks a document against, so a document
+signed before a new verifying contract or a rotated key keeps verifying.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hokusai.attestation.content import hash_tree_root, identity_of, pipeline_run_id
 from hokusai.attestation.document import seal
 from hokusai.attestation.schema import schema_errors
-from hokusai.attestation.signing import Signer
+from hokusai.attestation.signing import PublishedSigner, Signer
+from hokusai.config import Settings
 from hokusai.errors import Conflict, InvalidInput
-from hokusai.server.db.models import Attestation, BenchmarkSpecRow, Dataset, Model, Run, utcnow
+from hokusai.server.db.models import Attestation, BenchmarkSpecRow, Dataset, Model, Run, SignerRecord, utcnow
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.benchmarks import load
 from hokusai.server.services.runs import RUNNING, check_worker_token, get_run, run_contributions
+
+if TYPE_CHECKING:
+    from hokusai.attestation.attesters import AttesterSet
+    from hokusai.server.state import AppState
+
+log = logging.getLogger("hokusai.signing")
 
 _OPTIONS_BOUND = ("seed", "sample", "threshold", "min_benchmark_rows", "guardrails")
 _RESOLVED_WHEN_UNSET = ("primary_metric", "accuracy_tolerance")  # the run resolves a default when None
@@ -131,3 +145,69 @@ def sign_run_document(
         details={"run": run.id, "signer": section["verification_key"]},
     )
     return sealed
+
+
+def _key(signer: str, chain_id: int, contract: str | None) -> tuple[str, int, str | None]:
+    return signer.lower(), chain_id, contract.lower() if contract else None
+
+
+def current_signers(settings: Settings, attesters: AttesterSet) -> list[PublishedSigner]:
+    """Every attester under the domain the settings define (what this process signs with now)."""
+    return [
+        PublishedSigner(address, settings.chain_id, settings.delta_verifier_address)
+        for address in attesters.addresses
+    ]
+
+
+def publish_signers(session: Session, settings: Settings, attesters: AttesterSet) -> list[str]:
+    """Record the current signers and domain in the history and close what is no longer configured (the
+    caller commits); returns what changed, for the log. Idempotent: an unchanged configuration adds
+    nothing."""
+    now = utcnow()
+    current = {
+        _key(s.signer, s.chain_id, s.verifying_contract): s for s in current_signers(settings, attesters)
+    }
+    changed: list[str] = []
+    for row in session.scalars(select(SignerRecord).where(SignerRecord.valid_to.is_(None))):
+        key = _key(row.signer, row.chain_id, row.verifying_contract)
+        if key in current:
+            current.pop(key)
+        else:
+            row.valid_to = now
+            changed.append(f"retired {row.signer} (chain {row.chain_id}, {row.verifying_contract})")
+    for entry in current.values():
+        session.add(SignerRecord(signer=entry.signer, chain_id=entry.chain_id,
+                                 verifying_contract=entry.verifying_contract, valid_from=now))  # fmt: skip
+        changed.append(f"published {entry.signer} (chain {entry.chain_id}, {entry.verifying_contract})")
+    if changed:
+        record_event(
+            session, "signers_published", resource="attestation:signers", details={"changes": changed}
+        )
+    return changed
+
+
+def signer_history(session: Session, settings: Settings, attesters: AttesterSet) -> list[PublishedSigner]:
+    """Every signer and domain the platform has published, oldest first; the current ones always among them
+    (also before ``publish_signers`` has run in this process)."""
+    rows = session.scalars(select(SignerRecord).order_by(SignerRecord.valid_from, SignerRecord.id)).all()
+    history = [
+        PublishedSigner(row.signer, row.chain_id, row.verifying_contract, row.valid_from, row.valid_to)
+        for row in rows
+    ]
+    recorded = {_key(e.signer, e.chain_id, e.verifying_contract) for e in history if e.valid_to is None}
+    history += [
+        entry
+        for entry in current_signers(settings, attesters)
+        if _key(entry.signer, entry.chain_id, entry.verifying_contract) not in recorded
+    ]
+    return history
+
+
+def publish_current_signers(state: AppState) -> None:
+    """At start: publish the loaded attesters under the settings' domain, in its own transaction."""
+    assert state.attesters is not None
+    with state.sessions() as session:
+        changed = publish_signers(session, state.settings, state.attesters)
+        session.commit()
+    for change in changed:
+        log.info("attestation signers: %s", change)

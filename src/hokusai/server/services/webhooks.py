@@ -7,10 +7,12 @@
 * **Webhooks.** An owner registers a URL (for one of its models, or for all of them); the platform makes the
   signing secret, shows it once and keeps only its Fernet encryption (``WebhookCipher``, key
   ``HOKUSAI_WEBHOOK_KEY``; in development a key file created once in the data dir, mode 0600).
-* **SSRF.** A URL must be http(s) and its host must resolve only to public addresses (``check_url``): not
-  loopback, private, link-local (cloud metadata at 169.254.169.254), multicast, reserved or unspecified;
-  checked at registration and again before every attempt, and the attempt connects to the address that was
-  checked (no DNS rebinding). ``HOKUSAI_WEBHOOK_ALLOW_PRIVATE=true`` lifts it (tests, local setups).
+* **SSRF.** A URL must be http(s) on a port 1-65535 and its host must resolve only to public addresses
+  (``check_url``): not loopback, private, link-local (cloud metadata at 169.254.169.254), multicast, reserved
+  or unspecified, nor an IPv6 address that carries such an IPv4 address (IPv4-mapped, 6to4, Teredo, NAT64,
+  IPv4-compatible or -translated: ``embedded_ipv4``); checked at registration and again before every
+  attempt, and the attempt connects to the address that was checked (no DNS rebinding).
+  ``HOKUSAI_WEBHOOK_ALLOW_PRIVATE=true`` lifts the address rule (tests, local setups), never the port rule.
 * **Delivery** (``Dispatcher``, run by the API): due deliveries are claimed with a lease by a conditional
   UPDATE (two API processes never send one at once), POSTed with the event as RFC 8785 canonical JSON and
   ``X-Hokusai-Signature: sha256=HMAC-SHA256(secret, "<timestamp>.<body>")``; a 2xx answer delivers it,
@@ -138,10 +140,37 @@ class Target:
     address: str
 
 
-def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why an address is no place for a webhook (None: a public address)."""
-    if address.version == 6 and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+NAT64 = ipaddress.IPv6Network(
+    "64:ff9b::/96"
+)  # RFC 6052 well-known prefix: the IPv4 address is the last 32 bits
+NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215 local use: where the IPv4 sits is local
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d
+IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # SIIT ::ffff:0:a.b.c.d
+
+
+def embedded_ipv4(address: IPAddress) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses an IPv6 address reaches through a transition mechanism, each with its name:
+    6to4 (2002::/16), Teredo (2001::/32: server and client), NAT64 (64:ff9b::/96), IPv4-compatible
+    (::/96) and IPv4-translated (::ffff:0:0:0/96). IPv4-mapped addresses are unwrapped by ``_refusal``."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    if address.sixtofour is not None:
+        found.append(("6to4", address.sixtofour))
+    if address.teredo is not None:
+        server, client = address.teredo
+        found += [("Teredo server", server), ("Teredo client", client)]
+    for network, kind in ((NAT64, "NAT64"), (IPV4_COMPATIBLE, "IPv4-compatible"),
+                          (IPV4_TRANSLATED, "IPv4-translated")):  # fmt: skip
+        if address in network:
+            found.append((kind, low32))
+    return found
+
+
+def _kind(address: IPAddress) -> str | None:
+    """What kind of non-public address this is itself (None: a public one)."""
     for test, kind in (
         ("is_unspecified", "an unspecified"), ("is_loopback", "a loopback"),
         ("is_link_local", "a link-local (cloud metadata)"), ("is_multicast", "a multicast"),
@@ -154,6 +183,22 @@ def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | No
     return None
 
 
+def _refusal(address: IPAddress) -> str | None:
+    """Why an address is no place for a webhook (None: a public address, and so is every IPv4 address it
+    carries: an IPv6 address that wraps 127.0.0.1 or 169.254.169.254 reaches them through a relay)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_loopback or address.is_unspecified:  # ::1 and :: are not IPv4-compatible addresses
+        return _kind(address)
+    for mechanism, inner in embedded_ipv4(address):
+        reason = _kind(inner)
+        if reason is not None:
+            return f"the {mechanism} form of {inner}, {reason}"
+    if isinstance(address, ipaddress.IPv6Address) and address in NAT64_LOCAL:
+        return "a NAT64 local-use address (RFC 8215)"
+    return _kind(address)
+
+
 def _url_refused(message: str, url: str) -> InvalidInput:
     return InvalidInput(message, code="webhook_url_refused", details={"url": url})
 
@@ -163,7 +208,7 @@ def check_url(url: str, *, allow_private: bool, resolve: Resolver = socket.getad
     credentials in it, and (unless ``allow_private``) a host whose every address is public."""
     try:
         parsed = httpx.URL(url)
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        port = parsed.port if parsed.port is not None else (443 if parsed.scheme == "https" else 80)
         host = parsed.raw_host.decode("ascii")
     except (httpx.InvalidURL, TypeError, ValueError):
         raise _url_refused(f"{url!r} is not a URL", url) from None
