@@ -1,11 +1,19 @@
 """Execute one stored run: ``hokusai worker run RUN_ID`` (a local child process or an ECS task).
 
 Claims the run (queued → running, atomically), fetches its data from the pipeline-data store,
-runs the evaluation pipeline against the model's registered baseline (its file checked against the hash
-recorded at registration before it loads), and records the outcome and the contributors' weights. The
+runs the evaluation pipeline against the model's head pinned by the claim (its file checked against the
+hash pinned with it before it loads), and records the outcome and the contributors' weights. The
 worker holds no signing key: it sends the unsigned attestation to the platform (``HOKUSAI_SIGNER_URL``,
 with the one-run token ``HOKUSAI_RUN_TOKEN`` it was started with), which checks it against the run and
 signs it. Any failure is recorded with a readable reason; a failed run stores no attestation.
+
+The result is stored in one transaction (``record_result``): an accepted run takes the model's head by a
+compare-and-set (``runs.take_head``: its baseline must still be the head and the cooldown over), and only
+then are its attestation, its ``deltaone.accepted`` event and the new head written, together. A run that
+lost the head is stored as succeeded with outcome ``baseline_superseded`` or ``cooldown``, without an
+attestation (the signed document says "accepted", which the platform did not grant), and the candidate
+version it registered in MLflow is deleted again (MLflow is outside the transaction: the lineage shows only
+versions a stored run claims, so a version whose deletion failed never shows either).
 
 Process lifecycle: a local worker dies with the API that started it (``hokusai.lifeline``: SIGKILL when its
 parent goes) and checks its parent is still there before it records anything, so a worker whose API died
@@ -19,8 +27,9 @@ import json
 import logging
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy.orm import Session
@@ -30,15 +39,18 @@ from hokusai.attestation.document import Sealer
 from hokusai.config import Settings
 from hokusai.errors import HokusaiError, ServiceUnavailable
 from hokusai.server.db import create_db_engine, session_factory
-from hokusai.server.db.models import Attestation, Dataset, utcnow
+from hokusai.server.db.models import Dataset, Model, Run, utcnow
 from hokusai.server.db.models import Principal as PrincipalRow
 from hokusai.server.jobs import local_worker_id
-from hokusai.server.services import benchmarks, runs, webhooks
+from hokusai.server.services import attestations, benchmarks, runs, webhooks
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.models import get_model_by_id
 from hokusai.storage import BlobStore
-from hokusai.tracking.registry import model_experiment
+from hokusai.tracking.registry import model_experiment, server_target, withdraw_candidate
 from hokusai.tracking.target import UNAVAILABLE, server_answers
+
+if TYPE_CHECKING:
+    from hokusai.pipeline.spec import PipelineResult
 
 log = logging.getLogger("hokusai.worker")
 PROGRESS_INTERVAL_SECONDS = 0.5
@@ -158,7 +170,8 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
     contract = benchmarks.load(spec_row)
     options = EvaluationOptions.model_validate(run.options)  # the spec's, with the owner's overrides
     owner = session.get(PrincipalRow, model.owner_id)
-    baseline_version = run.baseline_version or model.baseline_version
+    baseline_version = run.baseline_version or model.baseline_version  # pinned by the claim
+    pinned = run.baseline_hash is not None or baseline_version == model.baseline_version
     spec = PipelineSpec(
         baseline=f"models:/{model.name}/{baseline_version}",
         train=local(model.train_dataset_id),
@@ -170,12 +183,12 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
         benchmark_spec=contract,
         spec_id=spec_row.id,
         spec_version=spec_row.version,
-        cooldown_left_seconds=benchmarks.cooldown_left(session, model, contract, utcnow()),
+        cooldown_left_seconds=benchmarks.cooldown_left(model, contract, utcnow()),
         register=True,
         model_name=model.name,
         out_dir=settings.data_dir / "runs" / run_id,
-        baseline_hash=model.model_hash if baseline_version == model.baseline_version else None,
-        baseline_format=model.model_format,
+        baseline_hash=(run.baseline_hash or model.model_hash) if pinned else None,
+        baseline_format=run.baseline_format or model.model_format,
         allow_pickle=bool(owner and owner.trusted_pickle),
         experiment=model_experiment(model.name),
     )
@@ -198,38 +211,89 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
     sealer = remote_sealer(str(settings.signer_url), run_id, token)
     tracking = settings.model_copy(update={"tracking_uri": settings.mlflow_url})
     result = run_pipeline(spec, tracking, progress, sealer)
+    lost = record_result(session, run, model, result, contract.cooldown_seconds, linked)
+    if lost is not None and result.registered_model_version is not None:
+        try:  # MLflow is outside the transaction: the version is taken back after the result is stored
+            withdraw_candidate(
+                server_target(settings), model.name, result.registered_model_version,
+                result.mlflow_run_id, lost,
+            )  # fmt: skip
+        except Exception:  # the lineage never shows it anyway (no stored run claims it)
+            log.warning("run %s: could not delete its candidate version from MLflow", run_id, exc_info=True)
+
+
+def record_result(
+    session: Session,
+    run: Run,
+    model: Model,
+    result: PipelineResult,
+    cooldown_seconds: int,
+    linked: list[Any],
+) -> str | None:
+    """Store the run's result in one transaction: the head (compare-and-set), the attestation, the weights,
+    the run and its acceptance event commit together, or nothing does. Returns why an accepted evaluation
+    lost the head (``baseline_superseded`` or ``cooldown``), else None."""
     summary = json.loads(json.dumps(result.to_dict(), default=str))
     for key in ("report", "attestation", "out_dir", "files", "plots"):
         summary.pop(key, None)
-    stored = session.get(Attestation, result.pipeline_run_id) if result.attestation is not None else None
-    if stored is not None and result.attestation is not None and stored.run_id == run.id:
-        section = result.attestation["attestation"]
-        if (section["hash_tree_root"], section["signature_blob"]) == (
-            stored.document["attestation"]["hash_tree_root"],
-            stored.document["attestation"]["signature_blob"],
-        ):  # the same signed content, now with the MLflow ids recording added (they are not signed)
-            stored.document = result.attestation
+    now = utcnow()
+    outcome, attestation_id, version = result.outcome, None, result.registered_model_version
+    lost = None
+    if outcome == runs.ACCEPTED:
+        candidate_hash = (result.attestation or {}).get("models", {}).get("new", {}).get("model_hash")
+        lost = runs.take_head(
+            session,
+            run,
+            version=version,
+            model_hash=candidate_hash,
+            cooldown_seconds=cooldown_seconds,
+            now=now,
+        )
+    if lost is not None:
+        outcome, version = lost, None
+        summary.update(
+            outcome=lost, accepted=False, evaluated_outcome=runs.ACCEPTED, attestation_id=None,
+            registered_model_version=None, reason_text=_lost_reason(lost, run, model, cooldown_seconds, now),
+        )  # fmt: skip
+        if result.attestation_path is not None:  # the signed "accepted" is not the platform's word
+            result.attestation_path.unlink(missing_ok=True)
+    elif result.attestation is not None:
+        attestation_id = attestations.store_attestation(session, run, result.attestation, result.report)
     weights = {c.data_hash: c.weight_bps for c in result.contributors}
     for link, contribution in linked:
         dataset = session.get(Dataset, contribution.dataset_id)
         link.weight_bps = weights.get(dataset.sha256) if dataset else None
     run.state = runs.SUCCEEDED
-    run.outcome = result.outcome
+    run.outcome = outcome
     run.delta_one_score = result.delta_one_score
     run.result = summary
-    run.attestation_id = result.attestation_id
+    run.attestation_id = attestation_id
     run.mlflow_run_id = result.mlflow_run_id
-    run.registered_version = result.registered_model_version
+    run.registered_version = version
     run.progress = {"step": "done", "state": "finished"}
-    run.finished_at = utcnow()
+    run.finished_at = now
     record_event(
         session,
         "run_finished",
         resource=f"run:{run.id}",
-        reason=result.outcome[:40],
-        details={"state": runs.SUCCEEDED, "attestation_id": result.attestation_id},
+        reason=outcome[:40],
+        details={"state": runs.SUCCEEDED, "attestation_id": attestation_id, "evaluated": result.outcome},
     )
-    if result.outcome == "accepted":  # its event and deliveries commit with the result, or neither does
+    if outcome == runs.ACCEPTED:  # its event and deliveries commit with the result, or neither does
         webhooks.record_accepted(session, run, model)
-    abandon_if_orphaned(run_id)  # the session is rolled back: nothing of the result is recorded
+    abandon_if_orphaned(run.id)  # the session is rolled back: nothing of the result is recorded
     session.commit()
+    return lost
+
+
+def _lost_reason(lost: str, run: Run, model: Model, cooldown_seconds: int, now: Any) -> str:
+    """Why an evaluation that would have been accepted was not, in words."""
+    if lost == runs.SUPERSEDED:
+        return (
+            f"another run was accepted first: the model's head is version {model.baseline_version}, this run "
+            f"evaluated version {run.baseline_version}; submit the contributions again to evaluate them "
+            "against the head"
+        )
+    ends = model.accepted_at + timedelta(seconds=cooldown_seconds) if model.accepted_at else now
+    left = max((ends - now).total_seconds(), 0.0)
+    return f"another run was accepted within the cooldown ({cooldown_seconds} s): {left / 3600:.2f} h left"

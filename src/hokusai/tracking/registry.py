@@ -104,6 +104,18 @@ def register_baseline(
         return run.register(name, BASELINE_ARTIFACT, tags, "baseline registered through the Hokusai API")
 
 
+def withdraw_candidate(
+    target: TrackingTarget, name: str, version: str, mlflow_run_id: str | None, reason: str
+) -> None:
+    """Delete a candidate version whose run did not take the model's head (the platform registers before it
+    knows: MLflow is outside its transaction), and tag the run's outcome with ``reason``."""
+    with mlflow_errors(target, f"registered model {name} version {version}"):
+        mlflow = client(target)
+        mlflow.delete_model_version(name, version)
+        if mlflow_run_id:
+            mlflow.set_tag(mlflow_run_id, "hokusai.outcome", reason)
+
+
 def registered_versions(target: TrackingTarget, name: str) -> list[dict[str, Any]]:
     """Every version of ``name``: number, creation time and its ``hokusai.*`` tags."""
     with mlflow_errors(target, f"registered model {name}"):

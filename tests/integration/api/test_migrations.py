@@ -130,7 +130,7 @@ def test_the_signer_history_is_backfilled_from_the_attestations_already_stored(d
 
     if "hk_models" in table_names(database_url):
         command.downgrade(alembic_config(database_url), "base")
-    upgrade_database(database_url, "0007")
+    upgrade_database(database_url, "0009")
     t0 = datetime(2026, 3, 1, tzinfo=UTC)
     k1, k2, contract = "0x" + "11" * 20, "0x" + "22" * 20, "0x" + "de" * 20
     signed = [  # signer, recorded domain, when

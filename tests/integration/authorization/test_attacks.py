@@ -355,7 +355,7 @@ def test_evaluating_a_contribution_again_adds_nothing_to_impact_or_lineage(world
     with world.sdk("owner1") as owner:
         again = owner.runs.submit("m1", [world.ids["contribution"]], idempotency_key="second-seed")
     final = _wait(world, "owner1", again.id)
-    assert final["state"] == "succeeded" and final["outcome"] == "accepted"
+    assert final["state"] == "succeeded"  # against the head its first acceptance made: nothing new to add
     assert final["options"]["seed"] == 7  # the spec's seed, set by the model's owner
     with world.sdk("walletA") as wallet:
         after = wallet.contributors.impact(a.address)

@@ -5,9 +5,10 @@ The platform runs with two attester key files (threshold 2), the in-process chai
 head is the commitment the platform computed at registration, bound to the model: a second model
 registered from the same file has another. The owner binds the on-chain id with the signature of the
 wallet that owns it on chain (unsigned, or for an id another model holds, it is refused). The first
-accepted run's ``submitCalldata`` is accepted on chain and its candidate becomes the head; once the owner
-records that mint, the model's baseline is that candidate, and a second run evaluated against the old
-baseline is refused with 409 ``stale_baseline`` before anything reaches the chain.
+accepted run's ``submitCalldata`` is accepted on chain and its candidate becomes the head. The accepted
+run already made its candidate the model's baseline (a second run is evaluated against it); once the owner
+records the mint, a mint request for a run evaluated against the old head is refused with 409
+``stale_baseline`` before anything reaches the chain.
 """
 
 from __future__ import annotations
@@ -81,8 +82,12 @@ def test_an_accepted_runs_mint_request_is_accepted_on_chain_and_a_stale_one_is_r
             wallet = Account.create().address
             contribution = admin.contributions.submit("minted", half, contributor_address=wallet)
             submitted = owner.runs.submit("minted", [contribution.id])
-            runs.append(owner.runs.wait(submitted.id, timeout=600, interval=0.5))
-        assert [r.outcome for r in runs] == ["accepted", "accepted"], [r.result for r in runs]
+            runs.append(owner.runs.wait(submitted.id, timeout=600, interval=1.5))  # within the key's 100/min
+        assert runs[0].outcome == "accepted", runs[0].result
+        assert runs[1].state == "succeeded" and runs[1].attestation_id, runs[1].error
+        evaluated = owner.attestations.report(runs[1].attestation_id)["weight_commitments"]["baseline"]
+        first_candidate = owner.attestations.report(runs[0].attestation_id)["weight_commitments"]["candidate"]
+        assert evaluated == first_candidate  # the accepted run's candidate is the baseline of the next run
 
         with httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {key}"}) as http:
             missing = http.get(f"/api/v1/runs/{runs[0].id}/mint-request")
@@ -115,9 +120,9 @@ def test_an_accepted_runs_mint_request_is_accepted_on_chain_and_a_stale_one_is_r
         assert recorded["weight_head"] == candidate
         assert recorded["baseline_version"] == runs[0].model_dump()["registered_version"]  # the new baseline
         with httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {key}"}) as http:
-            stale = http.get(f"/api/v1/runs/{runs[1].id}/mint-request")
+            stale = http.get(f"/api/v1/runs/{runs[0].id}/mint-request")  # evaluated against genesis
         assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_baseline"
-        run_baseline = owner.attestations.report(runs[1].attestation_id)["weight_commitments"]["baseline"]
+        run_baseline = owner.attestations.report(runs[0].attestation_id)["weight_commitments"]["baseline"]
         assert model_bound(model.id, run_baseline) == genesis
         assert stale.json()["error"]["details"] == {"weight_head": candidate, "run_baseline": run_baseline}
 

@@ -204,6 +204,7 @@ class Model(Base):
     onchain_bound_by: Mapped[str | None] = mapped_column(String(32))  # the principal that bound it
     accepts_contributions: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     experiment_id: Mapped[str | None] = mapped_column(String(64))  # the model's MLflow experiment
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # its head last moved (cooldown)
 
 
 class Contribution(Base):
@@ -244,7 +245,9 @@ class Run(Base):
     attestation_id: Mapped[str | None] = mapped_column(String(64))
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
     registered_version: Mapped[str | None] = mapped_column(String(16))
-    baseline_version: Mapped[str | None] = mapped_column(String(16))  # the model's baseline when submitted
+    baseline_version: Mapped[str | None] = mapped_column(String(16))  # the model's head when claimed
+    baseline_hash: Mapped[str | None] = mapped_column(String(64))  # that baseline's file: SHA-256 ...
+    baseline_format: Mapped[str | None] = mapped_column(String(16))  # ... and format, pinned with it
     benchmark_spec_id: Mapped[str | None] = mapped_column(String(32))  # the spec it was evaluated under
     worker_token_hash: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the worker's run token
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,4 +1,9 @@
-"""Attestations as the platform stores and serves them, and contributor impact aggregated from runs."""
+"""Attestations as the platform stores and serves them, and contributor impact aggregated from runs.
+
+An attestation is stored only by ``store_attestation``, in the transaction that records its run as
+succeeded: signing (``services.signing``) stores nothing, so a run that fails after it was signed leaves
+no attestation to serve or verify against.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from hokusai import schemas
 from hokusai.config import Settings
-from hokusai.errors import NotFound, found
-from hokusai.server.db.models import Attestation, Contribution, Model, Run, RunContribution
+from hokusai.errors import Conflict, NotFound, found
+from hokusai.server.db.models import Attestation, Contribution, Model, Run, RunContribution, utcnow
+from hokusai.server.services.audit import record_event
 from hokusai.server.services.runs import SUCCEEDED, counted_runs
 from hokusai.wallet import checksum_address
 
@@ -25,6 +31,45 @@ def get_attestation(session: Session, attestation_id: str) -> Attestation:
         session.get(Attestation, attestation_id),
         NotFound(f"no attestation {attestation_id!r}", code="attestation_not_found"),
     )
+
+
+def store_attestation(session: Session, run: Run, document: dict[str, Any], report: dict[str, Any]) -> str:
+    """Add a run's sealed ``document`` and its report to ``session`` (the caller commits them with the run's
+    result, or neither); returns its id. The same signed content stored by an earlier run (the same inputs
+    evaluated again) is kept, with that run's MLflow ids; other content under that id is a 409."""
+    from hokusai.attestation.content import hash_tree_root
+
+    section = document["attestation"]
+    attestation_id = str(document["metadata"]["pipeline_run_id"])
+    if hash_tree_root(document, report) != section["hash_tree_root"]:
+        raise Conflict(
+            f"attestation {attestation_id}: the report is not the one that was signed", code="report_mismatch"
+        )
+    stored = session.get(Attestation, attestation_id)
+    if stored is not None:
+        if (stored.hash_tree_root, stored.document["attestation"]["signature_blob"]) != (
+            section["hash_tree_root"],
+            section["signature_blob"],
+        ):
+            raise Conflict(
+                f"attestation {attestation_id} was already stored with other content",
+                code="attestation_exists",
+            )
+        return attestation_id
+    session.add(
+        Attestation(
+            id=attestation_id, run_id=run.id, hash_tree_root=section["hash_tree_root"],
+            signer=section["verification_key"], document=document, report=report, created_at=utcnow(),
+        )
+    )  # fmt: skip
+    session.flush()
+    record_event(
+        session,
+        "attestation_stored",
+        resource=f"attestation:{attestation_id}",
+        details={"run": run.id, "signer": section["verification_key"]},
+    )
+    return attestation_id
 
 
 def stored_report(session: Session, document: dict[str, Any]) -> dict[str, Any] | None:

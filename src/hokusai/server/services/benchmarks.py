@@ -21,7 +21,7 @@ from hokusai.errors import Conflict, InvalidInput, NotFound, found
 from hokusai.pipeline.benchmark_spec import BenchmarkSpec
 from hokusai.pipeline.options import EvaluationOptions, options_error, overrides_of
 from hokusai.server import policy
-from hokusai.server.db.models import BenchmarkSpecRow, Dataset, Model, Run, utcnow
+from hokusai.server.db.models import BenchmarkSpecRow, Dataset, Model, utcnow
 from hokusai.server.principal import Principal
 from hokusai.server.services.access import benchmark_subject, dataset_subject
 from hokusai.server.services.audit import record_event
@@ -192,17 +192,12 @@ def effective_options(spec: BenchmarkSpec, overrides: BaseModel) -> EvaluationOp
         raise options_error(exc) from None
 
 
-def cooldown_left(session: Session, model: Model, spec: BenchmarkSpec, now: datetime) -> float | None:
-    """Seconds until the cooldown since the model's last DeltaOne ends (None: not cooling down)."""
-    finished = session.scalars(
-        select(Run.finished_at)
-        .where(Run.model_id == model.id, Run.outcome == "accepted", Run.finished_at.is_not(None))
-        .order_by(Run.finished_at.desc())
-        .limit(1)
-    ).first()
-    if finished is None or spec.cooldown_seconds == 0:
+def cooldown_left(model: Model, spec: BenchmarkSpec, now: datetime) -> float | None:
+    """Seconds until the cooldown since the model's last acceptance (``accepted_at``, set with its head by
+    ``runs.take_head``) ends (None: not cooling down)."""
+    if model.accepted_at is None or spec.cooldown_seconds == 0:
         return None
-    left = (finished + timedelta(seconds=spec.cooldown_seconds) - now).total_seconds()
+    left = (model.accepted_at + timedelta(seconds=spec.cooldown_seconds) - now).total_seconds()
     return left if left > 0 else None
 
 

@@ -409,12 +409,16 @@ def _spec_ref(session: Session, model: Model) -> schemas.SpecRef | None:
 def lineage(session: Session, settings: Settings, model: Model, principal: Principal) -> schemas.Lineage:
     """Every version of the model's one registered model, baseline first, with what produced each.
 
-    Owners and admins see every version; others the baseline and the accepted improvements (what the
-    platform publishes). A contribution counts once per baseline version: a re-evaluation of contributions
-    already counted is listed with ``counted: false`` and adds nothing to ``cumulative_improvement`` (the sum
-    of counted accepted gains, in the primary metric's delta ``unit``; ``_pp`` too when that unit is pp).
+    The accepted improvements form a chain (each one's baseline is the head the one before made, the model's
+    ``baseline_version`` is the head now); a candidate version no stored run claims (its run lost the head
+    or failed) is not listed. Owners and admins see every version; others the baseline and the accepted
+    improvements (what the platform publishes). A contribution counts once per baseline version: a
+    re-evaluation of contributions already counted is listed with ``counted: false`` and adds nothing to
+    ``cumulative_improvement`` (the sum of counted accepted gains, in the primary metric's delta ``unit``;
+    ``_pp`` too when that unit is pp).
     """
     from hokusai.tracking.registry import registered_versions, server_target
+    from hokusai.tracking.runs import ROLE_TAG
 
     sees_all = policy.allows(principal, "model.write", model_subject(model)) or principal.role == "admin"
     versions = registered_versions(server_target(settings), model.name)
@@ -429,10 +433,14 @@ def lineage(session: Session, settings: Settings, model: Model, principal: Princ
     counted = counted_runs(session, succeeded)
     entries: list[schemas.LineageVersion] = []
     cumulative, units = 0.0, set()
-    ordered = sorted(versions, key=lambda v: (v["version"] != model.baseline_version, int(v["version"])))
+    ordered = sorted(versions, key=lambda v: (v["tags"].get(ROLE_TAG) != "baseline", int(v["version"])))
     for version in ordered:
         run = runs.get(version["version"])
-        is_baseline = version["version"] == model.baseline_version
+        if run is None and version["tags"].get(ROLE_TAG) == "candidate":
+            continue  # no stored run claims it: its run lost the model's head (runs.take_head) or failed
+        is_baseline = run is None and (
+            version["tags"].get(ROLE_TAG) == "baseline" or version["version"] == model.baseline_version
+        )
         accepted = run is not None and bool((run.result or {}).get("accepted"))
         if not (sees_all or is_baseline or accepted):
             continue

@@ -1,7 +1,11 @@
-"""Evaluation runs: submission (idempotent, authorised per contribution), state changes, recovery.
+"""Evaluation runs: submission (idempotent, authorised per contribution), state changes, recovery, and the
+model's head that an accepted run takes.
 
 A run moves queued → running → succeeded | failed. Only a worker moves it to running (atomically,
-so a run never executes twice), and a run whose worker died is marked failed with that reason.
+so a run never executes twice, pinning the model's head as the baseline it evaluates), and a run whose
+worker died is marked failed with that reason. An accepted run becomes the model's head only by a
+compare-and-set on the model row in the transaction that stores its result (``take_head``): one
+acceptance per baseline, and none inside the cooldown.
 """
 
 from __future__ import annotations
@@ -10,10 +14,11 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +36,8 @@ from hokusai.server.services.audit import record_event
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 FINISHED = (SUCCEEDED, FAILED)
+ACCEPTED, SUPERSEDED, COOLDOWN = "accepted", "baseline_superseded", "cooldown"
+CANDIDATE_FORMAT = "skops"  # every candidate the pipeline registers is a canonical skops file
 
 
 RunOptions = overrides_of(
@@ -200,13 +207,57 @@ def run_contributions(session: Session, run: Run) -> list[tuple[RunContribution,
 
 
 def claim(session: Session, run_id: str, worker: str) -> bool:
-    """queued → running for ``worker``; False when another worker (or a failure) got there first."""
+    """queued → running for ``worker``, pinning the model's head (version, file hash and format, read in
+    the same statement) as the baseline the run evaluates; False when another worker (or a failure) got
+    there first."""
+
+    def head(column: Any) -> Any:
+        return select(column).where(Model.id == Run.model_id).scalar_subquery()
+
+    pinned = {
+        "baseline_version": head(Model.baseline_version),
+        "baseline_hash": head(Model.model_hash),
+        "baseline_format": head(Model.model_format),
+    }
     result = session.execute(
         update(Run)
         .where(Run.id == run_id, Run.state == QUEUED)
-        .values(state=RUNNING, worker=worker, started_at=utcnow(), progress={"step": "starting"})
+        .values(state=RUNNING, worker=worker, started_at=utcnow(), progress={"step": "starting"}, **pinned)
     )
     return changed_rows(result) == 1
+
+
+def take_head(
+    session: Session,
+    run: Run,
+    *,
+    version: str | None,
+    model_hash: str | None,
+    cooldown_seconds: int,
+    now: datetime,
+) -> str | None:
+    """Make an accepted run's candidate (registered as ``version``, its file ``model_hash``) the model's
+    head, in the caller's transaction: one UPDATE of the model row that succeeds only while the run's
+    baseline is still the head and the cooldown since the last acceptance is over (compare-and-set, so two
+    concurrent runs never both take one head, on SQLite as on PostgreSQL). Returns None when it won, else
+    why not: ``baseline_superseded`` or ``cooldown``. A run without a registered candidate (a sampled
+    estimate) restarts the cooldown but leaves the head where it is."""
+    values: dict[str, Any] = {"accepted_at": now}
+    if version is not None:
+        values.update(baseline_version=version, model_hash=model_hash, model_format=CANDIDATE_FORMAT)
+    conditions = [Model.id == run.model_id, Model.baseline_version == run.baseline_version]
+    if cooldown_seconds > 0:
+        ended = now - timedelta(seconds=cooldown_seconds)
+        conditions.append(or_(Model.accepted_at.is_(None), Model.accepted_at <= ended))
+    result = session.execute(
+        update(Model).where(*conditions).values(**values).execution_options(synchronize_session=False)
+    )
+    model = session.get(Model, run.model_id)
+    assert model is not None
+    session.refresh(model)  # what the winner (this run or another) left
+    if changed_rows(result) == 1:
+        return None
+    return SUPERSEDED if model.baseline_version != run.baseline_version else COOLDOWN
 
 
 def set_progress(session: Session, run_id: str, progress: dict[str, Any]) -> None:

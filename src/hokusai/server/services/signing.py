@@ -3,8 +3,11 @@
 The worker sends the unsigned document and its evaluation report, with the one-run token it was given.
 The platform checks that they describe the run it dispatched — the same model file, training data,
 benchmark, contributions (data hashes and wallets, in order) and options, and a run id recomputed from
-them — then seals the document with the platform signer and stores the attestation. A worker that ran
-other code can at worst lie about the metrics of its own run; it cannot get a signature for anything else.
+them — then seals the document with the platform signer and hands it back. Nothing is stored here: the
+worker stores the sealed document with the run's result, in the one transaction that records the run as
+succeeded (``services.attestations.store_attestation``), so a run that fails after signing (MLflow gone at
+"record") leaves no attestation. A worker that ran other code can at worst lie about the metrics of its
+own run; it cannot get a signature for anything else.
 
 What the platform signs with is published, and kept: ``publish_signers`` (at start) records each attester
 under the settings' EIP-712 domain in ``hk_signer_history`` and closes the rows of signers or domains no
@@ -65,7 +68,8 @@ def mismatches(
     if identity["benchmark_hash"] != _sha(session, benchmark_id):
         problems.append("the benchmark is not the one the run's benchmark spec pins")
     sampled = bool((report.get("samples") or {}).get("sampled"))
-    if model.model_hash and not sampled and identity["baseline_model_hash"] != model.model_hash:
+    baseline_hash = run.baseline_hash or model.model_hash  # the file pinned when the run was claimed
+    if baseline_hash and not sampled and identity["baseline_model_hash"] != baseline_hash:
         problems.append("the baseline model is not the registered file")
     expected = [
         {"data_hash": _sha(session, c.dataset_id), "wallet": c.contributor_address}
@@ -101,7 +105,8 @@ def sign_run_document(
     document: dict[str, Any],
     report: dict[str, Any],
 ) -> dict[str, Any]:
-    """The sealed attestation of a running run's document, stored; refused unless it is that run's."""
+    """The sealed attestation of a running run's document (not stored: the worker stores it with the run's
+    result); refused unless it is that run's."""
     run = get_run(session, run_id)
     check_worker_token(run, token)
     if run.state != RUNNING:
@@ -127,17 +132,6 @@ def sign_run_document(
         return stored.document
     sealed = seal(document, report, signer)
     section = sealed["attestation"]
-    session.add(
-        Attestation(
-            id=attestation_id,
-            run_id=run.id,
-            hash_tree_root=section["hash_tree_root"],
-            signer=section["verification_key"],
-            document=sealed,
-            report=report,
-            created_at=utcnow(),
-        )
-    )
     record_event(
         session,
         "attestation_signed",
