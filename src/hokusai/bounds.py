@@ -12,14 +12,18 @@ size of compressed data (zip members, gzip streams, Parquet pages).
 * **Inflated sizes.** ``InflateBudget`` counts bytes as they come out of a decompressor and refuses at
   the budget (``inflated_too_large``); ``check_zip_members`` refuses an archive whose *declared* sizes
   (``ZipInfo.file_size``, from the central directory) pass the budget before a byte is inflated, and
-  ``read_zip_member`` streams one member while counting (declared sizes can lie).
+  ``read_zip_member`` streams one member while counting (declared sizes can lie); ``extract_archive``
+  unpacks a zip or a (gzipped) tar that way, member by member, refusing links, devices and paths that
+  leave the destination.
 """
 
 from __future__ import annotations
 
 import re
+import tarfile
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
 from typing import IO, AnyStr
 
 import numpy as np
@@ -121,8 +125,10 @@ class InflateBudget:
     """Bytes allowed out of a decompressor for one input; ``take`` refuses past the budget (413
     ``inflated_too_large`` naming the budget and what was being inflated)."""
 
-    def __init__(self, limit: int, what: str, setting: str | None = None) -> None:
-        self.limit, self.what, self.setting = limit, what, setting
+    def __init__(
+        self, limit: int, what: str, setting: str | None = None, code: str = "inflated_too_large"
+    ) -> None:
+        self.limit, self.what, self.setting, self.code = limit, what, setting, code
         self.used = 0
 
     def refuse(self, member: str | None = None) -> PayloadTooLarge:
@@ -134,7 +140,7 @@ class InflateBudget:
             details["member"] = member
         return PayloadTooLarge(
             f"{self.what}{where} inflates to more than {self.limit} bytes{setting}",
-            code="inflated_too_large",
+            code=self.code,
             details=details,
         )
 
@@ -178,3 +184,65 @@ def iter_counted(handle: IO[bytes], budget: InflateBudget, member: str | None = 
     while chunk := handle.read(READ_CHUNK):
         budget.take(len(chunk), member)
         yield chunk
+
+
+def _member_path(destination: Path, name: str, what: str) -> Path:
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]) or not parts:
+        raise InvalidInput(f"{what} member {name!r} points outside the archive", code="bad_archive")
+    return destination.joinpath(*parts)
+
+
+def _write_member(target: Path, chunks: Iterator[bytes]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as handle:
+        for chunk in chunks:
+            handle.write(chunk)
+
+
+def extract_archive(
+    archive: Path, destination: Path, budget: InflateBudget, max_members: int = 10_000
+) -> None:
+    """Unpack a .zip, .tar, .tar.gz or .tgz into ``destination`` member by member: each member's declared
+    size is checked against what is left of ``budget`` before it is inflated and its bytes are counted as
+    they are written; links, devices, absolute paths and '..' are refused (``bad_archive``)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    name = archive.name.lower()
+    if name.endswith(".zip"):
+        try:
+            with zipfile.ZipFile(archive) as zipped:
+                check_zip_members(zipped, budget, max_members)
+                for info in zipped.infolist():
+                    target = _member_path(destination, info.filename, budget.what)
+                    if info.is_dir():
+                        target.mkdir(parents=True, exist_ok=True)
+                    else:
+                        _write_member(target, iter_zip_member(zipped, info.filename, budget))
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            raise InvalidInput(f"{budget.what} cannot be read: {exc}", code="bad_archive") from None
+        return
+    if not name.endswith((".tar.gz", ".tgz", ".tar")):
+        raise InvalidInput("a model archive must be .tar.gz, .tgz, .tar or .zip", code="bad_archive")
+    try:
+        with tarfile.open(archive, mode="r:*") as tar:  # streamed: members are read as they come
+            for count, member in enumerate(tar, 1):
+                if count > max_members:
+                    raise InvalidInput(
+                        f"{budget.what} has more than {max_members} entries", code="bad_archive"
+                    )
+                target = _member_path(destination, member.name, budget.what)
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                if not member.isfile():
+                    raise InvalidInput(
+                        f"{budget.what} member {member.name!r} is a link or device", code="bad_archive"
+                    )
+                if member.size > budget.limit - budget.used:
+                    raise budget.refuse(member.name)
+                handle = tar.extractfile(member)
+                assert handle is not None  # a regular file
+                with handle:
+                    _write_member(target, iter_counted(handle, budget, member.name))
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        raise InvalidInput(f"{budget.what} cannot be read: {exc}", code="bad_archive") from None
