@@ -1,0 +1,90 @@
+"""Hostile inputs, built the way an attacker would: deep JSON, decompression bombs, corrupted trees."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def deep_json(levels: int = 100_000) -> bytes:
+    """A verify request whose attestation holds ``levels`` nested arrays (2 bytes a level)."""
+    return b'{"attestation": {"a": ' + b"[" * levels + b"]" * levels + b"}}"
+
+
+def _find(node: Any, cls: str) -> dict[str, Any] | None:
+    if isinstance(node, dict):
+        if node.get("__class__") == cls:
+            return node
+        items = list(node.values())
+    elif isinstance(node, list):
+        items = node
+    else:
+        return None
+    for item in items:
+        found = _find(item, cls)
+        if found is not None:
+            return found
+    return None
+
+
+def corrupt_tree(skops_bytes: bytes, field: str, value: Any, cls: str = "Tree", node: int = 0) -> bytes:
+    """The skops file with ``field`` of node ``node`` of its first ``cls`` (``Tree``, ``TreePredictor``)
+    set to ``value`` (e.g. ``left_child`` = 50,000,000); every other byte unchanged."""
+    with zipfile.ZipFile(io.BytesIO(skops_bytes)) as source:
+        tree = _find(json.loads(source.read("schema.json")), cls)
+        assert tree is not None, f"no {cls} in the file"
+        name = tree["content"]["content"]["nodes"]["file"]
+        nodes = np.load(io.BytesIO(source.read(name)))
+        nodes[field][node] = value
+        patched = io.BytesIO()
+        np.save(patched, nodes)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+            for member in source.namelist():
+                target.writestr(member, patched.getvalue() if member == name else source.read(member))
+    return out.getvalue()
+
+
+def skops_schema_bomb(skops_bytes: bytes, inflated: int = 1 << 30) -> bytes:
+    """The skops file with its ``schema.json`` padded with spaces to ``inflated`` bytes (still valid JSON:
+    a parser reads it all), deflated to about a thousandth of that."""
+    with zipfile.ZipFile(io.BytesIO(skops_bytes)) as source:
+        schema = source.read("schema.json")
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+            for member in source.namelist():
+                if member != "schema.json":
+                    target.writestr(member, source.read(member))
+            with target.open("schema.json", "w", force_zip64=True) as handle:
+                handle.write(schema)
+                pad, chunk = inflated - len(schema), b" " * (1 << 20)
+                while pad > 0:
+                    handle.write(chunk[: min(pad, len(chunk))])
+                    pad -= len(chunk)
+    return out.getvalue()
+
+
+def model_tarball(directory: Path) -> bytes:
+    """An MLflow model directory as the .tar.gz a registration uploads."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(str(directory), arcname="model")
+    return buffer.getvalue()
+
+
+def parquet_bomb(path: Path, rows: int = 200_000, value_bytes: int = 20_000) -> Path:
+    """A zstd Parquet file of a few KB whose one text column decodes to ``rows * value_bytes`` bytes:
+    one dictionary value used by every row (the Arrow schema is not stored, so readers expand it)."""
+    column = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(rows, dtype=np.int32)), pa.array(["x" * value_bytes])
+    )
+    pq.write_table(pa.table({"text": column}), path, compression="zstd", store_schema=False)
+    return path
