@@ -24,7 +24,7 @@ import tarfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import IO, AnyStr
+from typing import IO
 
 import numpy as np
 
@@ -32,18 +32,9 @@ from hokusai.errors import InvalidInput, PayloadTooLarge
 
 DEFAULT_JSON_MAX_DEPTH = 64
 READ_CHUNK = 1 << 20
-_STRING = {
-    str: re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S),
-    bytes: re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S),
-}
-_STRING_REST = {  # the rest of a string begun in an earlier chunk, up to its closing quote
-    str: re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.S),
-    bytes: re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.S),
-}
-_NOT_BRACKET = {str: re.compile(r"[^\[\]{}]+"), bytes: re.compile(rb"[^\[\]{}]+")}
-_OPEN = {str: "[{", bytes: b"[{"}
-_QUOTE = {str: '"', bytes: b'"'}
-_BACKSLASH = {str: "\\", bytes: b"\\"}
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # a string begun in an earlier piece
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
 
 
 class JsonTooDeep(InvalidInput):
@@ -59,7 +50,7 @@ class JsonTooDeep(InvalidInput):
 
 
 class JsonDepth:
-    """The nesting depth of JSON text fed in chunks (str or bytes, not mixed), refused past ``max_depth``.
+    """The nesting depth of JSON text fed in pieces (str or UTF-8 bytes), refused past ``max_depth``.
 
     Brackets inside strings do not count; the count never undercounts malformed text (closers before
     openers lower the floor it is measured from, not the depth).
@@ -72,41 +63,38 @@ class JsonDepth:
         self.in_string = False
         self.escaped = False  # the next character of the open string is escaped
 
-    def feed(self, text: AnyStr) -> None:
+    def feed(self, text: str | bytes) -> None:
         """Count ``text``, the next piece of the document; raises ``JsonTooDeep`` past the limit."""
-        if not text:
+        data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+        if not data:
             return
-        kind = type(text)
         start = 0
         if self.in_string:
             if self.escaped:
                 start, self.escaped = 1, False
-            closed = _STRING_REST[kind].match(text, start)
+            closed = _STRING_REST.match(data, start)
             if closed is None:  # the string runs past this piece
-                self._open_string(text[start:])
+                self._open_string(data[start:])
                 return
             self.in_string, start = False, closed.end()
-        outside = _STRING[kind].sub(text[:0], text[start:])
-        quote = outside.find(_QUOTE[kind])
+        outside = _STRING.sub(b"", data[start:])
+        quote = outside.find(b'"')
         if quote >= 0:  # a string opens here and is not closed in this piece
-            self._count(_NOT_BRACKET[kind].sub(text[:0], outside[:quote]), kind)
-            self.in_string = True
+            self._count(_NOT_BRACKET.sub(b"", outside[:quote]))
             self._open_string(outside[quote + 1 :])
             return
-        self._count(_NOT_BRACKET[kind].sub(text[:0], outside), kind)
+        self._count(_NOT_BRACKET.sub(b"", outside))
 
-    def _open_string(self, rest: AnyStr) -> None:
+    def _open_string(self, rest: bytes) -> None:
         self.in_string = True
-        trailing = len(rest) - len(rest.rstrip(_BACKSLASH[type(rest)]))
+        trailing = len(rest) - len(rest.rstrip(b"\\"))
         self.escaped = trailing % 2 == 1
 
-    def _count(self, brackets: AnyStr, kind: type) -> None:
+    def _count(self, brackets: bytes) -> None:
         if not brackets:
             return
-        raw = brackets.encode("ascii") if isinstance(brackets, str) else brackets
-        codes = np.frombuffer(raw, dtype=np.uint8)
-        opens = _OPEN[bytes]
-        steps = np.where((codes == opens[0]) | (codes == opens[1]), 1, -1).astype(np.int64)
+        codes = np.frombuffer(brackets, dtype=np.uint8)
+        steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1).astype(np.int64)
         levels = self.depth + np.cumsum(steps)
         floors = np.minimum(np.minimum.accumulate(levels), self.floor)
         deepest = int((levels - floors).max())

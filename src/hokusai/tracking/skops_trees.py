@@ -302,7 +302,7 @@ def _categorical_features(ancestors: tuple[Node, ...], read: ArrayReader, where:
 def _check_gb_stages(node: Node, path: str) -> None:
     attrs = _attrs(node)
     per_iteration = _int(attrs.get("n_trees_per_iteration_"))
-    stages = attrs.get("estimators_")
+    stages: dict[str, Any] = attrs.get("estimators_") or {}
     rows = stages.get("content") if isinstance(stages, dict) else None
     where = f"{path or '/'} ({node.get('__class__')})"
     if per_iteration is None or not isinstance(rows, list):
