@@ -88,3 +88,12 @@ def parquet_bomb(path: Path, rows: int = 200_000, value_bytes: int = 20_000) -> 
     )
     pq.write_table(pa.table({"text": column}), path, compression="zstd", store_schema=False)
     return path
+
+
+def mlmodel_alias_bomb(levels: int = 30) -> str:
+    """An ``MLmodel`` whose ``pickled_model`` is a YAML alias bomb: ``10 ** levels`` items once expanded
+    (``str()`` of it never ends), a few KB as written."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, levels)]
+    lines.append(f"flavors:\n  sklearn:\n    pickled_model: *a{levels - 1}\n    serialization_format: skops")
+    return "\n".join(lines) + "\n"

@@ -25,7 +25,14 @@ from sklearn.tree import DecisionTreeClassifier
 
 from hokusai.tracking.models import save_model_dir
 from tests.integration.authorization.conftest import World
-from tests.support.bombs import corrupt_tree, deep_json, model_tarball, parquet_bomb, skops_schema_bomb
+from tests.support.bombs import (
+    corrupt_tree,
+    deep_json,
+    mlmodel_alias_bomb,
+    model_tarball,
+    parquet_bomb,
+    skops_schema_bomb,
+)
 
 pytestmark = pytest.mark.realparts
 TARGET = "diagnosis_benign"
@@ -209,6 +216,22 @@ def test_a_model_whose_skops_schema_inflates_to_1_gib_is_refused_and_the_api_sta
     error = response.json()["error"]
     assert error["code"] == "inflated_too_large" and error["details"]["member"] == "schema.json"
     assert grown < RSS_GROWTH_MIB, f"the API grew by {grown} MiB"
+
+
+def test_a_yaml_alias_bomb_in_mlmodel_is_refused_at_once(world: World, tmp_path: Path) -> None:
+    features, target = _features(world)
+    directory = _model_dir(DecisionTreeClassifier(max_depth=2).fit(features, target), tmp_path / "aliases")
+    (directory / "MLmodel").write_text(mlmodel_alias_bomb())
+    with world.http("owner1") as client:
+        response = client.post(
+            "/api/v1/models",
+            data=_fields(world, "alias-bomb"),
+            files={"archive": ("model.tar.gz", model_tarball(directory), "application/gzip")},
+            timeout=30,  # expanding it never ends
+        )
+        assert response.status_code == 400, response.text[:300]
+        assert response.json()["error"]["code"] == "bad_model_file"
+        assert client.get("/health", timeout=5).status_code == 200
 
 
 def test_a_zstd_parquet_bomb_is_refused_and_the_api_stays_small(world: World, tmp_path: Path) -> None:
