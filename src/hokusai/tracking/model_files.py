@@ -64,14 +64,9 @@ class ModelFile:
     kind: str | None  # "classifier", "regressor" or None (unknown: pickle, or neither)
 
 
-def _schema(path: Path) -> dict[str, Any]:
-    """The parsed ``schema.json`` of a skops file, read under its budgets (see ``check_skops_file``)."""
-    return _read_skops(path, lambda schema, _archive, _budget: schema)
-
-
 def _read_skops(path: Path, then: Any) -> Any:
-    """Open a skops archive, check its declared sizes and read its schema under the budgets, then
-    ``then(schema, archive, budget)`` while it is open."""
+    """Open a skops archive, check its members' declared sizes, read its ``schema.json`` counted and
+    depth-checked under the budgets, then ``then(schema, archive, budget)`` while it is open."""
     budget = InflateBudget(MAX_INFLATED_BYTES, f"the model file {path.name}")
     try:
         with zipfile.ZipFile(path) as archive:
