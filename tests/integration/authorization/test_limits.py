@@ -178,6 +178,7 @@ def test_a_body_over_its_routes_limit_or_without_a_credential_is_answered_before
     answer, sent, closed = _raw_post(world, path, {**world.actors[actor].headers, **MULTIPART}, size)
     assert answer.startswith(f"HTTP/1.1 {status}".encode()), answer[:300]
     assert b"connection: close" in answer.lower()
+    print(f"{actor} {path}: {status} after {sent} of {size} body bytes sent")  # the figures of the report
     assert sent <= 2 << 20, f"{sent} bytes were read before the answer"  # of a {size}-byte body
     assert closed  # the server hung up: the rest of the body is never read
     assert rss_mib(pid) - before < RSS_GROWTH_MIB
@@ -196,6 +197,7 @@ def test_a_streamed_body_is_cut_at_the_limit(world: World) -> None:
         response = client.post("/api/v1/runs", content=body(), headers=MULTIPART)
     assert response.status_code == 413, response.text[:300]
     assert response.json()["error"]["details"] == {"limit_bytes": 1 << 20}
+    print(f"streamed: 413 after {sent >> 20} MiB of 300 MiB")
     assert sent <= 16 << 20, f"{sent >> 20} MiB sent before the 413"
 
 
@@ -212,6 +214,7 @@ def test_a_model_whose_skops_schema_inflates_to_1_gib_is_refused_and_the_api_sta
     before = rss_mib(pid)
     response = _register(world, "schema-bomb", archive)
     grown = rss_mib(pid) - before
+    print(f"schema bomb: API RSS {before} -> {before + grown} MiB, {response.status_code}")
     assert response.status_code == 413, response.text[:300]
     error = response.json()["error"]
     assert error["code"] == "inflated_too_large" and error["details"]["member"] == "schema.json"
@@ -245,6 +248,7 @@ def test_a_zstd_parquet_bomb_is_refused_and_the_api_stays_small(world: World, tm
             files={"file": ("bomb.parquet", bomb.read_bytes(), "application/octet-stream")},
         )
     grown = rss_mib(pid) - before
+    print(f"parquet bomb: API RSS {before} -> {before + grown} MiB, {response.status_code}")
     assert response.status_code == 413, response.text[:300]
     assert response.json()["error"]["code"] == "inflated_too_large"
     assert grown < RSS_GROWTH_MIB, f"the API grew by {grown} MiB"
