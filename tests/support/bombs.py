@@ -90,6 +90,17 @@ def parquet_bomb(path: Path, rows: int = 200_000, value_bytes: int = 20_000) -> 
     return path
 
 
+def parquet_list_bomb(path: Path, row_groups: int = 100, per_row: int = 20_000) -> Path:
+    """A zstd Parquet file of about 30 KB whose list column holds ``per_row`` run-length-encoded zeros in
+    each of 100 rows per row group: 200 million values (1.6 GB) by default."""
+    offsets = pa.array(np.arange(0, 100 * per_row + 1, per_row, dtype=np.int32))
+    column = pa.ListArray.from_arrays(offsets, pa.array(np.zeros(100 * per_row, dtype=np.int64)))
+    with pq.ParquetWriter(path, pa.schema([("values", column.type)]), compression="zstd") as writer:
+        for _ in range(row_groups):
+            writer.write_table(pa.table({"values": column}))
+    return path
+
+
 def mlmodel_alias_bomb(levels: int = 30) -> str:
     """An ``MLmodel`` whose ``pickled_model`` is a YAML alias bomb: ``10 ** levels`` items once expanded
     (``str()`` of it never ends), a few KB as written."""

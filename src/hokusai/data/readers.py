@@ -476,13 +476,22 @@ def _expand(
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+_VALUE_BYTES = {"BOOLEAN": 1, "INT32": 4, "INT64": 8, "INT96": 12, "FLOAT": 4, "DOUBLE": 8, "BYTE_ARRAY": 4}
+
+
 def _check_declared_sizes(metadata: pq.FileMetaData, budget: InflateBudget) -> None:
-    """Refuse a Parquet file whose footer declares more uncompressed data (every column chunk of every row
-    group) than ``budget``, before a page of it is read."""
+    """Refuse a Parquet file whose footer declares more data than ``budget`` before a page of it is read:
+    per column chunk, the larger of its uncompressed size and its value count times the value's width
+    (run-length and dictionary encodings store a million equal values in a few bytes; Arrow decodes
+    every one of them, and a list column puts them all in one row)."""
     declared = 0
     for group in range(metadata.num_row_groups):
         row_group = metadata.row_group(group)
-        for column in range(row_group.num_columns):
-            declared += row_group.column(column).total_uncompressed_size
+        for index in range(row_group.num_columns):
+            column = row_group.column(index)
+            width = _VALUE_BYTES.get(column.physical_type) or max(
+                metadata.schema.column(index).length or 1, 1
+            )
+            declared += max(column.total_uncompressed_size, column.num_values * width)
             if declared > budget.limit:
                 raise budget.refuse(f"row group {group}")

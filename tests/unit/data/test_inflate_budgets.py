@@ -13,7 +13,7 @@ import pytest
 
 from hokusai.data.readers import INFLATE_FLOOR_BYTES, read_frame
 from hokusai.errors import PayloadTooLarge
-from tests.support.bombs import parquet_bomb
+from tests.support.bombs import parquet_bomb, parquet_list_bomb
 
 
 def test_a_parquet_file_that_decodes_past_its_budget_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
@@ -23,6 +23,16 @@ def test_a_parquet_file_that_decodes_past_its_budget_is_refused_before_it_is_exp
         read_frame(bomb)
     assert refused.value.code == "inflated_too_large"
     assert refused.value.details["limit_bytes"] == INFLATE_FLOOR_BYTES
+
+
+def test_a_parquet_file_whose_footer_declares_too_many_values_is_refused_before_a_page_is_read(
+    tmp_path: Path,
+) -> None:
+    bomb = parquet_list_bomb(tmp_path / "lists.parquet")  # 200 million zeros, run-length encoded
+    assert bomb.stat().st_size < 64 << 10
+    with pytest.raises(PayloadTooLarge) as refused:
+        read_frame(bomb)
+    assert refused.value.details["member"].startswith("row group")  # from the footer, before any page
 
 
 def test_an_ordinary_parquet_file_reads_as_before(tmp_path: Path) -> None:
