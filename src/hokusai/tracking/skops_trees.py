@@ -16,6 +16,8 @@ node arrays (``numpy.load`` without pickles) and never builds an object:
 * ``TreePredictor``: the same for ``left``/``right``/``feature_idx``/``num_threshold`` of non-leaf nodes;
   a categorical split's ``bitset_idx`` inside both bitset arrays and on a feature its estimator's bin
   mapper marks categorical.
+* A node skops loads with its ``TreeNode`` loader is a ``Tree`` whatever its ``__class__`` says (the
+  loader's constructor is fixed), and is checked as one.
 * ``width`` is the number of columns the tree indexes: the smallest of the tree's own ``n_features``, the
   ``n_features_in_`` of the estimator holding it and of any tree ensemble above it (forests and gradient
   boosting hand their input to their trees without checking it again).
@@ -89,7 +91,7 @@ def check_trees(schema: Node, archive: zipfile.ZipFile, budget: InflateBudget) -
     checked = 0
     for node, ancestors, path in _objects(schema):
         key = (str(node.get("__module__")), str(node.get("__class__")))
-        if key == TREE:
+        if key == TREE or node.get("__loader__") == "TreeNode":  # skops builds a Tree whatever it is called
             _check_tree(node, ancestors, path, read)
             checked += 1
         elif key == PREDICTOR:

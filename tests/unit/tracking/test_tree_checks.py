@@ -4,6 +4,9 @@ a corrupted node array is refused at inspection (registration) and at load (work
 from __future__ import annotations
 
 import functools
+import io
+import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +103,23 @@ def test_a_schema_that_inflates_past_its_budget_is_refused_before_it_is_read(
         with pytest.raises(PayloadTooLarge) as refused:
             check(path, "skops")
         assert refused.value.code == "inflated_too_large" and refused.value.details["member"] == "schema.json"
+
+
+def test_a_tree_relabelled_as_a_trusted_type_is_still_checked(tree_file: bytes, tmp_path: Path) -> None:
+    """skops's TreeNode loader builds a Tree whatever the node's ``__class__`` names."""
+    corrupted = corrupt_tree(tree_file, "left_child", 50_000_000)
+    with zipfile.ZipFile(io.BytesIO(corrupted)) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    schema = json.loads(members["schema.json"])
+    tree = schema["content"]["content"]["tree_"]
+    assert tree["__loader__"] == "TreeNode"
+    tree["__class__"], tree["__module__"] = "_SigmoidCalibration", "sklearn.calibration"  # on the allowlist
+    members["schema.json"] = json.dumps(schema).encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    path = tmp_path / "model.skops"
+    path.write_bytes(out.getvalue())
+    with pytest.raises(InvalidData, match="left child out of range"):
+        load_model_file(path, "skops")
