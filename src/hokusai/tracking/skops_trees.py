@@ -12,7 +12,8 @@ node arrays (``numpy.load`` without pickles) and never builds an object:
   max(n_classes))``; a leaf has both children -1; any other node has children after itself and inside
   the array (``i < child < node_count``: how scikit-learn builds trees, so no cycles), a feature index
   in ``[0, width)`` and a threshold that is not NaN (+inf is legitimate: scikit-learn uses it for a split
-  that sends only missing values right).
+  that sends only missing values right); ``max_depth`` at least the tree's depth (``decision_path``
+  sizes its output by it).
 * ``TreePredictor``: the same for ``left``/``right``/``feature_idx``/``num_threshold`` of non-leaf nodes;
   a categorical split's ``bitset_idx`` inside both bitset arrays and on a feature its estimator's bin
   mapper marks categorical.
@@ -255,6 +256,19 @@ def _check_tree(node: Node, ancestors: tuple[Node, ...], path: str, read: ArrayR
     assert width is not None
     left, right = nodes["left_child"], nodes["right_child"]
     _check_children(where, left == -1, left, right, nodes["feature"], nodes["threshold"], width)
+    max_depth, depth = _int(state.get("max_depth")), _depth(left, right)
+    if max_depth is None or depth > max_depth:
+        raise TreeInvalid(where, f"max_depth {max_depth} is less than the tree's depth {depth}")
+
+
+def _depth(left: np.ndarray, right: np.ndarray) -> int:
+    """Levels below the root (children already checked to be later nodes, so the walk ends)."""
+    frontier, depth = np.array([0]), -1
+    while frontier.size:
+        depth += 1
+        inner = frontier[left[frontier] != -1]
+        frontier = np.concatenate((left[inner], right[inner]))
+    return depth
 
 
 def _check_predictor(node: Node, ancestors: tuple[Node, ...], path: str, read: ArrayReader) -> None:

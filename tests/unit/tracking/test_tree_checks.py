@@ -71,6 +71,7 @@ CORRUPTIONS = [
     ("Tree", "right_child", -5, "right child out of range"),
     ("Tree", "feature", 4, "feature index outside 0..3"),
     ("Tree", "threshold", np.nan, "NaN threshold"),
+    ("Tree", "left_child", -1, "a leaf whose children are not -1"),
     ("TreePredictor", "left", 10**6, "left child out of range"),
     ("TreePredictor", "feature_idx", 9, "feature index outside 0..3"),
 ]
@@ -123,3 +124,20 @@ def test_a_tree_relabelled_as_a_trusted_type_is_still_checked(tree_file: bytes, 
     path.write_bytes(out.getvalue())
     with pytest.raises(InvalidData, match="left child out of range"):
         load_model_file(path, "skops")
+
+
+def test_a_tree_whose_max_depth_understates_its_depth_is_refused(tree_file: bytes, tmp_path: Path) -> None:
+    """``decision_path`` sizes its output by ``max_depth`` and writes one entry per level."""
+    with zipfile.ZipFile(io.BytesIO(tree_file)) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    schema = json.loads(members["schema.json"])
+    schema["content"]["content"]["tree_"]["content"]["content"]["max_depth"]["content"] = "1"
+    members["schema.json"] = json.dumps(schema).encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    path = tmp_path / "model.skops"
+    path.write_bytes(out.getvalue())
+    with pytest.raises(InvalidData, match="max_depth 1 is less than the tree's depth"):
+        inspect_model_file(path, "skops")
