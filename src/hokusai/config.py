@@ -152,7 +152,15 @@ class Settings(BaseSettings):
     )
     # authorization (issue 10)
     chain_ids: str = Field("1", description="Chain ids a SIWE sign-in message may name (comma list).")
-    json_body_max_bytes: int = Field(1 << 20, ge=1024, description="Largest JSON request body, in bytes.")
+    json_body_max_bytes: int = Field(
+        1 << 20, ge=1024, description="Largest request body of every route but the uploads, in bytes."
+    )
+    json_max_depth: int = Field(
+        64, ge=2, le=1000, description="Deepest nesting of arrays and objects a JSON body may have."
+    )
+    model_upload_max_bytes: int = Field(
+        256 << 20, ge=1, description="Largest model archive a model registration may upload, in bytes."
+    )
     archive_max_unpacked_bytes: int = Field(
         256 << 20, ge=1, description="Largest unpacked size of an uploaded model archive, in bytes."
     )

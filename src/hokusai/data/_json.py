@@ -1,7 +1,8 @@
 """Streaming JSON (array of records) and JSON Lines readers, with types inferred over the whole file.
 
 pyarrow's JSON reader only knows JSON Lines and freezes types after its first block, so records are
-parsed here one at a time (bounded memory: one chunk of text plus one batch of records). A first pass
+parsed here one at a time (bounded memory: one chunk of text plus one batch of records), each chunk's
+nesting depth counted before the decoder sees it (``hokusai.bounds``). A first pass
 infers one type per key over every record (null < bool; int < float; anything mixed, nested or too big
 becomes a string holding the JSON text), a second pass builds record batches of that one schema.
 """
@@ -18,9 +19,11 @@ from typing import IO, Any, cast
 
 import pyarrow as pa
 
+from hokusai.bounds import DEFAULT_JSON_MAX_DEPTH, JsonDepth, JsonTooDeep, check_json_depth
 from hokusai.data.formats import DataFormat, fail
 
 CHUNK_CHARS = 1 << 20
+MAX_DEPTH = DEFAULT_JSON_MAX_DEPTH  # the C decoder recurses per level: depth is counted before it runs
 _INT64 = (-(2**63), 2**63 - 1)
 _ARROW = {
     "null": pa.null(),
@@ -101,10 +104,18 @@ def _check_record(path: Path, fmt: DataFormat, value: Any, line: int, what: str)
     return value
 
 
+def _too_deep(path: Path, fmt: DataFormat, line: int) -> Exception:
+    return fail(path, f"line {line}: nested deeper than {MAX_DEPTH} levels of arrays and objects", fmt.name)
+
+
 def _jsonl_records(path: Path, fmt: DataFormat, stream: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     for line, text in enumerate(stream, 1):
         if not text.strip():
             continue
+        try:
+            check_json_depth(text, MAX_DEPTH)
+        except JsonTooDeep:
+            raise _too_deep(path, fmt, line) from None
         try:
             value = _DECODER.decode(text)
         except json.JSONDecodeError as exc:
@@ -121,6 +132,7 @@ class _ArrayScanner:
         self.pos = 0
         self.lines_before = 0  # newlines in text already dropped from the buffer
         self.eof = False
+        self.depth = JsonDepth(MAX_DEPTH)  # every chunk is counted before the decoder sees it
 
     def line(self, pos: int | None = None) -> int:
         return self.lines_before + self.buffer.count("\n", 0, self.pos if pos is None else pos) + 1
@@ -132,6 +144,10 @@ class _ArrayScanner:
         if not chunk:
             self.eof = True
             return False
+        try:
+            self.depth.feed(chunk)
+        except JsonTooDeep:
+            raise _too_deep(self.path, self.fmt, self.lines_before + self.buffer.count("\n") + 1) from None
         if self.pos > CHUNK_CHARS:
             self.lines_before += self.buffer.count("\n", 0, self.pos)
             self.buffer = self.buffer[self.pos :]

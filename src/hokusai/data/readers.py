@@ -2,8 +2,12 @@
 
 CSV/TSV go through pyarrow's streaming CSV reader (4 MiB blocks, types inferred from the first block),
 Parquet through ``ParquetFile.iter_batches``, JSON/JSONL through ``hokusai.data._json``. Memory stays
-bounded by one block/batch whatever the file size. Every failure is one ``InvalidInput`` line naming the
-file, the format, what failed and the row or line where known.
+bounded by one block/batch whatever the file size. A compressed file (Parquet, gzip) is budgeted before
+it inflates: a Parquet footer that declares more uncompressed data than ``inflate_budget`` is refused
+before any page is read, and the decoded batches of every compressed file are counted against the same
+budget as they stream (a footer can lie, dictionary pages decode larger than they are stored). Every
+failure is one ``InvalidInput`` line naming the file, the format, what failed and the row or line where
+known.
 
 pyarrow freezes CSV column types after the first block; a later value that does not fit (``1.5`` in a
 column of integers, text after empty cells) raises ``TypeDrift``. ``scan`` (used by ``read_frame``,
@@ -22,15 +26,19 @@ from typing import Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from hokusai.bounds import InflateBudget
 from hokusai.data import _json
 from hokusai.data.formats import DataFormat, detect_format, fail
 from hokusai.errors import InvalidInput
 
 DEFAULT_BATCH_ROWS = 65_536
 CSV_BLOCK_BYTES = 4 << 20
+INFLATE_RATIO = 200  # decoded bytes a compressed file (Parquet, gzip) may give per byte of file
+INFLATE_FLOOR_BYTES = 256 << 20  # ... and at least this many, however small the file
 _MAX_REREADS = 64
 
 ProgressFn = Callable[[int, int], None]
@@ -110,7 +118,27 @@ def open_batches(
         schema = _json.infer_schema(path, fmt)
         _check_names(path, fmt, schema.names)
         stream = BatchStream(path, fmt, schema, _json.iter_batches(path, fmt, schema, batch_rows, report))
+    if fmt.gzip:  # Parquet budgets itself (it can count before it expands)
+        stream = _budgeted(stream, inflate_budget(path, fmt, size))
     return _select(stream, columns) if columns is not None else stream
+
+
+def inflate_budget(path: Path, fmt: DataFormat, size: int) -> InflateBudget:
+    """How many bytes of decoded data a compressed file (Parquet, gzip) may give: ``INFLATE_RATIO``
+    times its size, at least ``INFLATE_FLOOR_BYTES``."""
+    limit = max(INFLATE_FLOOR_BYTES, INFLATE_RATIO * size)
+    return InflateBudget(limit, f"{path}: {fmt.name}: the data")
+
+
+def _budgeted(stream: BatchStream, budget: InflateBudget) -> BatchStream:
+    """The stream's batches, their decoded size counted against ``budget`` (refused past it)."""
+
+    def counted() -> Iterator[pa.RecordBatch]:
+        for batch in stream:
+            budget.take(batch.nbytes)
+            yield batch
+
+    return BatchStream(stream.path, stream.format, stream.schema, counted(), stream.close)
 
 
 def iter_batches(
@@ -387,19 +415,25 @@ def _locate_bad_utf8(path: Path, fmt: DataFormat) -> int | None:
 def _open_parquet(
     path: Path, fmt: DataFormat, batch_rows: int, report: Callable[[int], None], size: int
 ) -> BatchStream:
+    """Parquet under its inflate budget: the footer's declared sizes are checked first; text and binary
+    columns are read dictionary-encoded, so each batch's decoded size is counted (value lengths times
+    their uses) before it is expanded: a small dictionary page used a million times is refused unread."""
+    budget = inflate_budget(path, fmt, size)
     try:
-        parquet = pq.ParquetFile(str(path))
+        schema = pq.read_schema(str(path))
+        _check_names(path, fmt, schema.names)
+        texts = [f.name for f in schema if _is_text(f.type)]
+        parquet = pq.ParquetFile(str(path), read_dictionary=texts)
     except (pa.ArrowException, OSError) as exc:
         raise fail(path, f"truncated or corrupt Parquet file: {str(exc).splitlines()[0]}", fmt.name) from None
-    schema = parquet.schema_arrow
-    _check_names(path, fmt, schema.names)
+    _check_declared_sizes(parquet.metadata, budget)
     total = max(parquet.metadata.num_rows, 1)
 
     def batches() -> Iterator[pa.RecordBatch]:
         rows = 0
         try:
             for batch in parquet.iter_batches(batch_size=batch_rows):
-                yield batch
+                yield _expand(batch, schema, texts, budget)
                 rows += batch.num_rows
                 report(size * rows // total)
         except (pa.ArrowException, OSError) as exc:
@@ -410,3 +444,54 @@ def _open_parquet(
             parquet.close()
 
     return BatchStream(path, fmt, schema, batches(), parquet.close)
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_string(kind)
+        or (pa.types.is_large_binary(kind))
+    )
+
+
+def _expand(
+    batch: pa.RecordBatch, schema: pa.Schema, texts: list[str], budget: InflateBudget
+) -> pa.RecordBatch:
+    """The batch in ``schema``'s types, its decoded size taken from ``budget`` before any text column
+    read dictionary-encoded is expanded."""
+    decoded = 0
+    for name in batch.schema.names:
+        column = batch.column(name)
+        if name in texts and pa.types.is_dictionary(column.type):
+            lengths = pc.binary_length(column.dictionary)
+            used = pc.sum(pc.take(lengths, column.indices)).as_py() or 0
+            decoded += used + 8 * len(column)
+        else:
+            decoded += column.nbytes
+    budget.take(decoded)
+    if not texts:
+        return batch
+    arrays = [batch.column(f.name).cast(f.type) if f.name in texts else batch.column(f.name) for f in schema]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+_VALUE_BYTES = {"BOOLEAN": 1, "INT32": 4, "INT64": 8, "INT96": 12, "FLOAT": 4, "DOUBLE": 8, "BYTE_ARRAY": 4}
+
+
+def _check_declared_sizes(metadata: pq.FileMetaData, budget: InflateBudget) -> None:
+    """Refuse a Parquet file whose footer declares more data than ``budget`` before a page of it is read:
+    per column chunk, the larger of its uncompressed size and its value count times the value's width
+    (run-length and dictionary encodings store a million equal values in a few bytes; Arrow decodes
+    every one of them, and a list column puts them all in one row)."""
+    declared = 0
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            column = row_group.column(index)
+            width = _VALUE_BYTES.get(column.physical_type) or max(
+                metadata.schema.column(index).length or 1, 1
+            )
+            declared += max(column.total_uncompressed_size, column.num_values * width)
+            if declared > budget.limit:
+                raise budget.refuse(f"row group {group}")

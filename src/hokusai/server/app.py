@@ -48,6 +48,7 @@ from hokusai.server.services.audit import AuditBuffer
 from hokusai.server.services.signing import publish_current_signers
 from hokusai.server.services.webhooks import Dispatcher, load_cipher
 from hokusai.server.state import AppState
+from hokusai.server.uploads import upload_limits
 from hokusai.storage import BlobStore
 
 AUDIT_FLUSH_SECONDS = 1.0
@@ -164,7 +165,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )  # fmt: skip
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.json_body_max_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.json_body_max_bytes,
+        max_depth=settings.json_max_depth,
+        upload_limits=upload_limits(settings),
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
 

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request ids, Prometheus request metrics, the JSON body limit (cheap, hot path)."""
+"""Pure ASGI middleware: request ids, Prometheus request metrics, the body limits and the JSON depth bound
+(cheap, hot path)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hokusai.errors import PayloadTooLarge
+from hokusai.bounds import check_json_depth
+from hokusai.errors import HokusaiError, PayloadTooLarge
 from hokusai.log import request_id_var
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -84,74 +87,146 @@ class RequestContextMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses a JSON (non-multipart) request body over ``max_bytes`` with 413 before it is held whole.
+    """Every request body is bounded before it is read, per route; every non-upload body is a bounded,
+    depth-checked document before any route (or FastAPI's JSON parser) sees it.
 
-    A declared ``Content-Length`` over the limit is answered at once; a body without one is read here up to
-    the limit (and refused past it) before the app sees it. Multipart uploads have their own limit
-    (``HOKUSAI_UPLOAD_MAX_BYTES``, streamed to disk); the MLflow proxy limits the bodies it reads itself.
+    * The limit: the upload routes (``uploads.UPLOAD_ROUTES``) take a ``multipart/form-data`` body up to
+      their own configured size; every other body (and a non-multipart body on an upload route) gets
+      ``json_body_max_bytes``.
+    * A declared ``Content-Length`` over the limit is answered 413 at once; a streamed body is counted as
+      it arrives and cut at the limit (413).
+    * A non-upload body is read here whole (it is at most the JSON limit), its JSON nesting depth checked
+      (400 ``json_too_deep``, ``hokusai.bounds``) and handed on; an upload streams through, counted.
+    * An answer given before the body was read whole (a 401 from authentication, a 413) closes the
+      connection, so the server never reads the rest.
+
+    ``/mlflow/`` is not covered: the proxy reads its bodies itself, under the same limit and depth bound.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int, upload_limits: UploadLimits) -> None:
         self.app = app
-        self.max_bytes = max_bytes
-
-    def _limited(self, scope: Scope) -> bool:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            return False
-        if scope["path"].startswith("/mlflow/"):
-            return False
-        content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
-        return not content_type.lower().startswith(b"multipart/form-data")
+        self.max_bytes, self.max_depth = max_bytes, max_depth
+        self.upload_limits = upload_limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self._limited(scope):
+        if scope["type"] != "http" or scope["path"].startswith("/mlflow/"):
             await self.app(scope, receive, send)
             return
-        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
-        if declared.isdigit():
-            if int(declared) > self.max_bytes:
-                await self._refuse(send)
+        headers = scope["headers"]
+        content_type = next((v for k, v in headers if k == b"content-type"), b"").decode("latin-1")
+        upload = self.upload_limits(scope["method"], scope["path"], content_type)
+        limit, setting = upload if upload is not None else (self.max_bytes, "HOKUSAI_JSON_BODY_MAX_BYTES")
+        declared = next((v for k, v in headers if k == b"content-length"), None)
+        chunked = any(k == b"transfer-encoding" for k, _ in headers)
+        if declared is None and not chunked:
+            await self.app(scope, receive, send)  # no body
+            return
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _answer(send, _too_large(limit, setting))
+            return
+        state = _BodyState(limit, setting)
+        counted = state.counting(receive)
+        if upload is None:
+            try:
+                body = await _read_all(counted)
+                check_json_depth(body, self.max_depth)
+            except HokusaiError as refused:
+                await _answer(send, refused)
                 return
-            await self.app(scope, receive, send)
-            return
-        # No declared length (chunked): read it here, up to the limit, then hand it on whole.
-        chunks, seen = [], 0
-        while True:
+            counted = _replay(body, receive)
+        await self._forward(scope, counted, send, state)
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send, state: _BodyState) -> None:
+        started = False
+
+        async def send_closing(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if not state.complete:  # answered before the body was read: do not read the rest
+                    message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_closing)
+        except _BodyTooLarge as refused:
+            if started:
+                raise
+            await _answer(send, refused)
+
+
+UploadLimits = Callable[[str, str, str], "tuple[int, str] | None"]
+"""``(method, path, content type)`` → ``(limit in bytes, setting)`` of an upload route, else None."""
+
+
+class _BodyTooLarge(PayloadTooLarge):
+    """A streamed body passed its route's limit."""
+
+
+def _too_large(limit: int, setting: str) -> PayloadTooLarge:
+    return _BodyTooLarge(
+        f"the request body is larger than {limit} bytes ({setting})", details={"limit_bytes": limit}
+    )
+
+
+class _BodyState:
+    """How much of a request body has arrived, against its limit."""
+
+    def __init__(self, limit: int, setting: str) -> None:
+        self.limit, self.setting = limit, setting
+        self.seen = 0
+        self.complete = False
+
+    def counting(self, receive: Receive) -> Receive:
+        async def counted() -> Message:
             message = await receive()
-            if message["type"] != "http.request":
-                break
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                await self._refuse(send)
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        replayed = False
+            if message["type"] == "http.request":
+                self.seen += len(message.get("body", b""))
+                if self.seen > self.limit:
+                    raise _too_large(self.limit, self.setting)
+                self.complete = not message.get("more_body", False)
+            return message
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return await receive()
+        return counted
 
-        await self.app(scope, replay, send)
 
-    def _message(self) -> str:
-        return f"the request body is larger than {self.max_bytes} bytes (HOKUSAI_JSON_BODY_MAX_BYTES)"
+async def _read_all(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
 
-    async def _refuse(self, send: Send) -> None:
-        refused = PayloadTooLarge(self._message(), details={"limit_bytes": self.max_bytes})
-        body = json.dumps(refused.to_dict()).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _answer(send: Send, refused: HokusaiError) -> None:
+    """The error answer of a refused body; the connection closes (the rest of the body is never read)."""
+    body = json.dumps(refused.to_dict()).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": refused.status_code,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

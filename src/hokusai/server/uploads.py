@@ -22,8 +22,9 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import compile_path
 
-from hokusai.config import Settings
+from hokusai.config import Settings, env_name
 from hokusai.errors import InvalidInput, PayloadTooLarge
 
 MAX_FIELDS_BYTES = 64 << 10
@@ -54,8 +55,13 @@ def upload_suffix(filename: str) -> str:
 class _Collector:
     """Callbacks for python-multipart: routes the file part to disk and text parts to ``fields``."""
 
-    def __init__(self, file_field: str, directory: Path, max_bytes: int) -> None:
-        self.file_field, self.directory, self.max_bytes = file_field, directory, max_bytes
+    def __init__(self, file_field: str, directory: Path, max_bytes: int, setting: str) -> None:
+        self.file_field, self.directory, self.max_bytes, self.setting = (
+            file_field,
+            directory,
+            max_bytes,
+            setting,
+        )
         self.fields: dict[str, str] = {}
         self.upload: Upload | None = None
         self._header_field = b""
@@ -107,7 +113,7 @@ class _Collector:
             self.upload.size += len(chunk)
             if self.upload.size > self.max_bytes:
                 raise PayloadTooLarge(
-                    f"the file is larger than the limit of {self.max_bytes} bytes",
+                    f"the file is larger than the limit of {self.max_bytes} bytes ({self.setting})",
                     details={"limit_bytes": self.max_bytes},
                 )
             self._digest.update(chunk)
@@ -126,7 +132,13 @@ class _Collector:
 
 
 async def receive_upload(
-    content_type: str, body: AsyncIterator[bytes], *, file_field: str, directory: Path, max_bytes: int
+    content_type: str,
+    body: AsyncIterator[bytes],
+    *,
+    file_field: str,
+    directory: Path,
+    max_bytes: int,
+    setting: str = "HOKUSAI_UPLOAD_MAX_BYTES",
 ) -> Upload:
     """Parse a multipart body as it streams in; the file part lands in ``directory``."""
     kind, options = parse_options_header(content_type)
@@ -134,7 +146,7 @@ async def receive_upload(
     if kind != b"multipart/form-data" or not boundary:
         raise InvalidInput("send the file as multipart/form-data", code="bad_upload")
     directory.mkdir(parents=True, exist_ok=True)
-    collector = _Collector(file_field, directory, max_bytes)
+    collector = _Collector(file_field, directory, max_bytes, setting)
     parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
     handle = None
     try:
@@ -165,20 +177,54 @@ async def receive_upload(
         raise
 
 
+UPLOAD_ROUTES: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/datasets"): "upload_max_bytes",
+    ("POST", "/api/v1/models/{name}/contributions"): "upload_max_bytes",
+    ("POST", "/api/v1/models"): "model_upload_max_bytes",
+}
+"""The routes that take a multipart upload, and the setting that bounds each one's file. Every other body
+is bounded by ``json_body_max_bytes`` (the body middleware), and ``receive_request_file`` refuses to read
+an upload on a route missing here, so a new upload route cannot slip past its limit."""
+_UPLOAD_SLACK = MAX_FIELDS_BYTES + 4096  # the form's text fields and the multipart framing
+
+
+def _file_limit(settings: Settings, method: str, route: str) -> tuple[int, str]:
+    setting = UPLOAD_ROUTES[(method, route)]
+    return int(getattr(settings, setting)), setting
+
+
+def upload_limits(settings: Settings) -> Callable[[str, str, str], tuple[int, str] | None]:
+    """For the body middleware: ``(method, path, content type)`` → the body limit of an upload route
+    (its file limit plus the form's fields and framing) and its setting; None for any other body."""
+    compiled = [
+        (method, compile_path(template)[0], _file_limit(settings, method, template))
+        for method, template in UPLOAD_ROUTES
+    ]
+
+    def limit(method: str, path: str, content_type: str) -> tuple[int, str] | None:
+        if not content_type.lower().startswith("multipart/form-data"):
+            return None
+        for route_method, pattern, (max_bytes, setting) in compiled:
+            if method == route_method and pattern.match(path):
+                return max_bytes + _UPLOAD_SLACK, env_name(setting)
+        return None
+
+    return limit
+
+
 async def receive_request_file(request: Request, settings: Settings, file_field: str = "file") -> Upload:
-    """The data file of a multipart request, refused at once if its declared size is over the limit."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > settings.upload_max_bytes + MAX_FIELDS_BYTES + 4096:
-        raise PayloadTooLarge(
-            f"the upload is larger than the limit of {settings.upload_max_bytes} bytes",
-            details={"limit_bytes": settings.upload_max_bytes},
-        )
+    """The data file of a multipart request on an upload route, refused (413) past the route's limit."""
+    route = getattr(request.scope.get("route"), "path", "")
+    if (request.method, route) not in UPLOAD_ROUTES:
+        raise RuntimeError(f"{request.method} {route} reads an upload but is not in UPLOAD_ROUTES")
+    max_bytes, setting = _file_limit(settings, request.method, route)
     return await receive_upload(
         request.headers.get("content-type", ""),
         request.stream(),
         file_field=file_field,
         directory=settings.data_dir / "tmp" / "uploads",
-        max_bytes=settings.upload_max_bytes,
+        max_bytes=max_bytes,
+        setting=env_name(setting),
     )
 
 

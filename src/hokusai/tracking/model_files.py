@@ -27,8 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hokusai.bounds import InflateBudget, check_json_depth, check_zip_members, read_zip_member
 from hokusai.errors import InvalidData, InvalidInput
 from hokusai.hashing import file_sha256
+from hokusai.tracking.skops_trees import check_trees
 
 SKOPS, PICKLE, CLOUDPICKLE = "skops", "pickle", "cloudpickle"
 FORMATS = (SKOPS, PICKLE, CLOUDPICKLE)
@@ -41,6 +43,11 @@ EXTRA_TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
 )
+"""``Tree`` and ``TreePredictor`` are memory-unsafe for skops (raw node indices); they are trusted here
+because ``check_skops_file`` checks every tree's node arrays before any load (``skops_trees``)."""
+SCHEMA_MAX_BYTES = 16 << 20  # a skops schema.json, inflated (the arrays are separate members)
+SCHEMA_MAX_DEPTH = 256  # nesting of the schema's JSON (estimators nest a few levels each)
+MAX_INFLATED_BYTES = 1 << 30  # every member of a skops file together, inflated
 _ROOT_MODULES = ("sklearn.",)  # a model's root object must be a scikit-learn class
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _FILE_ID = re.compile(r"^(\d+)(\.\w+)$")
@@ -57,14 +64,41 @@ class ModelFile:
     kind: str | None  # "classifier", "regressor" or None (unknown: pickle, or neither)
 
 
-def _schema(path: Path) -> dict[str, Any]:
+def _read_skops(path: Path, then: Any) -> Any:
+    """Open a skops archive, check its members' declared sizes, read its ``schema.json`` counted and
+    depth-checked under the budgets, then ``then(schema, archive, budget)`` while it is open."""
+    budget = InflateBudget(MAX_INFLATED_BYTES, f"the model file {path.name}")
     try:
         with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read("schema.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+            check_zip_members(archive, budget)
+            schema_budget = InflateBudget(SCHEMA_MAX_BYTES, f"the model file {path.name}")
+            text = read_zip_member(archive, "schema.json", schema_budget)
+            budget.take(len(text))
+            check_json_depth(text, SCHEMA_MAX_DEPTH, f"the schema of {path.name}")
+            schema = json.loads(text)
+            if not isinstance(schema, dict):
+                raise ValueError("the schema is not an object")
+            return then(schema, archive, budget)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, RecursionError) as exc:
         raise InvalidInput(
             f"{path.name} is not a readable skops file ({exc})", code="bad_model_file"
         ) from None
+
+
+def check_skops_file(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """Everything checked before a skops file is trusted (by the API, which never loads it, and before
+    every load): declared and streamed sizes under budget, the schema's depth, the type allowlist, and
+    every tree's node arrays (``skops_trees``). Returns the parsed schema and the types skops itself does
+    not trust (all of them on the allowlist)."""
+
+    def check(schema: dict[str, Any], archive: zipfile.ZipFile, budget: InflateBudget) -> Any:
+        reported = _skops_untrusted(path)
+        check_allowlist(path, reported)
+        check_trees(schema, archive, budget)
+        return schema, reported
+
+    checked: tuple[dict[str, Any], list[str]] = _read_skops(path, check)
+    return checked
 
 
 def untrusted_types(path: Path, reported: list[str] | None = None) -> list[str]:
@@ -118,8 +152,7 @@ def inspect_model_file(path: Path, serialization_format: str) -> ModelFile:
     digest = file_sha256(path)
     if serialization_format != SKOPS:
         return ModelFile(path, serialization_format, digest, None, None)
-    check_allowlist(path)
-    schema = _schema(path)
+    schema, _ = check_skops_file(path)
     module, name = str(schema.get("__module__", "")), str(schema.get("__class__", ""))
     kind = _estimator_kind(module, name)
     if kind == "pipeline":  # the last step decides
@@ -165,8 +198,8 @@ def load_model_file(path: Path, serialization_format: str, *, allow_pickle: bool
     if serialization_format == SKOPS:
         import skops.io
 
-        trusted = sorted(set(_skops_untrusted(path)))
-        check_allowlist(path, trusted)
+        _, reported = check_skops_file(path)  # before skops reads a byte of it
+        trusted = sorted(set(reported))
         try:
             return skops.io.load(str(path), trusted=trusted)
         except Exception as exc:  # a schema that does not build
@@ -192,9 +225,13 @@ def load_model_file(path: Path, serialization_format: str, *, allow_pickle: bool
 
 def canonical_skops(data: bytes) -> bytes:
     """The same skops archive with object ids renumbered by first appearance and fixed zip timestamps."""
+    budget = InflateBudget(MAX_INFLATED_BYTES, "a skops file")
     with zipfile.ZipFile(io.BytesIO(data)) as source:
-        schema = json.loads(source.read("schema.json"))
-        payloads = {name: source.read(name) for name in source.namelist() if name != "schema.json"}
+        check_zip_members(source, budget)
+        schema = json.loads(read_zip_member(source, "schema.json", budget))
+        payloads = {
+            name: read_zip_member(source, name, budget) for name in source.namelist() if name != "schema.json"
+        }
     renumber: dict[int, int] = {}
 
     def new_id(old: int) -> int:

@@ -33,6 +33,7 @@ _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<al
 _LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[0-9a-f]+)$")
 _RUNS_URI = re.compile(r"^runs:/(?P<run_id>[0-9a-f]{1,64})/(?P<path>[A-Za-z0-9][A-Za-z0-9._/-]{0,250})$")
 SERIALIZATION = SKOPS
+MLMODEL_MAX_BYTES = 1 << 20  # an MLmodel file is a few KB; it is parsed by the API
 MODEL_FILE, CONDA_FILE, PYTHON_ENV_FILE = "model.skops", "conda.yaml", "python_env.yaml"  # save_model's names
 
 
@@ -108,21 +109,40 @@ def _run_model_location(target: TrackingTarget, mlflow_client: Any, run_id: str,
 
 
 def sklearn_flavor(directory: Path) -> dict[str, Any]:
-    """The sklearn flavor of an MLflow model directory, or a clear error."""
+    """The sklearn flavor of an MLflow model directory, or a clear error. The ``MLmodel`` file is bounded
+    before it is parsed (``MLMODEL_MAX_BYTES``) and only its string fields are used: a YAML alias bomb
+    loads as shared references, and stays unexpanded."""
     mlmodel = directory / "MLmodel"
     if not mlmodel.is_file():
         raise InvalidInput(f"{directory} is not an MLflow model directory (no MLmodel file)")
-    flavors = (yaml.safe_load(mlmodel.read_text()) or {}).get("flavors", {})
-    if "sklearn" not in flavors:
+    if mlmodel.stat().st_size > MLMODEL_MAX_BYTES:
         raise InvalidInput(
-            f"the model at {directory} is not a scikit-learn model (flavors: {', '.join(flavors) or 'none'})",
+            f"the MLmodel file is larger than {MLMODEL_MAX_BYTES} bytes", code="bad_model_file"
+        )
+    try:
+        document = yaml.safe_load(mlmodel.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidInput(f"the MLmodel file is not readable YAML ({exc})", code="bad_model_file") from None
+    flavors = document.get("flavors") if isinstance(document, dict) else None
+    flavors = flavors if isinstance(flavors, dict) else {}
+    if not isinstance(flavors.get("sklearn"), dict):
+        names = ", ".join(str(name) for name in flavors if isinstance(name, str))[:200]
+        raise InvalidInput(
+            f"the model at {directory} is not a scikit-learn model (flavors: {names or 'none'})",
             code="not_a_classifier",
         )
     return flavors["sklearn"]
 
 
+def _text(flavor: dict[str, Any], key: str, default: str) -> str:
+    value = flavor.get(key, default)
+    if not isinstance(value, str):
+        raise InvalidInput(f"the MLmodel file's {key} is not a string", code="bad_model_file")
+    return value
+
+
 def _model_file(directory: Path, flavor: dict[str, Any]) -> Path:
-    relative = Path(str(flavor.get("pickled_model", "")))
+    relative = Path(_text(flavor, "pickled_model", ""))
     if not relative.parts or relative.is_absolute() or ".." in relative.parts:
         raise InvalidInput(f"the MLmodel file in {directory.name} names no model file inside the model")
     return directory / relative
@@ -131,9 +151,7 @@ def _model_file(directory: Path, flavor: dict[str, Any]) -> Path:
 def inspect_model_dir(directory: Path) -> ModelFile:
     """What an MLflow sklearn model directory holds (format, hash, estimator class) without loading it."""
     flavor = sklearn_flavor(directory)
-    return inspect_model_file(
-        _model_file(directory, flavor), str(flavor.get("serialization_format", "pickle"))
-    )
+    return inspect_model_file(_model_file(directory, flavor), _text(flavor, "serialization_format", "pickle"))
 
 
 def load_model_dir(
@@ -152,7 +170,7 @@ def load_model_dir(
     flavor = sklearn_flavor(directory)
     model_file = _model_file(directory, flavor)
     digest = check_hash(model_file, expected_hash)
-    serialization = expected_format or str(flavor.get("serialization_format", "pickle"))
+    serialization = expected_format or _text(flavor, "serialization_format", "pickle")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         estimator = load_model_file(model_file, serialization, allow_pickle=allow_pickle)

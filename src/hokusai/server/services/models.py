@@ -4,10 +4,8 @@ list and read them, and trace a model's lineage through its registry versions an
 from __future__ import annotations
 
 import re
-import tarfile
 import tempfile
 import uuid
-import zipfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,8 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hokusai import schemas
+from hokusai.bounds import InflateBudget, extract_archive
 from hokusai.config import Settings
-from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, found
+from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound, found
 from hokusai.server import policy
 from hokusai.server.db.models import Dataset, Model, Run, utcnow
 from hokusai.server.db.models import Principal as PrincipalRow
@@ -98,59 +97,17 @@ def list_models(session: Session) -> list[Model]:
 
 
 def extract_model_archive(archive: Path, destination: Path, max_bytes: int) -> Path:
-    """Unpack a .tar.gz/.tgz/.zip of an MLflow model directory safely; returns the folder holding MLmodel.
-
-    Refuses absolute paths, '..', links and devices, and more than ``max_bytes`` unpacked.
-    """
-    destination.mkdir(parents=True, exist_ok=True)
-    name = archive.name.lower()
-    members: list[tuple[str, int, bool]] = []  # (path, size, is_dir)
-    if name.endswith((".tar.gz", ".tgz", ".tar")):
-        try:
-            with tarfile.open(archive) as tar:
-                for member in tar.getmembers():
-                    if not (member.isfile() or member.isdir()):
-                        raise InvalidInput(f"model archive member {member.name!r} is a link or device")
-                    members.append((member.name, member.size, member.isdir()))
-                _check_members(members, max_bytes)
-                tar.extractall(destination, filter="data")
-        except tarfile.TarError as exc:
-            raise InvalidInput(f"the model archive cannot be read: {exc}", code="bad_archive") from None
-    elif name.endswith(".zip"):
-        try:
-            with zipfile.ZipFile(archive) as zipped:
-                members = [(i.filename, i.file_size, i.is_dir()) for i in zipped.infolist()]
-                _check_members(members, max_bytes)
-                zipped.extractall(destination)
-        except zipfile.BadZipFile as exc:
-            raise InvalidInput(f"the model archive cannot be read: {exc}", code="bad_archive") from None
-    else:
-        raise InvalidInput("a model archive must be .tar.gz, .tgz, .tar or .zip", code="bad_archive")
+    """Unpack a .tar.gz/.tgz/.zip of an MLflow model directory safely (``bounds.extract_archive``: no
+    links, devices or paths outside, at most ``max_bytes`` inflated, declared and counted); returns the
+    folder holding MLmodel."""
+    budget = InflateBudget(
+        max_bytes, "the model archive", "HOKUSAI_ARCHIVE_MAX_UNPACKED_BYTES", code="archive_too_large"
+    )
+    extract_archive(archive, destination, budget, MAX_ARCHIVE_MEMBERS)
     found = sorted(destination.rglob("MLmodel"), key=lambda p: len(p.parts))
     if not found:
         raise InvalidInput("the archive holds no MLflow model (no MLmodel file)", code="bad_archive")
     return found[0].parent
-
-
-def _check_members(members: list[tuple[str, int, bool]], max_bytes: int) -> None:
-    if len(members) > MAX_ARCHIVE_MEMBERS:
-        raise InvalidInput(
-            f"the model archive has more than {MAX_ARCHIVE_MEMBERS} entries", code="bad_archive"
-        )
-    total = 0
-    for path, size, _is_dir in members:
-        parts = Path(path).parts
-        if path.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-            raise InvalidInput(
-                f"model archive member {path!r} points outside the archive", code="bad_archive"
-            )
-        total += size
-    if total > max_bytes:
-        raise PayloadTooLarge(
-            f"the model archive unpacks to more than {max_bytes} bytes (HOKUSAI_ARCHIVE_MAX_UNPACKED_BYTES)",
-            code="archive_too_large",
-            details={"limit_bytes": max_bytes},
-        )
 
 
 def check_source_uri(value: str) -> re.Match[str]:
