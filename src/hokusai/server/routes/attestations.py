@@ -3,7 +3,9 @@ contributor impact."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from hokusai import schemas
 from hokusai.server import policy
@@ -78,7 +80,9 @@ def verify(
     response_model=schemas.Impact,
     summary="What a wallet's contributions achieved",
 )
-def impact(address: str, principal: Caller, session: SessionDep) -> schemas.Impact:
+def impact(
+    address: Annotated[str, Path(pattern=schemas.ADDRESS_PATTERN)], principal: Caller, session: SessionDep
+) -> schemas.Impact:
     """The wallet itself (and admins) only; a model's owner sees contributions and runs of its models."""
     wallet = checksum_address(address)
     policy.require(principal, "impact.read", contributor_subject(wallet))

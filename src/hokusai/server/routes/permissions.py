@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from hokusai.errors import NotFound
-from hokusai.schemas import Permission, PermissionGrant, PermissionList
+from hokusai.schemas import MlflowResourceType, Permission, PermissionGrant, PermissionList
 from hokusai.server import policy
 from hokusai.server.deps import Caller, SessionDep
 from hokusai.server.services import mlflow_permissions
@@ -22,7 +22,7 @@ from hokusai.wallet import checksum_address
 router = APIRouter(prefix="/api/v1/permissions", tags=["permissions"])
 
 
-ResourceType = Annotated[str, Query(max_length=32)]
+ResourceType = Annotated[MlflowResourceType, Query()]
 ResourceId = Annotated[str, Query(min_length=1, max_length=300)]
 
 

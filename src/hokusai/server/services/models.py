@@ -39,6 +39,7 @@ _SOURCE_URI = re.compile(
     r"^(?:runs:/(?P<run_id>[0-9a-f]{1,64})/(?P<path>[A-Za-z0-9][A-Za-z0-9._/-]{0,250})"
     r"|models:/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,127})/(?P<version>[0-9]{1,10}))$"
 )
+SOURCE_URI_PATTERN = re.sub(r"\(\?P<\w+>", "(?:", _SOURCE_URI.pattern)  # the same, in JSON Schema's syntax
 
 
 class ModelRegistration(BaseModel):
