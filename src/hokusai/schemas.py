@@ -30,6 +30,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from hokusai.errors import InvalidInput
 from hokusai.wallet import checksum_address
@@ -72,10 +73,10 @@ Timestamp = Annotated[
 
 
 class RequestBody(BaseModel):
-    """A request body: strict JSON types (``0`` is not ``false``, ``"1"`` is not ``1``) and no field the
-    schema does not name, so the OpenAPI document says exactly what the server accepts."""
+    """A request body: no field its schema does not name (the API checks every JSON body against its
+    operation's schema before this model reads it: ``server.body_schema``)."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
 
 class Sparse(BaseModel):
@@ -191,7 +192,7 @@ class KeyCreate(RequestBody):
 
     name: str = Field(min_length=1, max_length=100)
     scopes: list[Scope] = Field(min_length=1)
-    expires_at: Annotated[AwareDatetime | None, Field(strict=False)] = None
+    expires_at: AwareDatetime | None = None
     rate_limit_per_minute: int | None = Field(None, ge=1, le=1_000_000)
     principal_id: str | None = Field(None, description="Admin only: an existing principal.")
     principal_name: str | None = Field(
@@ -274,8 +275,9 @@ class PermissionGrant(RequestBody):
     resource_id: str = Field(
         min_length=1, max_length=300, description="Experiment id or registered model name."
     )
-    principal_id: str | None = Field(None, min_length=1, max_length=32)
-    address: Address | None = Field(None, description="A wallet, instead of principal_id.")
+    # absent, never null: the schema's oneOf counts keys
+    principal_id: str | SkipJsonSchema[None] = Field(None, min_length=1, max_length=32)
+    address: Address | SkipJsonSchema[None] = Field(None, description="A wallet, instead of principal_id.")
     permission: MlflowPermissionName
 
     @model_validator(mode="after")

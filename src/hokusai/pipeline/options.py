@@ -29,7 +29,7 @@ Weight = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 class GuardrailOption(BaseModel):
     """A secondary metric that may drop by at most ``max_drop`` (in its delta units: pp for shares)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     metric: MetricName
     max_drop: float = Field(
@@ -89,7 +89,7 @@ def overrides_of(
     model: type[BaseModel], name: str, doc: str, leave_out: tuple[str, ...] = ()
 ) -> type[BaseModel]:
     """A model with ``model``'s fields, each optional (``None``: keep the value it overrides), extra keys
-    refused, JSON types strict. The API's run options and spec changes are built this way, so their fields,
+    refused. The API's run options and spec changes are built this way, so their fields,
     types, bounds and help are ``model``'s (the OpenAPI document states them); rules across fields are
     checked once the overrides are merged into a full ``model``."""
     fields: dict[str, Any] = {}
@@ -98,18 +98,8 @@ def overrides_of(
             annotation = (
                 Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
             )
-            fields[field_name] = (
-                annotation | None,
-                # a JSON array is a list: a tuple field takes one (its items stay strict)
-                Field(
-                    None, description=field.description, strict=False if _is_tuple(field.annotation) else None
-                ),
-            )
-    return create_model(name, __config__=ConfigDict(extra="forbid", strict=True), __doc__=doc, **fields)
-
-
-def _is_tuple(annotation: Any) -> bool:
-    return getattr(annotation, "__origin__", None) is tuple
+            fields[field_name] = (annotation | None, Field(None, description=field.description))
+    return create_model(name, __config__=ConfigDict(extra="forbid"), __doc__=doc, **fields)
 
 
 def options_error(exc: ValidationError) -> InvalidInput:

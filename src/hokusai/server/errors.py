@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
+from starlette.routing import compile_path
 
 from hokusai.errors import HokusaiError, Unauthorized, error_body
 
@@ -47,13 +47,16 @@ async def _hokusai_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app serves at this request's path (Starlette's own 405 names only
-    the first route that matches the path, and FastAPI declares one route per method)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE:
-            methods |= route.methods
-    return sorted(methods)
+    """The methods the OpenAPI document gives this request's path (Starlette's own 405 names only the
+    first route that matches the path, and FastAPI declares one route per method)."""
+    paths: dict[str, Any] = request.app.openapi().get("paths", {})
+    path = request.url.path
+    if path in paths:  # a fixed path before a template it also matches (`/attestations/verify`)
+        return sorted(method.upper() for method in paths[path])
+    for template, operations in paths.items():
+        if compile_path(template)[0].match(path):
+            return sorted(method.upper() for method in operations)
+    return []
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from hokusai import schemas
 from hokusai.errors import InvalidInput
+from hokusai.server.body_schema import check_document, compile_schema
 from hokusai.server.deps import Caller, SessionDep, SettingsDep, StateDep
 from hokusai.server.services.models import (
     SOURCE_URI_PATTERN,
@@ -59,6 +60,7 @@ _JSON_REGISTRATION = {
         },
     },
 }
+_JSON_REGISTRATION_CHECK = compile_schema(_JSON_REGISTRATION)
 _REGISTRATION_BODY = multipart_body(
     "archive",
     "An MLflow model directory as .tar.gz or .zip",
@@ -102,6 +104,7 @@ async def register(request: Request, principal: Caller, state: StateDep) -> JSON
             raise InvalidInput(
                 "the body is not JSON (or send multipart/form-data)", code="bad_json"
             ) from None
+        check_document(_JSON_REGISTRATION_CHECK, values)
 
     def store() -> Stored:
         registration = _registration(values)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from hokusai import schemas
 from hokusai.server import policy
@@ -21,11 +21,11 @@ from hokusai.server.services.signing import sign_run_document
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
 
-class RunRequest(BaseModel):
+class RunRequest(schemas.RequestBody):
     """Which contributions to evaluate against which model; options are the model owner's to set."""
 
     model: str = Field(min_length=1, max_length=128)
-    contributions: list[str] = Field(min_length=1, max_length=100)
+    contributions: list[str] = Field(min_length=1, max_length=100, json_schema_extra={"uniqueItems": True})
     options: RunOptions = Field(default_factory=RunOptions)  # type: ignore[valid-type]
 
 
