@@ -65,3 +65,27 @@ async def check_body(request: Request) -> None:
     except ValueError:
         return
     check_document(validator, document)
+
+
+def semantic_rules(*rules: tuple[str, str]) -> dict[str, Any]:
+    """``openapi_extra`` naming the rules of an operation that JSON Schema cannot state, each as the error
+    code a schema-valid request that breaks it gets (``(code, rule)``); the schemathesis test holds the
+    server to them: a schema-valid request is accepted, or refused with one of these codes."""
+    return {RULES_KEY: [{"code": code, "rule": rule} for code, rule in rules]}
+
+
+RULES_KEY = "x-hokusai-rules"
+CHECKSUM = ("bad_checksum", "a mixed-case address carries its EIP-55 checksum")
+METRIC_FOR_TASK = (
+    "bad_metric",
+    "every metric named applies to the model's task (e.g. no rmse for a classifier)",
+)
+SPEC_RULES = (
+    METRIC_FOR_TASK,
+    ("validation_error", "the contribution schema's label is one of its columns, and is the target column"),
+    ("bad_options", "the merged spec is consistent (its rules across fields hold)"),
+)
+DATA_RULES = (
+    ("unreadable_data", "the file is CSV, TSV, JSON, JSONL or Parquet (by its name) and parses"),
+    ("invalid_data", "the data passes validation (schema, PII, duplicates, size)"),
+)

@@ -221,6 +221,7 @@ def multipart_body(
     ``json_schema``, a JSON body is documented as the alternative."""
     form = {
         "type": "object",
+        "additionalProperties": False,
         "required": [file_field, *required],
         "properties": {file_field: {"type": "string", "format": "binary", "description": description},
                        **(fields or {})},

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path
 
 from hokusai import schemas
 from hokusai.server import policy
+from hokusai.server.body_schema import CHECKSUM, semantic_rules
 from hokusai.server.db.models import Attestation
 from hokusai.server.deps import Caller, OptionalCaller, SessionDep, StateDep
 from hokusai.server.services.access import attestation_subject, contributor_subject
@@ -79,6 +80,7 @@ def verify(
     "/contributors/{address}/impact",
     response_model=schemas.Impact,
     summary="What a wallet's contributions achieved",
+    openapi_extra=semantic_rules(CHECKSUM),
 )
 def impact(
     address: Annotated[str, Path(pattern=schemas.ADDRESS_PATTERN)], principal: Caller, session: SessionDep

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, status
 
 from hokusai.errors import Forbidden
 from hokusai.schemas import ADDRESS_PATTERN, Grant, GrantableRole, GrantCreate, GrantList, Logout, Nonce
+from hokusai.server.body_schema import CHECKSUM, semantic_rules
 from hokusai.server.deps import Caller, Checked, ClientRateLimit, SessionDep, StateDep
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.keys import revoke_session_keys
@@ -59,7 +60,11 @@ def grants(_admin: Caller, session: SessionDep) -> GrantList:
 
 
 @router.post(
-    "/grants", status_code=status.HTTP_201_CREATED, response_model=Grant, summary="Grant a wallet a role"
+    "/grants",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Grant,
+    summary="Grant a wallet a role",
+    openapi_extra=semantic_rules(CHECKSUM),
 )
 def add_grant(body: GrantCreate, admin: Caller, session: SessionDep) -> Grant:
     """The wallet gets ``role`` (``owner`` or ``admin``) on its next request (within
@@ -69,7 +74,12 @@ def add_grant(body: GrantCreate, admin: Caller, session: SessionDep) -> Grant:
     return Grant.model_validate(grant, from_attributes=True)
 
 
-@router.delete("/grants/{address}/{role}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a grant")
+@router.delete(
+    "/grants/{address}/{role}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a grant",
+    openapi_extra=semantic_rules(CHECKSUM),
+)
 def remove_grant(
     address: Annotated[str, Path(pattern=ADDRESS_PATTERN)],
     role: GrantableRole,

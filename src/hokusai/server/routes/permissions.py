@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, status
 from hokusai.errors import NotFound
 from hokusai.schemas import MlflowResourceType, Permission, PermissionGrant, PermissionList
 from hokusai.server import policy
+from hokusai.server.body_schema import CHECKSUM, semantic_rules
 from hokusai.server.deps import Caller, SessionDep
 from hokusai.server.services import mlflow_permissions
 from hokusai.server.services.access import mlflow_subject
@@ -43,7 +44,12 @@ def list_permissions(
     return PermissionList(permissions=[Permission.model_validate(r, from_attributes=True) for r in rows])
 
 
-@router.put("", response_model=Permission, summary="Set a principal's level on an MLflow resource you manage")
+@router.put(
+    "",
+    response_model=Permission,
+    summary="Set a principal's level on an MLflow resource you manage",
+    openapi_extra=semantic_rules(CHECKSUM),
+)
 def set_permission(body: PermissionGrant, principal: Caller, session: SessionDep) -> Permission:
     _managed(session, principal, "permission.write", body.resource_type, body.resource_id)
     level = mlflow_permissions.parse_level(body.permission)

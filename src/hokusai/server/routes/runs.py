@@ -11,6 +11,7 @@ from pydantic import Field
 
 from hokusai import schemas
 from hokusai.server import policy
+from hokusai.server.body_schema import METRIC_FOR_TASK, semantic_rules
 from hokusai.server.deps import Caller, Checked, SessionDep, StateDep
 from hokusai.server.services.access import run_subject
 from hokusai.server.services.mint import mint_request_for_run
@@ -34,6 +35,7 @@ class RunRequest(schemas.RequestBody):
     status_code=202,
     response_model=schemas.Run,
     summary="Submit an evaluation run",
+    openapi_extra=semantic_rules(METRIC_FOR_TASK),
     responses={
         200: {"model": schemas.Run, "description": "This Idempotency-Key and body were submitted before"}
     },
