@@ -87,5 +87,12 @@ SPEC_RULES = (
 )
 DATA_RULES = (
     ("unreadable_data", "the file is CSV, TSV, JSON, JSONL or Parquet (by its name) and parses"),
-    ("invalid_data", "the data passes validation (schema, PII, duplicates, size)"),
+    ("validation_failed", "the data passes validation (schema, PII, duplicates, size)"),
+)
+MODEL_RULES = (
+    *SPEC_RULES,
+    ("target_missing", "the target column is a column of the training and benchmark data"),
+    ("bad_archive", "the archive is a .tar.gz, .tgz, .tar or .zip of one MLflow model directory"),
+    ("bad_model_file", "the model file is a skops file (or a trusted owner's pickle) that reads"),
+    ("model_untrusted_types", "the model file holds only allowed types"),
 )

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from hokusai import schemas
 from hokusai.errors import InvalidInput
-from hokusai.server.body_schema import SPEC_RULES, check_document, compile_schema, semantic_rules
+from hokusai.server.body_schema import MODEL_RULES, check_document, compile_schema, semantic_rules
 from hokusai.server.deps import Caller, SessionDep, SettingsDep, StateDep
 from hokusai.server.services.models import (
     SOURCE_URI_PATTERN,
@@ -89,10 +89,7 @@ def _registration(values: Any) -> ModelRegistration:
     summary="Register a baseline: JSON with source_uri, or multipart with the model directory `archive`",
     openapi_extra={
         **_REGISTRATION_BODY,
-        **semantic_rules(
-            *SPEC_RULES,
-            ("target_missing", "the target column is a column of the training and benchmark data"),
-        ),
+        **semantic_rules(*MODEL_RULES),
     },
 )
 async def register(request: Request, principal: Caller, state: StateDep) -> JSONResponse:
