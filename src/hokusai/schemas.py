@@ -190,6 +190,8 @@ class Logout(RequestBody):
 class KeyCreate(RequestBody):
     """What a new key is for; the caller's own principal unless an admin names another."""
 
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["principal_id", "principal_name"]}})
+
     name: str = Field(min_length=1, max_length=100)
     scopes: list[Scope] = Field(min_length=1)
     expires_at: AwareDatetime | None = None
