@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AwareDatetime,
@@ -30,6 +30,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from hokusai.errors import InvalidInput
 from hokusai.wallet import checksum_address
@@ -37,11 +38,21 @@ from hokusai.wallet import checksum_address
 # --- the API's vocabulary -----------------------------------------------------------------------------------
 
 READ, WRITE, ADMIN = "read", "write", "admin"
-SCOPES: tuple[str, ...] = (READ, WRITE, ADMIN)
-GRANTABLE_ROLES: tuple[str, ...] = ("owner", "admin")
-MLFLOW_RESOURCE_TYPES: tuple[str, ...] = ("experiment", "registered_model")
+Scope = Literal["read", "write", "admin"]
+GrantableRole = Literal["owner", "admin"]
+MlflowResourceType = Literal["experiment", "registered_model"]
+MlflowPermissionName = Literal["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]
+SCOPES: tuple[str, ...] = get_args(Scope)
+GRANTABLE_ROLES: tuple[str, ...] = get_args(GrantableRole)
+MLFLOW_RESOURCE_TYPES: tuple[str, ...] = get_args(MlflowResourceType)
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+Address = Annotated[str, Field(pattern=ADDRESS_PATTERN, description="0x followed by 40 hex digits")]
+"""An Ethereum address as the API takes it (a mixed-case one must carry its EIP-55 checksum)."""
+HEX32_PATTERN = r"^0x[0-9a-fA-F]{64}$"
+UINT256_PATTERN = r"^(0|[1-9][0-9]{0,76})$"  # a decimal below 10**77 (< 2**256), no leading zeros
 DELTAONE_ACCEPTED = "deltaone.accepted"
-EVENT_TYPES: tuple[str, ...] = (DELTAONE_ACCEPTED,)
+EventType = Literal["deltaone.accepted"]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
 
 def parse_scopes(value: str | Iterable[str]) -> frozenset[str]:
@@ -59,6 +70,13 @@ Timestamp = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
 """A timestamp written as ``datetime.isoformat()`` (``2025-01-02T03:04:05.678901+00:00``)."""
+
+
+class RequestBody(BaseModel):
+    """A request body: no field its schema does not name (the API checks every JSON body against its
+    operation's schema before this model reads it: ``server.body_schema``)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Sparse(BaseModel):
@@ -129,6 +147,21 @@ class Nonce(BaseModel):
     chain_ids: list[int]
 
 
+class GrantCreate(RequestBody):
+    """Give a wallet a role."""
+
+    address: Address
+    role: GrantableRole
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            return checksum_address(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+
+
 class Grant(BaseModel):
     address: str
     role: str = Field(description=f"One of {', '.join(GRANTABLE_ROLES)}.")
@@ -148,29 +181,25 @@ class GrantList(BaseModel):
     grants: list[Grant]
 
 
-class Logout(BaseModel):
+class Logout(RequestBody):
     """``all``: end every sign-in of this wallet and revoke the API keys minted under them."""
 
     all: bool = False
 
 
-class KeyCreate(BaseModel):
+class KeyCreate(RequestBody):
     """What a new key is for; the caller's own principal unless an admin names another."""
 
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["principal_id", "principal_name"]}})
+
     name: str = Field(min_length=1, max_length=100)
-    scopes: list[str] = Field(min_length=1, description=f"Any of {', '.join(SCOPES)}.")
+    scopes: list[Scope] = Field(min_length=1)
     expires_at: AwareDatetime | None = None
     rate_limit_per_minute: int | None = Field(None, ge=1, le=1_000_000)
     principal_id: str | None = Field(None, description="Admin only: an existing principal.")
     principal_name: str | None = Field(
         None, min_length=1, max_length=100, description="Admin only: a user principal, created if new."
     )
-
-    @field_validator("scopes")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        parse_scopes(value)
-        return value
 
 
 class KeyInfo(BaseModel):
@@ -213,10 +242,8 @@ class PrincipalList(BaseModel):
     principals: list[PrincipalInfo]
 
 
-class PrincipalUpdate(BaseModel):
+class PrincipalUpdate(RequestBody):
     """``trusted_pickle``: this owner's pickle models may be registered (they load only in run workers)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     trusted_pickle: bool
 
@@ -239,16 +266,21 @@ class AuditPage(BaseModel):
     events: list[AuditEntry]
 
 
-class PermissionGrant(BaseModel):
+class PermissionGrant(RequestBody):
     """Give a principal (by id, or a wallet by address) a level on an experiment or registered model."""
 
-    resource_type: str = Field(description=f"One of {', '.join(MLFLOW_RESOURCE_TYPES)}.")
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["principal_id"]}, {"required": ["address"]}]}
+    )
+
+    resource_type: MlflowResourceType
     resource_id: str = Field(
         min_length=1, max_length=300, description="Experiment id or registered model name."
     )
-    principal_id: str | None = Field(None, max_length=32)
-    address: str | None = Field(None, max_length=42, description="A wallet, instead of principal_id.")
-    permission: str = Field(description="READ, EDIT, MANAGE or NO_PERMISSIONS.")
+    # absent, never null: the schema's oneOf counts keys
+    principal_id: str | SkipJsonSchema[None] = Field(None, min_length=1, max_length=32)
+    address: Address | SkipJsonSchema[None] = Field(None, description="A wallet, instead of principal_id.")
+    permission: MlflowPermissionName
 
     @model_validator(mode="after")
     def _one_principal(self) -> PermissionGrant:
@@ -332,30 +364,28 @@ class ContributionList(BaseModel):
 # --- models, benchmarks, lineage ----------------------------------------------------------------------------
 
 
-class ModelUpdate(BaseModel):
+class ModelUpdate(RequestBody):
     """What a model's owner may change after registration."""
-
-    model_config = ConfigDict(extra="forbid")
 
     accepts_contributions: bool | None = None
     onchain_id: str | None = Field(
         None,
-        max_length=78,
+        pattern=UINT256_PATTERN,
         description="The model's uint256 id in the DeltaVerifier (decimal; null unbinds): set by an admin "
         "or with onchain_signature; one model per chain and contract",
     )
     onchain_signature: str | None = Field(
         None,
-        max_length=132,
+        pattern=r"^(0x)?[0-9a-fA-F]{130}$",
         description="0x + 65-byte EIP-712 signature of the ModelBinding {modelId, platformModelId, "
         "platformModelName} on the platform's chain and DeltaVerifier, by onchain_wallet",
     )
-    onchain_wallet: str | None = Field(
-        None, max_length=42, description="The wallet that owns the model on-chain and signed the binding"
+    onchain_wallet: Address | None = Field(
+        None, description="The wallet that owns the model on-chain and signed the binding"
     )
     weight_head: str | None = Field(
         None,
-        max_length=66,
+        pattern=HEX32_PATTERN,
         description="The contract's weight head after a mint (0x + 64 hex); an accepted run's candidate "
         "becomes the baseline",
     )
@@ -608,7 +638,7 @@ class EvaluationReport(Open):
     weight_commitments: dict[str, Any] | None = None
 
 
-class SignRequest(BaseModel):
+class SignRequest(RequestBody):
     """A run worker's unsigned attestation document and its evaluation report."""
 
     document: dict[str, Any]
@@ -619,7 +649,7 @@ class Signed(BaseModel):
     attestation: AttestationDocument
 
 
-class VerifyRequest(BaseModel):
+class VerifyRequest(RequestBody):
     """A document to verify; its evaluation report is looked up here when it is not sent."""
 
     attestation: dict[str, Any]
@@ -691,16 +721,14 @@ class Impact(BaseModel):
 # --- webhooks -----------------------------------------------------------------------------------------------
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(RequestBody):
     """Where to send events: a public http(s) URL, one of your models (or all of them), the event types."""
-
-    model_config = ConfigDict(extra="forbid")
 
     url: str = Field(min_length=1, max_length=2000, description="http:// or https:// URL of the receiver")
     model: str | None = Field(None, min_length=1, max_length=128, description="One of your models (else all)")
-    events: list[str] = Field(
-        default_factory=lambda: list(EVENT_TYPES), min_length=1, max_length=10,
-        description=f"Event types: {', '.join(EVENT_TYPES)}",
+    events: list[EventType] = Field(
+        default_factory=lambda: list(get_args(EventType)), min_length=1, max_length=10,
+        description="Event types",
     )  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from typing import Literal
 from hokusai.errors import InvalidInput
 
 TaskKind = Literal["binary", "multiclass", "regression"]
+MetricName = Literal["accuracy", "precision", "recall", "f1", "auroc", "rmse", "mae", "r2"]
 TASKS: tuple[TaskKind, ...] = ("binary", "multiclass", "regression")
 CLASSIFICATION: tuple[TaskKind, ...] = ("binary", "multiclass")
 

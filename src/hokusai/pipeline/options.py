@@ -7,8 +7,7 @@ default down. Light to import (the CLI builds its flags from it).
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     AliasChoices,
@@ -17,14 +16,14 @@ from pydantic import (
     Field,
     ValidationError,
     create_model,
-    field_validator,
     model_validator,
 )
 
 from hokusai.errors import InvalidInput
-from hokusai.evaluation.families import DEFAULT_PRIMARY, TaskKind, metric
+from hokusai.evaluation.families import DEFAULT_PRIMARY, MetricName, TaskKind, metric
 
 JSON_INT_MAX = 2**53 - 1  # the largest integer canonical JSON (RFC 8785) holds: specs and options are hashed
+Weight = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class GuardrailOption(BaseModel):
@@ -32,8 +31,10 @@ class GuardrailOption(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    metric: str = Field(min_length=1, max_length=32)
-    max_drop: float = Field(ge=0, description="Largest allowed drop, in the metric's delta units.")
+    metric: MetricName
+    max_drop: float = Field(
+        ge=0, allow_inf_nan=False, description="Largest allowed drop, in the metric's delta units."
+    )
 
 
 class EvaluationOptions(BaseModel):
@@ -41,11 +42,14 @@ class EvaluationOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    primary_metric: str | None = Field(
+    primary_metric: MetricName | None = Field(
         None, description="Default: AUROC (binary), accuracy, RMSE (regression)."
     )
-    metric_weights: dict[str, float] | None = Field(
-        None, description="DeltaOne score = weighted average of these metrics' gains (default: the primary)."
+    metric_weights: dict[MetricName, Weight] | None = Field(
+        None,
+        min_length=1,
+        description="DeltaOne score = weighted average of these metrics' gains (default: the primary); "
+        "a metric left out has no weight.",
     )
     guardrails: tuple[GuardrailOption, ...] = Field((), description="Metrics that may not drop past a limit.")
     seed: int = Field(42, ge=0, lt=2**32, description="Training, sampling, resampling and valuation seed.")
@@ -53,7 +57,7 @@ class EvaluationOptions(BaseModel):
         None, ge=2, le=JSON_INT_MAX, description="Evaluate a stratified sample of this many rows."
     )
     threshold: float = Field(
-        1.0, ge=0, validation_alias=AliasChoices("threshold", "threshold_pp"),
+        1.0, ge=0, allow_inf_nan=False, validation_alias=AliasChoices("threshold", "threshold_pp"),
         description="DeltaOne threshold in the primary metric's delta units (pp for shares).",
     )  # fmt: skip
     min_benchmark_rows: int = Field(
@@ -63,17 +67,11 @@ class EvaluationOptions(BaseModel):
         None, ge=2, le=100_000, description="Retrains for contributor values (default: the platform's)."
     )
     accuracy_tolerance: float | None = Field(
-        None, gt=0, description="Regression: |prediction - truth| counted accurate (default: half the std)."
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Regression: |prediction - truth| counted accurate (default: half the std).",
     )
-
-    @field_validator("metric_weights")
-    @classmethod
-    def _weights(cls, value: dict[str, float] | None) -> dict[str, float] | None:
-        if value is None:
-            return None
-        if any(not math.isfinite(w) or w < 0 for w in value.values()) or sum(value.values()) <= 0:
-            raise ValueError("metric weights must be finite, >= 0, with a positive sum")
-        return value
 
     @model_validator(mode="after")
     def _metrics_exist(self) -> EvaluationOptions:
@@ -91,12 +89,16 @@ def overrides_of(
     model: type[BaseModel], name: str, doc: str, leave_out: tuple[str, ...] = ()
 ) -> type[BaseModel]:
     """A model with ``model``'s fields, each optional (``None``: keep the value it overrides), extra keys
-    refused. The API's run options and spec changes are built this way, so their fields, types and help
-    are ``model``'s; the bounds are checked once the overrides are merged into a full ``model``."""
+    refused. The API's run options and spec changes are built this way, so their fields,
+    types, bounds and help are ``model``'s (the OpenAPI document states them); rules across fields are
+    checked once the overrides are merged into a full ``model``."""
     fields: dict[str, Any] = {}
     for field_name, field in model.model_fields.items():
         if field_name not in leave_out and field.annotation is not None:
-            fields[field_name] = (field.annotation | None, Field(None, description=field.description))
+            annotation = (
+                Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+            )
+            fields[field_name] = (annotation | None, Field(None, description=field.description))
     return create_model(name, __config__=ConfigDict(extra="forbid"), __doc__=doc, **fields)
 
 

@@ -4,6 +4,7 @@ it returns (``PipelineResult``). Plain frozen dataclasses; a bad value raises ``
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -52,7 +53,7 @@ class PipelineSpec:
     sample: int | None = DEFAULTS.sample
     threshold: float = DEFAULTS.threshold
     min_benchmark_rows: int = DEFAULTS.min_benchmark_rows
-    metric_weights: dict[str, float] | None = DEFAULTS.metric_weights
+    metric_weights: Mapping[Any, float] | None = DEFAULTS.metric_weights
     guardrails: tuple[GuardrailOption, ...] = DEFAULTS.guardrails
     valuation_budget: int | None = DEFAULTS.valuation_budget  # retrains (default: the platform setting)
     accuracy_tolerance: float | None = DEFAULTS.accuracy_tolerance

@@ -19,6 +19,7 @@ from hokusai.config import Settings
 from hokusai.errors import Forbidden
 from hokusai.server import policy
 from hokusai.server.auth import sessions
+from hokusai.server.body_schema import check_body
 from hokusai.server.principal import SCOPES, Principal
 from hokusai.server.state import AppState
 
@@ -79,6 +80,9 @@ async def authorize_route(request: Request) -> Principal | None:
     template, so a route without a row is refused). Public routes authenticate only when a credential is
     sent, so an owner reading a public object still sees what it owns.
 
+    Then the JSON body is checked against the operation's published schema (``body_schema``): after the
+    caller, so a refused caller learns nothing from it.
+
     Every route depends on this exactly once, directly (``Caller``, ``OptionalCaller`` or ``Checked``):
     ``require_checked_routes`` refuses to build an app with a route that does not. One dependency, not two:
     each level of FastAPI's dependency solving costs on every authenticated request.
@@ -94,6 +98,7 @@ async def authorize_route(request: Request) -> Principal | None:
     ):
         principal = await get_current_principal(request)
     policy.check_caller(principal, rule)
+    await check_body(request)
     return principal
 
 

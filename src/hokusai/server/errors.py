@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from hokusai.errors import HokusaiError, Unauthorized, error_body
 
@@ -45,12 +46,28 @@ async def _hokusai_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.code, exc.message, exc.details, headers or None)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document gives this request's path (Starlette's own 405 names only the
+    first route that matches the path, and FastAPI declares one route per method)."""
+    paths: dict[str, Any] = request.app.openapi().get("paths", {})
+    path = request.url.path
+    if path in paths:  # a fixed path before a template it also matches (`/attestations/verify`)
+        return sorted(method.upper() for method in paths[path])
+    for template, operations in paths.items():
+        if compile_path(template)[0].match(path):
+            return sorted(method.upper() for method in operations)
+    return []
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     code = _HTTP_CODES.get(status) or HTTPStatus(status).phrase.lower().replace(" ", "_")
     message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
-    return error_response(status, code, message, None, dict(exc.headers or {}) or None)
+    headers = dict(exc.headers or {})
+    if status == 405 and (methods := allowed_methods(request)):
+        headers["Allow"] = ", ".join(methods)
+    return error_response(status, code, message, None, headers or None)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -253,3 +253,26 @@ async def respond_to_upload(
     """Receive the request's file (field ``file_field``), then ``answer_upload`` with ``store(upload)``."""
     upload = await receive_request_file(request, settings, file_field=file_field)
     return await answer_upload(upload, lambda: store(upload))
+
+
+def multipart_body(
+    file_field: str,
+    description: str,
+    fields: dict[str, Any] | None = None,
+    required: tuple[str, ...] = (),
+    json_schema: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of an upload route (its body is read by ``receive_upload``, not
+    FastAPI): a required multipart form with the file part ``file_field`` and text ``fields``; with
+    ``json_schema``, a JSON body is documented as the alternative."""
+    form = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [file_field, *required],
+        "properties": {file_field: {"type": "string", "format": "binary", "description": description},
+                       **(fields or {})},
+    }  # fmt: skip
+    content: dict[str, Any] = {"multipart/form-data": {"schema": form}}
+    if json_schema is not None:
+        content = {"application/json": {"schema": json_schema}, **content}
+    return {"requestBody": {"required": True, "content": content}}

@@ -232,7 +232,7 @@ CASES: list[Case] = [
         fixed("/api/v1/auth/logout"),
         ok=frozenset({204}),
         request=lambda w, a: {"headers": sign_in(w.url, w.actors[a].wallet)} if w.actors[a].wallet else {},
-        business=dict.fromkeys(("owner2", "owner1_ro", "owner1", "admin"), (400, "not_a_wallet_session")),
+        business=dict.fromkeys(("owner2", "owner1_ro", "owner1", "admin"), (403, "not_a_wallet_session")),
     ),
     Case("GET", "/api/v1/auth/grants", fixed("/api/v1/auth/grants")),
     Case(

@@ -3,10 +3,13 @@ contributor impact."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from hokusai import schemas
 from hokusai.server import policy
+from hokusai.server.body_schema import CHECKSUM, semantic_rules
 from hokusai.server.db.models import Attestation
 from hokusai.server.deps import Caller, OptionalCaller, SessionDep, StateDep
 from hokusai.server.services.access import attestation_subject, contributor_subject
@@ -84,8 +87,11 @@ def verify(
     "/contributors/{address}/impact",
     response_model=schemas.Impact,
     summary="What a wallet's contributions achieved",
+    openapi_extra=semantic_rules(CHECKSUM),
 )
-def impact(address: str, principal: Caller, session: SessionDep) -> schemas.Impact:
+def impact(
+    address: Annotated[str, Path(pattern=schemas.ADDRESS_PATTERN)], principal: Caller, session: SessionDep
+) -> schemas.Impact:
     """The wallet itself (and admins) only; a model's owner sees contributions and runs of its models."""
     wallet = checksum_address(address)
     policy.require(principal, "impact.read", contributor_subject(wallet))

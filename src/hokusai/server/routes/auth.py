@@ -3,10 +3,13 @@ wallet role grants (admin)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from hokusai.errors import InvalidInput
-from hokusai.schemas import Grant, GrantList, Logout, Nonce
+from fastapi import APIRouter, Path, status
+
+from hokusai.errors import Forbidden
+from hokusai.schemas import ADDRESS_PATTERN, Grant, GrantableRole, GrantCreate, GrantList, Logout, Nonce
+from hokusai.server.body_schema import CHECKSUM, semantic_rules
 from hokusai.server.deps import Caller, Checked, ClientRateLimit, SessionDep, StateDep
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.keys import revoke_session_keys
@@ -37,7 +40,7 @@ def logout(principal: Caller, session: SessionDep, body: Logout | None = None) -
     """The signed message of this request (its nonce) never authenticates again; with ``{"all": true}``
     neither does any other sign-in of this wallet, nor any API key minted under one."""
     if principal.nonce is None or principal.wallet_address is None:
-        raise InvalidInput(
+        raise Forbidden(
             "logout ends a wallet sign-in; revoke an API key instead", code="not_a_wallet_session"
         )
     burn_nonce(session, principal.nonce)
@@ -57,9 +60,13 @@ def grants(_admin: Caller, session: SessionDep) -> GrantList:
 
 
 @router.post(
-    "/grants", status_code=status.HTTP_201_CREATED, response_model=Grant, summary="Grant a wallet a role"
+    "/grants",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Grant,
+    summary="Grant a wallet a role",
+    openapi_extra=semantic_rules(CHECKSUM),
 )
-def add_grant(body: Grant, admin: Caller, session: SessionDep) -> Grant:
+def add_grant(body: GrantCreate, admin: Caller, session: SessionDep) -> Grant:
     """The wallet gets ``role`` (``owner`` or ``admin``) on its next request (within
     HOKUSAI_AUTH_CACHE_SECONDS for a live sign-in)."""
     grant = grant_role(session, body.address, body.role, granted_by=admin.id)
@@ -67,7 +74,17 @@ def add_grant(body: Grant, admin: Caller, session: SessionDep) -> Grant:
     return Grant.model_validate(grant, from_attributes=True)
 
 
-@router.delete("/grants/{address}/{role}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a grant")
-def remove_grant(address: str, role: str, admin: Caller, session: SessionDep) -> None:
+@router.delete(
+    "/grants/{address}/{role}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a grant",
+    openapi_extra=semantic_rules(CHECKSUM),
+)
+def remove_grant(
+    address: Annotated[str, Path(pattern=ADDRESS_PATTERN)],
+    role: GrantableRole,
+    admin: Caller,
+    session: SessionDep,
+) -> None:
     revoke_role(session, checksum_address(address), role, revoked_by=admin.id)
     session.commit()

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from hokusai import schemas
+from hokusai.server.body_schema import SPEC_RULES, semantic_rules
 from hokusai.server.deps import Caller, SessionDep
 from hokusai.server.services import benchmarks
 from hokusai.server.services.benchmarks import SpecChange, SpecCreate
@@ -28,6 +29,7 @@ def index(_principal: Caller, session: SessionDep, model: str | None = None) -> 
     status_code=201,
     response_model=schemas.Benchmark,
     summary="Change a model's current spec: a new version if a run used it (201), else in place (200)",
+    openapi_extra=semantic_rules(*SPEC_RULES),
     responses={
         200: {
             "model": schemas.Benchmark,
@@ -56,6 +58,7 @@ def read(spec_id: str, _principal: Caller, session: SessionDep) -> schemas.Bench
     "/{spec_id}",
     response_model=schemas.Benchmark,
     summary="Change the model's current spec (409 for an older version); a used one gets a new version",
+    openapi_extra=semantic_rules(*SPEC_RULES),
 )
 def update(spec_id: str, body: SpecChange, principal: Caller, session: SessionDep) -> schemas.Benchmark:
     """The model's owner (or an admin) only; the answer is the spec now current."""

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hokusai import schemas
 from hokusai.server import policy
+from hokusai.server.body_schema import CHECKSUM, DATA_RULES, semantic_rules
 from hokusai.server.deps import Caller, SessionDep, StateDep
 from hokusai.server.services.access import contribution_subject
 from hokusai.server.services.contributions import (
@@ -17,7 +18,7 @@ from hokusai.server.services.contributions import (
     submit,
 )
 from hokusai.server.services.models import get_model, get_model_by_id
-from hokusai.server.uploads import Stored, Upload, respond_to_upload
+from hokusai.server.uploads import Stored, Upload, multipart_body, respond_to_upload
 
 router = APIRouter(prefix="/api/v1", tags=["contributions"])
 
@@ -27,6 +28,20 @@ router = APIRouter(prefix="/api/v1", tags=["contributions"])
     status_code=201,
     response_model=schemas.Contribution,
     summary="Contribute a data file (multipart field `file`; admins may add `contributor_address`)",
+    openapi_extra={
+        **multipart_body(
+            "file",
+            "A CSV, TSV, JSON, JSONL or Parquet file",
+            {
+                "contributor_address": {
+                    "type": "string",
+                    "pattern": schemas.ADDRESS_PATTERN,
+                    "description": "Admins only: the contributor's wallet",
+                }
+            },
+        ),
+        **semantic_rules(*DATA_RULES, CHECKSUM),
+    },
     responses={200: {"model": schemas.Contribution, "description": "These bytes were contributed before"}},
 )
 async def contribute(name: str, request: Request, principal: Caller, state: StateDep) -> JSONResponse:

@@ -7,10 +7,11 @@ from fastapi.responses import JSONResponse
 
 from hokusai import schemas
 from hokusai.server import policy
+from hokusai.server.body_schema import DATA_RULES, semantic_rules
 from hokusai.server.deps import Caller, SessionDep, StateDep
 from hokusai.server.services.access import dataset_subject
 from hokusai.server.services.datasets import dataset_view, get_dataset, ingest, uploaded_view
-from hokusai.server.uploads import Stored, Upload, respond_to_upload
+from hokusai.server.uploads import Stored, Upload, multipart_body, respond_to_upload
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 
@@ -20,6 +21,10 @@ router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
     status_code=201,
     response_model=schemas.UploadedDataset,
     summary="Upload a data file (multipart field `file`)",
+    openapi_extra={
+        **multipart_body("file", "A CSV, TSV, JSON, JSONL or Parquet file"),
+        **semantic_rules(*DATA_RULES),
+    },
     responses={200: {"model": schemas.UploadedDataset, "description": "You uploaded the same bytes before"}},
 )
 async def upload_dataset(request: Request, principal: Caller, state: StateDep) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from hokusai.schemas import KeyCreate, KeyInfo, KeyList, NewKey
+from hokusai.server.body_schema import semantic_rules
 from hokusai.server.db.models import ApiKey
 from hokusai.server.deps import Caller, SessionDep, StateDep
 from hokusai.server.principal import parse_scopes
@@ -22,7 +23,13 @@ def _info(row: ApiKey) -> KeyInfo:
     )  # fmt: skip
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=NewKey, summary="Create an API key")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=NewKey,
+    summary="Create an API key",
+    openapi_extra=semantic_rules(("expires_in_past", "expires_at is in the future")),
+)
 def create(body: KeyCreate, principal: Caller, session: SessionDep, state: StateDep) -> NewKey:
     """201 with ``id`` and the plaintext ``key`` (shown once; only its hash is stored). The key never exceeds
     the caller's: no more scopes, no higher rate limit, no later expiry (a wallet sign-in's keys live at most

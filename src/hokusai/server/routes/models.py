@@ -12,8 +12,10 @@ from pydantic import ValidationError
 
 from hokusai import schemas
 from hokusai.errors import InvalidInput
+from hokusai.server.body_schema import MODEL_RULES, check_document, compile_schema, semantic_rules
 from hokusai.server.deps import Caller, SessionDep, SettingsDep, StateDep
 from hokusai.server.services.models import (
+    SOURCE_URI_PATTERN,
     ModelRegistration,
     get_model,
     lineage,
@@ -22,7 +24,7 @@ from hokusai.server.services.models import (
     register_model,
     update_model,
 )
-from hokusai.server.uploads import Stored, Upload, answer_upload, receive_request_file
+from hokusai.server.uploads import Stored, Upload, answer_upload, multipart_body, receive_request_file
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 
@@ -45,26 +47,27 @@ def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _REGISTRATION = _inlined(ModelRegistration.model_json_schema())
-_REGISTRATION_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": _REGISTRATION},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["archive", "name", "target_column", "train_dataset_id",
-                                 "benchmark_dataset_id"],
-                    "properties": {
-                        "archive": {"type": "string", "format": "binary",
-                                    "description": "An MLflow model directory as .tar.gz or .zip"},
-                        **{k: v for k, v in _REGISTRATION["properties"].items() if k != "source_uri"},
-                    },
-                }
-            },
+_FORM_FIELDS = {k: v for k, v in _REGISTRATION["properties"].items() if k != "source_uri"}
+# A JSON registration names its model by source_uri (a multipart one uploads it as `archive` instead).
+_JSON_REGISTRATION = {
+    **_REGISTRATION,
+    "required": [*_REGISTRATION["required"], "source_uri"],
+    "properties": {
+        **_FORM_FIELDS,
+        "source_uri": {
+            **_REGISTRATION["properties"]["source_uri"]["anyOf"][0],
+            "pattern": SOURCE_URI_PATTERN,
         },
-    }
-}  # fmt: skip
+    },
+}
+_JSON_REGISTRATION_CHECK = compile_schema(_JSON_REGISTRATION)
+_REGISTRATION_BODY = multipart_body(
+    "archive",
+    "An MLflow model directory as .tar.gz or .zip",
+    _FORM_FIELDS,
+    required=tuple(_REGISTRATION["required"]),
+    json_schema=_JSON_REGISTRATION,
+)
 
 
 def _registration(values: Any) -> ModelRegistration:
@@ -84,7 +87,10 @@ def _registration(values: Any) -> ModelRegistration:
     status_code=201,
     response_model=schemas.Model,
     summary="Register a baseline: JSON with source_uri, or multipart with the model directory `archive`",
-    openapi_extra=_REGISTRATION_BODY,
+    openapi_extra={
+        **_REGISTRATION_BODY,
+        **semantic_rules(*MODEL_RULES),
+    },
 )
 async def register(request: Request, principal: Caller, state: StateDep) -> JSONResponse:
     """The model is checked without being loaded (a skops file of allowed types, of the registered kind),
@@ -101,6 +107,7 @@ async def register(request: Request, principal: Caller, state: StateDep) -> JSON
             raise InvalidInput(
                 "the body is not JSON (or send multipart/form-data)", code="bad_json"
             ) from None
+        check_document(_JSON_REGISTRATION_CHECK, values)
 
     def store() -> Stored:
         registration = _registration(values)

@@ -11,8 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from hokusai.errors import NotFound
-from hokusai.schemas import Permission, PermissionGrant, PermissionList
+from hokusai.schemas import MlflowResourceType, Permission, PermissionGrant, PermissionList
 from hokusai.server import policy
+from hokusai.server.body_schema import CHECKSUM, semantic_rules
 from hokusai.server.deps import Caller, SessionDep
 from hokusai.server.services import mlflow_permissions
 from hokusai.server.services.access import mlflow_subject
@@ -22,7 +23,7 @@ from hokusai.wallet import checksum_address
 router = APIRouter(prefix="/api/v1/permissions", tags=["permissions"])
 
 
-ResourceType = Annotated[str, Query(max_length=32)]
+ResourceType = Annotated[MlflowResourceType, Query()]
 ResourceId = Annotated[str, Query(min_length=1, max_length=300)]
 
 
@@ -43,7 +44,12 @@ def list_permissions(
     return PermissionList(permissions=[Permission.model_validate(r, from_attributes=True) for r in rows])
 
 
-@router.put("", response_model=Permission, summary="Set a principal's level on an MLflow resource you manage")
+@router.put(
+    "",
+    response_model=Permission,
+    summary="Set a principal's level on an MLflow resource you manage",
+    openapi_extra=semantic_rules(CHECKSUM),
+)
 def set_permission(body: PermissionGrant, principal: Caller, session: SessionDep) -> Permission:
     _managed(session, principal, "permission.write", body.resource_type, body.resource_id)
     level = mlflow_permissions.parse_level(body.permission)

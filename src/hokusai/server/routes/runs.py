@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from hokusai import schemas
 from hokusai.server import policy
+from hokusai.server.body_schema import METRIC_FOR_TASK, semantic_rules
 from hokusai.server.deps import Caller, Checked, SessionDep, StateDep
 from hokusai.server.services.access import run_subject
 from hokusai.server.services.mint import mint_request_for_run
@@ -21,11 +22,11 @@ from hokusai.server.services.signing import sign_run_document
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
 
-class RunRequest(BaseModel):
+class RunRequest(schemas.RequestBody):
     """Which contributions to evaluate against which model; options are the model owner's to set."""
 
     model: str = Field(min_length=1, max_length=128)
-    contributions: list[str] = Field(min_length=1, max_length=100)
+    contributions: list[str] = Field(min_length=1, max_length=100, json_schema_extra={"uniqueItems": True})
     options: RunOptions = Field(default_factory=RunOptions)  # type: ignore[valid-type]
 
 
@@ -34,6 +35,7 @@ class RunRequest(BaseModel):
     status_code=202,
     response_model=schemas.Run,
     summary="Submit an evaluation run",
+    openapi_extra=semantic_rules(METRIC_FOR_TASK),
     responses={
         200: {"model": schemas.Run, "description": "This Idempotency-Key and body were submitted before"}
     },

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -38,14 +38,13 @@ _SOURCE_URI = re.compile(
     r"^(?:runs:/(?P<run_id>[0-9a-f]{1,64})/(?P<path>[A-Za-z0-9][A-Za-z0-9._/-]{0,250})"
     r"|models:/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,127})/(?P<version>[0-9]{1,10}))$"
 )
+SOURCE_URI_PATTERN = re.sub(r"\(\?P<\w+>", "(?:", _SOURCE_URI.pattern)  # the same, in JSON Schema's syntax
 
 
-class ModelRegistration(BaseModel):
+class ModelRegistration(schemas.RequestBody):
     """A baseline to register: where it is logged (a run or registry URI) and the data that goes with it."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=128)
+    name: str = Field(pattern=MODEL_NAME.pattern)
     model_type: Literal["classification", "regression"] = "classification"
     target_column: str = Field(min_length=1, max_length=128)
     train_dataset_id: str = Field(min_length=1, max_length=64)
