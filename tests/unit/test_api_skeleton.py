@@ -13,6 +13,7 @@ from hokusai.config import Settings
 from hokusai.errors import Conflict
 from hokusai.server import policy
 from hokusai.server.app import create_app
+from hokusai.server.db import upgrade_database
 
 
 class Echo(BaseModel):
@@ -21,6 +22,9 @@ class Echo(BaseModel):
 
 @pytest.fixture
 def app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
+    upgrade_database(
+        str(settings.database_url)
+    )  # as `hokusai up` does: the app publishes its signers at start
     app = create_app(settings)
     for method, path in (("GET", "/test/boom"), ("GET", "/test/conflict"), ("POST", "/test/echo")):
         monkeypatch.setitem(policy.ENDPOINTS, (method, path), "health.read")  # test routes need rows too
