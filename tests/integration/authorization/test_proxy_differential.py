@@ -503,3 +503,23 @@ def test_mlflow_acts_only_on_what_the_proxy_allowed(world: World) -> None:
     print(f"differential size: {size['endpoints']} endpoints x 6 placements x {len(principals)} principals"
           f" = {size['requests']} requests")  # fmt: skip
     assert not problems, "\n".join(problems)
+
+
+def test_a_refusal_does_not_tell_whether_or_where_an_object_exists(world: World) -> None:
+    """Someone else's run and no run at all get the same answer, naming neither experiment nor existence."""
+    b = world.b.ids
+    missing = "0" * 32
+    with httpx.Client(base_url=world.api, headers=world.a.headers, timeout=30) as client:
+        answers = {}
+        for label, run_id in (("theirs", b["run_id"]), ("missing", missing)):
+            answer = client.get("/mlflow/api/2.0/mlflow/runs/get", params={"run_id": run_id})
+            answers[label] = (answer.status_code, answer.json()["error"]["message"].replace(run_id, "<id>"))
+            assert b["experiment_id"] not in answer.text.replace(run_id, "")
+        assert answers["theirs"] == answers["missing"] and answers["theirs"][0] == 403
+        by_name = {}
+        for label, name in (("theirs", "ownerB-exp"), ("missing", "no-such-experiment")):
+            answer = client.get(
+                "/mlflow/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": name}
+            )
+            by_name[label] = (answer.status_code, answer.json()["error"]["message"].replace(name, "<name>"))
+        assert by_name["theirs"] == by_name["missing"] and by_name["theirs"][0] == 403
