@@ -9,6 +9,12 @@ Anything outside the allowlist (assistant, gateway, jobs, workspaces, GraphQL mu
 admins only. Searches are filtered to what the caller may read (``filter_response``); creating an
 experiment or registered model makes the caller its MANAGE holder (``after_response``).
 
+The ids are read from the request as MLflow reads it (``mlflow_messages``: parsed strictly, forwarded
+re-serialised), so what is checked is what MLflow acts on. Other objects a message names are checked too:
+a logged model a metric or an output is written to (EDIT), a run or logged model a model version or a
+logged model is made from (READ). A refusal names the object as the caller named it and reads the same
+whether the object is someone else's or does not exist.
+
 A non-admin may not choose an experiment's artifact location (it could point into another experiment's
 storage), and a model version's source must be something the caller may read.
 
@@ -23,7 +29,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qs
 
 import aiohttp
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hokusai.errors import Forbidden, InvalidInput
 from hokusai.server import policy
+from hokusai.server.mlflow_messages import canonical
 from hokusai.server.policy import ADMIN_ROLE, MlflowLevel
 from hokusai.server.principal import Principal
 from hokusai.server.services import mlflow_permissions
@@ -150,15 +156,15 @@ GRAPHQL_FIELDS = {
     "test": ("none", ""),
     "__typename": ("none", ""),
 }
-_PREFIX = re.compile(r"^(?:ajax-api|api)/")
+# Other objects a write's message names that MLflow writes to: (where in the message, kind).
+_WRITTEN_LINKS = (
+    ("model_id", "logged_model"),  # runs/log-metric: the metric is also the logged model's
+    ("metrics[].model_id", "logged_model"),
+    ("models[].model_id", "logged_model"),  # runs/log-inputs, runs/outputs
+)
 _RUN_SOURCE = re.compile(r"^runs:/([0-9a-f]{1,64})/")
 _LOGGED_SOURCE = re.compile(r"^models:/(m-[0-9a-f]+)$")
 _ARTIFACT_SOURCE = re.compile(r"^mlflow-artifacts:/+(.+)$")
-
-
-def canonical(path: str) -> str:
-    """The proxied path without ``api/`` or ``ajax-api/`` (both reach the same MLflow handlers)."""
-    return _PREFIX.sub("", path.strip("/"))
 
 
 def match(method: str, path: str) -> tuple[Route, re.Match[str]] | None:
@@ -189,30 +195,63 @@ def values_at(document: Any, dotted: str) -> list[str]:
     return found
 
 
+def _label(kind: str, value: str) -> str:
+    """An object as the caller named it (the words of a refusal)."""
+    return value if kind == "denied" else f"{kind.replace('_', ' ')} {value[:200]}"
+
+
+def _graphql_named(fields: dict[str, Any]) -> list[tuple[str, str]]:
+    """The objects a GraphQL query reads, from the query MLflow will run (mutations and fields outside
+    ``GRAPHQL_FIELDS`` are "denied")."""
+    from graphql import GraphQLError, OperationType, parse
+    from graphql.language import FieldNode, OperationDefinitionNode
+    from graphql.utilities import value_from_ast_untyped
+
+    variables = fields.get("variables") or {}
+    try:
+        document = parse(str(fields.get("query") or ""))
+    except GraphQLError as exc:
+        raise InvalidInput(f"the GraphQL query does not parse: {exc.message}", code="bad_graphql") from None
+    found: list[tuple[str, str]] = []
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        if definition.operation is not OperationType.QUERY:
+            found.append(("denied", "GraphQL mutations and subscriptions"))
+            continue
+        for selection in definition.selection_set.selections:
+            if not isinstance(selection, FieldNode) or selection.name.value not in GRAPHQL_FIELDS:
+                found.append(("denied", "that GraphQL field"))
+                continue
+            kind, key = GRAPHQL_FIELDS[selection.name.value]
+            if kind == "none":
+                continue
+            arguments = {
+                a.name.value: value_from_ast_untyped(a.value, variables) for a in selection.arguments
+            }
+            ids = values_at(arguments.get("input") or {}, key)
+            if not ids:
+                found.append(("denied", f"{selection.name.value} without {key}"))
+            found += [(kind, value) for value in ids]
+    return found
+
+
 @dataclass
 class Request:
-    """What the access check needs of one proxied request."""
+    """What the access check needs of one proxied request: ``fields`` is the request as MLflow reads it
+    (``mlflow_messages.Parsed.fields``: the parsed message, query arguments included, proto field names)."""
 
     method: str
     path: str
-    query: str
-    body: Any = None  # the parsed JSON body, when the endpoint carries its ids there
-    _params: dict[str, list[str]] | None = field(default=None, repr=False)
-
-    def params(self) -> dict[str, list[str]]:
-        if self._params is None:
-            self._params = parse_qs(self.query, keep_blank_values=True)
-        return self._params
+    fields: dict[str, Any] = field(default_factory=dict)
 
     def ids(self, spec: str, found: re.Match[str] | None = None) -> list[str]:
-        """The ids ``spec`` names (alternatives split by ``|``): query values, body values, path groups."""
+        """The ids ``spec`` names, the first alternative (split by ``|``) that has one, as MLflow's
+        ``run_id or run_uuid``: path groups (``#1``) or values at dotted paths of the parsed message."""
         for name in spec.split("|"):
             if name.startswith("#") and found is not None:
                 return [found.group(int(name[1:]))]
-            values = self.params().get(name, []) + (
-                values_at(self.body, name) if self.body is not None else []
-            )
-            if values:
+            if values := [value for value in values_at(self.fields, name) if value]:
                 return values
         return []
 
@@ -225,13 +264,17 @@ class Decision:
     after: str | None = None  # "filter_experiments" | "filter_registered_models" | "filter_model_versions"
     # | "check_experiment" | "grant_experiment" | "grant_registered_model"
     resources: list[tuple[str, str]] = field(default_factory=list)
+    named: list[tuple[str, str]] = field(default_factory=list)  # what MLflow acts on, as the request names it
+    hidden: str = ""  # an answer of MLflow's "does not exist" is this refusal (a by-name look-up)
 
     @property
     def writes(self) -> bool:
         return self.route is None or self.route.op != "read"
 
 
-def _denied(what: str) -> Forbidden:
+def denied(what: str) -> Forbidden:
+    """The refusal of an object the caller may not use: the same whether it is someone else's or does not
+    exist (``what`` is the object as the caller named it, never what it resolved to)."""
     return Forbidden(
         f"you have no permission for this on {what} (or it does not exist); its owner can grant it with "
         "PUT /api/v1/permissions",
@@ -289,20 +332,6 @@ class MlflowAccess:
         """A grant of ``principal_id`` changed: read its levels from the database again."""
         self.levels.forget(principal_id)
 
-    @staticmethod
-    def needs_body(method: str, path: str) -> bool:
-        """Whether the ids of this request are in its JSON body (which the proxy then reads whole)."""
-        found = match(method, path)
-        if found is None or method in ("GET", "HEAD", "OPTIONS"):
-            return False
-        route = found[0]
-        return route.kind in (
-            "create_experiment",
-            "create_registered_model",
-            "create_model_version",
-            "graphql",
-        ) or (bool(route.field) and not route.field.startswith("#") and route.kind != "artifact")
-
     async def check(self, principal: Principal, request: Request) -> Decision:
         """Allow (returning what to do with the answer) or raise 403 with the reason."""
         found = match(request.method, request.path)
@@ -316,77 +345,89 @@ class MlflowAccess:
         kind = route.kind
         if kind == "open":
             return Decision(route)
+        fields = request.fields
         if kind == "create_experiment":
-            if not admin and isinstance(request.body, dict) and request.body.get("artifact_location"):
+            if not admin and fields.get("artifact_location"):
                 raise Forbidden(
                     "only an admin chooses an experiment's artifact location; leave it out",
                     code="artifact_location_reserved",
                 )
-            return Decision(route, after="grant_experiment")
+            return Decision(
+                route, after="grant_experiment", named=[("experiment_name", str(fields.get("name")))]
+            )
         if kind == "create_registered_model":
-            return Decision(route, after="grant_registered_model")
+            return Decision(
+                route, after="grant_registered_model", named=[("registered_model", str(fields.get("name")))]
+            )
         if kind in ("search_experiments", "search_registered_models", "search_model_versions"):
             return Decision(route, after=None if admin else "filter_" + kind.removeprefix("search_"))
         if kind == "experiment_by_name":
-            return Decision(route, after=None if admin else "check_experiment")
-        resources = await self.resources(route, matched, request)
-        sources = await self._source_resources(request) if kind == "create_model_version" else []
-        if not resources and not admin and kind != "graphql":
-            raise _denied("a resource this request does not name")
-        for resource_type, resource_id in resources:
-            await self._require(principal, resource_type, resource_id, needed)
-        for resource_type, resource_id in sources:  # what a new model version is made from is only read
-            await self._require(principal, resource_type, resource_id, MlflowLevel.READ)
-        return Decision(route, resources=resources + sources)
+            hidden = f"experiment {str(fields.get('experiment_name'))[:200]!r}"
+            return Decision(
+                route, after=None if admin else "check_experiment", hidden="" if admin else hidden
+            )
+        named = self.named(route, matched, request)
+        if not named and not admin and kind != "graphql":
+            raise denied("a resource this request does not name")
+        linked: list[tuple[str, str, MlflowLevel]] = []
+        if kind == "create_model_version":  # what a new model version is made from is only read
+            linked += [(k, v, MlflowLevel.READ) for k, v in self._sources(fields)]
+        elif route.op != "read" and kind in ("run", "experiment"):
+            linked += [(k, v, MlflowLevel.EDIT) for where, k in _WRITTEN_LINKS for v in request.ids(where)]
+            linked += [("run", v, MlflowLevel.READ) for v in request.ids("source_run_id")]
+        resources = []
+        for object_kind, object_id, level in [(k, v, needed) for k, v in named] + linked:
+            resource = await self._resolve(object_kind, object_id)
+            await self._require(principal, *resource, level, label=_label(object_kind, object_id))
+            resources.append(resource)
+        return Decision(route, resources=resources, named=named + [(k, v) for k, v, _ in linked])
 
     async def _require(
-        self, principal: Principal, resource_type: str, resource_id: str, needed: MlflowLevel
+        self, principal: Principal, resource_type: str, resource_id: str, needed: MlflowLevel, label: str
     ) -> None:
+        if principal.role == ADMIN_ROLE:
+            return
         if resource_type == "denied":
-            if principal.role == ADMIN_ROLE:
-                return
-            raise _denied(resource_id)
-        held = (
-            MlflowLevel.MANAGE
-            if principal.role == ADMIN_ROLE
-            else await self.levels.get(principal.id, resource_type, resource_id)
-        )
+            raise denied(label)
+        held = await self.levels.get(principal.id, resource_type, resource_id)
         if not policy.mlflow_allows(principal, held, needed):
-            raise _denied(f"{resource_type.replace('_', ' ')} {resource_id}")
+            raise denied(label)
 
-    async def resources(
-        self, route: Route, matched: re.Match[str], request: Request
-    ) -> list[tuple[str, str]]:
-        """The (experiment | registered_model, id) pairs the request touches ("denied" when unresolvable)."""
+    def named(self, route: Route, matched: re.Match[str], request: Request) -> list[tuple[str, str]]:
+        """The objects the request names, as (kind, id) from the parsed message: what MLflow acts on."""
         kind = route.kind
         if kind == "graphql":
-            return await self._graphql_resources(request)
+            return _graphql_named(request.fields)
         if kind == "create_model_version":
             kind = "registered_model"
-        ids = request.ids(route.field, matched)
-        return [await self._resolve(kind, value) for value in ids]
+        return [(kind, value) for value in request.ids(route.field, matched)]
 
     async def _resolve(self, kind: str, value: str) -> tuple[str, str]:
-        if kind in ("experiment", "registered_model"):
+        """The (experiment | registered_model, id) whose permissions govern an object ("denied" when it
+        cannot be resolved: unknown, or not an object at all)."""
+        if kind in ("experiment", "registered_model", "denied"):
             return kind, value
         if kind == "artifact":
             return await self._artifact_experiment(value)
         experiment = await self._experiment_for(kind, value)
         return ("experiment", experiment) if experiment is not None else ("denied", f"{kind} {value}")
 
-    async def _source_resources(self, request: Request) -> list[tuple[str, str]]:
-        """What a new model version is made from: the caller must be able to read it."""
-        body = request.body if isinstance(request.body, dict) else {}
+    @staticmethod
+    def _sources(fields: dict[str, Any]) -> list[tuple[str, str]]:
+        """What a new model version is made from (its run, logged model, source): the caller must be able
+        to read each."""
         found: list[tuple[str, str]] = []
-        if run_id := body.get("run_id"):
-            found.append(await self._resolve("run", str(run_id)))
-        source = str(body.get("source") or "")
+        if run_id := fields.get("run_id"):
+            found.append(("run", str(run_id)))
+        if model_id := fields.get("model_id"):
+            found.append(("logged_model", str(model_id)))
+        source = str(fields.get("source") or "")
         if match_ := _RUN_SOURCE.match(source):
-            found.append(await self._resolve("run", match_[1]))
+            found.append(("run", match_[1]))
         elif match_ := _LOGGED_SOURCE.match(source):
-            found.append(await self._resolve("logged_model", match_[1]))
+            found.append(("logged_model", match_[1]))
         elif match_ := _ARTIFACT_SOURCE.match(source):
-            found.append(await self._artifact_experiment(match_[1]))
+            found.append(("artifact", match_[1]))
         elif source:
             found.append(("denied", f"model version source {source[:80]!r}"))
         return found
@@ -446,42 +487,6 @@ class MlflowAccess:
         except (aiohttp.ClientError, TimeoutError, ValueError):
             return None
 
-    async def _graphql_resources(self, request: Request) -> list[tuple[str, str]]:
-        from graphql import GraphQLError, OperationType, parse
-        from graphql.language import FieldNode, OperationDefinitionNode
-        from graphql.utilities import value_from_ast_untyped
-
-        body = request.body if isinstance(request.body, dict) else {}
-        variables = body.get("variables") if isinstance(body.get("variables"), dict) else {}
-        try:
-            document = parse(str(body.get("query") or ""))
-        except GraphQLError as exc:
-            raise InvalidInput(
-                f"the GraphQL query does not parse: {exc.message}", code="bad_graphql"
-            ) from None
-        found: list[tuple[str, str]] = []
-        for definition in document.definitions:
-            if not isinstance(definition, OperationDefinitionNode):
-                continue
-            if definition.operation is not OperationType.QUERY:
-                found.append(("denied", "GraphQL mutations and subscriptions"))
-                continue
-            for selection in definition.selection_set.selections:
-                if not isinstance(selection, FieldNode) or selection.name.value not in GRAPHQL_FIELDS:
-                    found.append(("denied", "that GraphQL field"))
-                    continue
-                kind, key = GRAPHQL_FIELDS[selection.name.value]
-                if kind == "none":
-                    continue
-                arguments = {
-                    a.name.value: value_from_ast_untyped(a.value, variables) for a in selection.arguments
-                }
-                ids = values_at(arguments.get("input") or {}, key)
-                if not ids:
-                    found.append(("denied", f"{selection.name.value} without {key}"))
-                found += [await self._resolve(kind, value) for value in ids]
-        return found
-
     # --- answers -----------------------------------------------------------------------------------
 
     async def after_response(self, principal: Principal, decision: Decision, body: bytes) -> bytes:
@@ -501,7 +506,9 @@ class MlflowAccess:
         elif after == "check_experiment":
             experiment_id = (answer.get("experiment") or {}).get("experiment_id")
             if experiment_id is not None:
-                await self._require(principal, "experiment", str(experiment_id), MlflowLevel.READ)
+                await self._require(
+                    principal, "experiment", str(experiment_id), MlflowLevel.READ, label=decision.hidden
+                )
         elif after == "filter_experiments":
             answer["experiments"] = await self._readable(
                 principal, "experiment", answer.get("experiments", []), lambda e: e.get("experiment_id")

@@ -22,6 +22,8 @@ _DROP_REQUEST = frozenset({
 HOP_BY_HOP_RESPONSE = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "server", "set-cookie"}
 )
+# What describes the client's body: dropped when the proxy sends its own (a re-serialised message) or none.
+_BODY_HEADERS = frozenset({"content-length", "content-type", "content-encoding", "transfer-encoding"})
 _ARTIFACT_PARAMS = frozenset({"path", "artifact_path", "artifact_uri", "root_uri"})
 
 
@@ -47,7 +49,11 @@ def upstream_path(path: str, raw_path: bytes, query: str) -> str:
     return path
 
 
-def request_headers(headers: Iterable[tuple[str, str]], peer: str) -> list[tuple[str, str]]:
+def request_headers(
+    headers: Iterable[tuple[str, str]], peer: str, own_body: bool = False
+) -> list[tuple[str, str]]:
     """Headers to send upstream: everything but hop-by-hop headers, the caller's credentials and its own
-    forwarding claims; ``X-Forwarded-For`` is the peer the API saw."""
-    return [*((k, v) for k, v in headers if k.lower() not in _DROP_REQUEST), ("X-Forwarded-For", peer)]
+    forwarding claims; ``X-Forwarded-For`` is the peer the API saw. With ``own_body`` the headers that
+    describe the client's body go too (the proxy sends a body of its own, or none)."""
+    drop = _DROP_REQUEST | _BODY_HEADERS if own_body else _DROP_REQUEST
+    return [*((k, v) for k, v in headers if k.lower() not in drop), ("X-Forwarded-For", peer)]

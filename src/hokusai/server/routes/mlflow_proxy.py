@@ -30,14 +30,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from multidict import CIMultiDict
 from starlette._utils import get_route_path
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from hokusai.errors import HokusaiError, InvalidInput, PayloadTooLarge, ServiceUnavailable, Unauthorized
+from hokusai.errors import HokusaiError, PayloadTooLarge, ServiceUnavailable, Unauthorized
+from hokusai.server import mlflow_messages
 from hokusai.server.deps import Checked
-from hokusai.server.mlflow_access import Decision, MlflowAccess
+from hokusai.server.mlflow_access import Decision, MlflowAccess, denied, match
 from hokusai.server.mlflow_access import Request as AccessRequest
+from hokusai.server.mlflow_messages import Parsed, canonical
 from hokusai.server.principal import Principal
 from hokusai.server.proxy_rules import HOP_BY_HOP_RESPONSE, request_headers, upstream_path
 from hokusai.server.state import AppState
@@ -152,22 +155,20 @@ class MlflowProxy:
         target = upstream_path(get_route_path(scope).lstrip("/"), scope.get("raw_path") or b"", query)
         method = scope["method"]
         access: MlflowAccess = state.mlflow_access
-        body: Any = None
-        raw_body: bytes | None = None
-        if access.needs_body(method, target):
-            raw_body = await _read_body(receive, state.settings.json_body_max_bytes)
-            try:
-                body = json.loads(raw_body) if raw_body.strip() else {}
-            except ValueError:
-                raise InvalidInput("the request body is not JSON", code="bad_json") from None
-        decision = await access.check(principal, AccessRequest(method, target, query, body))
+        parsed = await self._parse(method, target, query, receive)
+        decision = await access.check(principal, AccessRequest(method, target, parsed.fields))
         assert state.http is not None
-        url = f"{state.settings.mlflow_url}/{quote(target, safe=_SAFE_PATH)}" + (f"?{query}" if query else "")
-        data: Any = raw_body
-        if raw_body is None and method not in ("GET", "HEAD", "OPTIONS"):
+        url = f"{state.settings.mlflow_url}/{quote(target, safe=_SAFE_PATH)}"
+        url += f"?{parsed.query}" if parsed.query else ""
+        data: Any = parsed.body
+        if parsed.stream:
             data = _request_body(receive)
         client = scope.get("client")
-        upstream_headers = CIMultiDict(request_headers(headers.items(), client[0] if client else "unknown"))
+        upstream_headers = CIMultiDict(
+            request_headers(headers.items(), client[0] if client else "unknown", own_body=not parsed.stream)
+        )
+        if parsed.body is not None:
+            upstream_headers["Content-Type"] = "application/json"
         if decision.after:
             upstream_headers["Accept-Encoding"] = "identity"  # the answer is read and rewritten here
         try:
@@ -185,18 +186,40 @@ class MlflowProxy:
         finally:
             upstream.release()
         if decision.writes and upstream.status < 400:
+            named = decision.named or decision.resources
             state.audit.add(
                 "mlflow_write", principal_id=principal.id, key_id=principal.key_id,
                 wallet_address=principal.wallet_address, client_ip=client[0] if client else None,
-                resource=",".join(f"{t}:{i}" for t, i in decision.resources)[:300] or None,
-                details={"method": method, "path": target[:500], "status": upstream.status},
+                resource=",".join(f"{t}:{i}" for t, i in named)[:300] or None,
+                details={"method": method, "path": target[:500], "status": upstream.status,
+                         "checked": [f"{t}:{i}" for t, i in decision.resources][:20]},
             )  # fmt: skip
+
+    async def _parse(self, method: str, target: str, query: str, receive: Receive) -> Parsed:
+        """The request as MLflow will read it (``mlflow_messages``), and what to forward: a re-serialised
+        message for allowlisted endpoints; the client's request as it is for the UI's shell (which names
+        no object) and for the endpoints only admins may call."""
+        passthrough = Parsed({}, query=query, stream=method not in ("GET", "HEAD", "OPTIONS"))
+        route = match(method, target)
+        if route is None or route[0].kind == "open":
+            return passthrough
+        if not mlflow_messages.loaded():  # the endpoint table's first build imports MLflow (~1.5 s)
+            await run_in_threadpool(mlflow_messages.endpoints)
+        bound = mlflow_messages.find(method, target)
+        if bound is None:
+            raise mlflow_messages.bad_request(f"MLflow has no endpoint {method} {canonical(target)}")
+        body = None
+        if bound.endpoint.reads_body:
+            body = await _read_body(receive, self.state.settings.json_body_max_bytes)
+        return bound.parse(query, body)
 
     async def _answer(
         self, send: Send, principal: Principal, decision: Decision, upstream: aiohttp.ClientResponse
     ) -> None:
         headers = [(k.lower(), v) for k, v in upstream.raw_headers
                    if k.decode("latin-1").lower() not in HOP_BY_HOP_RESPONSE]  # fmt: skip
+        if decision.hidden and upstream.status == 404:  # "does not exist" reads as "not yours"
+            raise denied(decision.hidden)
         if decision.after and upstream.status == 200:
             body = await upstream.content.read(FILTERED_MAX_BYTES)
             body = await self.state.mlflow_access.after_response(principal, decision, body)
