@@ -256,6 +256,24 @@ class Request:
         return []
 
 
+# Where a request gives an MLflow object a name (creating or renaming it): the platform keeps some names.
+_NAMING = {
+    "experiments/create": ("experiment", "name"),
+    "experiments/update": ("experiment", "new_name"),
+    "registered-models/create": ("registered_model", "name"),
+    "registered-models/rename": ("registered_model", "new_name"),
+}
+
+
+def _names_given(route: Route, request: Request) -> list[tuple[str, str]]:
+    """The (resource type, name) pairs the request gives MLflow objects."""
+    target = canonical(request.path)
+    for suffix, (resource_type, key) in _NAMING.items():
+        if route.method == "POST" and target.endswith(suffix) and (name := request.fields.get(key)):
+            return [(resource_type, str(name))]
+    return []
+
+
 @dataclass
 class Decision:
     """What the proxy does with an allowed request: forward, and maybe look at the answer."""
@@ -266,6 +284,7 @@ class Decision:
     resources: list[tuple[str, str]] = field(default_factory=list)
     named: list[tuple[str, str]] = field(default_factory=list)  # what MLflow acts on, as the request names it
     hidden: str = ""  # an answer of MLflow's "does not exist" is this refusal (a by-name look-up)
+    deletes: tuple[str, str] | None = None  # a registered model whose grants go once MLflow deleted it
 
     @property
     def writes(self) -> bool:
@@ -346,6 +365,8 @@ class MlflowAccess:
         if kind == "open":
             return Decision(route)
         fields = request.fields
+        for resource_type, name in _names_given(route, request):
+            await self._name_allowed(principal, resource_type, name)
         if kind == "create_experiment":
             if not admin and fields.get("artifact_location"):
                 raise Forbidden(
@@ -380,7 +401,35 @@ class MlflowAccess:
             resource = await self._resolve(object_kind, object_id)
             await self._require(principal, *resource, level, label=_label(object_kind, object_id))
             resources.append(resource)
-        return Decision(route, resources=resources, named=named + [(k, v) for k, v, _ in linked])
+        deletes = named[0] if route.op == "delete" and named and named[0][0] == "registered_model" else None
+        return Decision(
+            route, resources=resources, named=named + [(k, v) for k, v, _ in linked], deletes=deletes
+        )
+
+    async def _name_allowed(self, principal: Principal, resource_type: str, name: str) -> None:
+        """403 ``mlflow_name_reserved`` for a name the platform keeps for its models' objects."""
+
+        def check() -> None:
+            with self.sessions() as session:
+                mlflow_permissions.check_mlflow_name(session, principal, resource_type, name)
+
+        await run_in_threadpool(check)
+
+    async def deleted(self, principal: Principal, decision: Decision) -> None:
+        """MLflow deleted what ``decision`` named: its grants go with it (a registered model's name can be
+        made again by anyone; an experiment is only soft-deleted, and restorable, so it keeps them)."""
+        if decision.deletes is None:
+            return
+        resource_type, resource_id = decision.deletes
+
+        def forget() -> None:
+            with self.sessions() as session:
+                mlflow_permissions.forget_resource(
+                    session, resource_type, resource_id, removed_by=principal.id
+                )
+                session.commit()
+
+        await run_in_threadpool(forget)
 
     async def _require(
         self, principal: Principal, resource_type: str, resource_id: str, needed: MlflowLevel, label: str
@@ -546,13 +595,8 @@ class MlflowAccess:
     async def _grant_creator(self, principal: Principal, resource_type: str, resource_id: str) -> None:
         def grant() -> None:
             with self.sessions() as session:
-                mlflow_permissions.set_level(
-                    session,
-                    resource_type,
-                    resource_id,
-                    principal.id,
-                    MlflowLevel.MANAGE,
-                    granted_by=principal.id,
+                mlflow_permissions.grant_creator(
+                    session, resource_type, resource_id, principal.id, granted_by=principal.id
                 )
                 session.commit()
 

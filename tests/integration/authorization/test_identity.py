@@ -29,28 +29,42 @@ def _error(response: httpx.Response) -> tuple[int, str]:
     return response.status_code, response.json().get("error", {}).get("code", "")
 
 
-def test_a_platform_model_never_lands_in_an_experiment_someone_else_made(world: World) -> None:
+def test_the_proxy_keeps_the_platforms_names_from_everyone_but_admins(world: World) -> None:
     with world.http("owner2") as attacker:
-        squatted = attacker.post(f"{E}/experiments/create", json={"name": "hokusai/squatx"})
-        assert squatted.status_code in (200, 403), squatted.text  # 403: the proxy reserves the prefix
+        made = attacker.post(f"{E}/experiments/create", json={"name": "mine"})
+        assert made.status_code == 200, made.text
+        for path, body in (
+            ("experiments/create", {"name": "hokusai/squatx"}),
+            (
+                "experiments/update",
+                {"experiment_id": made.json()["experiment_id"], "new_name": "hokusai/squatx"},
+            ),
+            ("registered-models/create", {"name": "m1"}),  # a platform model's name
+        ):
+            answer = attacker.post(f"{E}/{path}", json=body)
+            assert _error(answer) == (403, "mlflow_name_reserved"), (path, answer.text)
+        assert attacker.post(f"{E}/registered-models/create", json={"name": "squat-rm"}).status_code == 200
+        renamed = attacker.post(f"{E}/registered-models/rename", json={"name": "squat-rm", "new_name": "m1"})
+        assert _error(renamed) == (403, "mlflow_name_reserved"), renamed.text
+
+
+def test_a_platform_model_never_lands_in_an_experiment_someone_else_made(world: World) -> None:
+    with world.http("admin") as operator:  # only an admin may make a name under hokusai/ now
+        squatted = operator.post(f"{E}/experiments/create", json={"name": "hokusai/squatx"})
+        assert squatted.status_code == 200, squatted.text
+    with world.http("owner2") as attacker:
         made = attacker.post(f"{E}/registered-models/create", json={"name": "squatx"})
         assert made.status_code == 200, made.text
         assert attacker.request("DELETE", f"{E}/registered-models/delete", json={"name": "squatx"}).is_success
     response = _register(world, "owner1", "squatx", _tarball(world.ids["model_dir"]))
-    if squatted.status_code == 200:
-        assert _error(response) == (409, "mlflow_name_taken"), response.text
-        assert response.json()["error"]["details"] == {
-            "mlflow_object": "experiment",
-            "name": "hokusai/squatx",
-        }
-        with world.http("admin") as admin:
-            runs = admin.post(
-                f"{E}/runs/search", json={"experiment_ids": [squatted.json()["experiment_id"]]}
-            ).json()
-            assert runs.get("runs", []) == []  # nothing of owner1's went into owner2's experiment
-            assert admin.get(f"{E}/registered-models/get", params={"name": "squatx"}).status_code == 404
-    else:
-        assert response.status_code == 201, response.text
+    assert _error(response) == (409, "mlflow_name_taken"), response.text
+    assert response.json()["error"]["details"] == {"mlflow_object": "experiment", "name": "hokusai/squatx"}
+    with world.http("admin") as admin:
+        runs = admin.post(
+            f"{E}/runs/search", json={"experiment_ids": [squatted.json()["experiment_id"]]}
+        ).json()
+        assert runs.get("runs", []) == []  # nothing of owner1's went into the experiment someone else made
+        assert admin.get(f"{E}/registered-models/get", params={"name": "squatx"}).status_code == 404
     with world.http("owner1") as owner:
         again = _register(world, "owner1", "squatx-elsewhere", _tarball(world.ids["model_dir"]))
         assert again.status_code == 201, again.text  # the refusal left nothing half-made behind

@@ -35,6 +35,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
+from hokusai.bounds import check_json_depth
 from hokusai.errors import HokusaiError, PayloadTooLarge, ServiceUnavailable, Unauthorized
 from hokusai.server import mlflow_messages
 from hokusai.server.deps import Checked
@@ -186,6 +187,7 @@ class MlflowProxy:
         finally:
             upstream.release()
         if decision.writes and upstream.status < 400:
+            await access.deleted(principal, decision)
             named = decision.named or decision.resources
             state.audit.add(
                 "mlflow_write", principal_id=principal.id, key_id=principal.key_id,
@@ -211,6 +213,7 @@ class MlflowProxy:
         body = None
         if bound.endpoint.reads_body:
             body = await _read_body(receive, self.state.settings.json_body_max_bytes)
+            check_json_depth(body, self.state.settings.json_max_depth)  # before any parser sees it
         return bound.parse(query, body)
 
     async def _answer(
