@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,6 +13,7 @@ import aiohttp
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from hokusai import __version__
@@ -51,7 +53,9 @@ from hokusai.server.state import AppState
 from hokusai.server.uploads import upload_limits
 from hokusai.storage import BlobStore
 
+log = logging.getLogger("hokusai.server")
 AUDIT_FLUSH_SECONDS = 1.0
+SIGNER_PUBLISH_RETRY_SECONDS = 5.0
 ROUTERS = (
     health,
     docs,
@@ -107,20 +111,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.sleep(AUDIT_FLUSH_SECONDS)
             await run_in_threadpool(state.audit.flush)
 
+    async def publish_signers_when_possible() -> None:
+        """Publish the signers in the history at start; while the database is unreachable (``/ready`` names
+        it) retry, so the API still starts (verification counts the current signers meanwhile)."""
+        while True:
+            try:
+                await run_in_threadpool(publish_current_signers, state)
+                return
+            except SQLAlchemyError as exc:
+                log.warning("attestation signers not published yet (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(SIGNER_PUBLISH_RETRY_SECONDS)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         state.attesters = await run_in_threadpool(load_attesters, settings)
-        await run_in_threadpool(publish_current_signers, state)
         state.runner = await run_in_threadpool(start_runner, state)
         flusher = asyncio.create_task(flush_audit())
         dispatcher = asyncio.create_task(webhooks.run_forever())
+        publisher = asyncio.create_task(publish_signers_when_possible())
         # aiohttp for the upstream hop: measured ~1 ms less per proxied request than httpx here.
         connector = aiohttp.TCPConnector(limit=100, limit_per_host=100, keepalive_timeout=30)
         async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as client:
             state.http = access.http = client
             yield
         state.http = access.http = None
-        for task in (flusher, dispatcher):
+        for task in (flusher, dispatcher, publisher):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
