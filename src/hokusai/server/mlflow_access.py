@@ -34,7 +34,7 @@ import aiohttp
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from hokusai.errors import Forbidden, InvalidInput
+from hokusai.errors import Forbidden, InvalidInput, NotFound
 from hokusai.server import policy
 from hokusai.server.mlflow_messages import canonical
 from hokusai.server.policy import ADMIN_ROLE, MlflowLevel
@@ -301,6 +301,14 @@ def denied(what: str) -> Forbidden:
     )
 
 
+def unseen(what: str) -> NotFound:
+    """A by-name look-up of an object the caller may not read: MLflow's own "does not exist", the same as
+    for a missing one (a stock client's ``set_experiment`` then goes on to create its own, which MLflow
+    refuses if the name is taken: names are one namespace, so their existence is no secret, their
+    content is)."""
+    return NotFound(f"{what} does not exist, or is not yours to read", code="mlflow_not_found")
+
+
 class _Levels:
     """Permission levels per principal, cached for ``ttl`` seconds (forgotten on a grant change here)."""
 
@@ -401,7 +409,7 @@ class MlflowAccess:
             resource = await self._resolve(object_kind, object_id)
             await self._require(principal, *resource, level, label=_label(object_kind, object_id))
             resources.append(resource)
-        deletes = named[0] if route.op == "delete" and named and named[0][0] == "registered_model" else None
+        deletes = named[0] if canonical(request.path).endswith("registered-models/delete") and named else None
         return Decision(
             route, resources=resources, named=named + [(k, v) for k, v, _ in linked], deletes=deletes
         )
@@ -555,9 +563,12 @@ class MlflowAccess:
         elif after == "check_experiment":
             experiment_id = (answer.get("experiment") or {}).get("experiment_id")
             if experiment_id is not None:
-                await self._require(
-                    principal, "experiment", str(experiment_id), MlflowLevel.READ, label=decision.hidden
-                )
+                try:
+                    await self._require(
+                        principal, "experiment", str(experiment_id), MlflowLevel.READ, label=decision.hidden
+                    )
+                except Forbidden:
+                    raise unseen(decision.hidden) from None
         elif after == "filter_experiments":
             answer["experiments"] = await self._readable(
                 principal, "experiment", answer.get("experiments", []), lambda e: e.get("experiment_id")

@@ -115,10 +115,13 @@ def twin(world: World) -> dict[str, object]:
 def test_two_models_registered_from_one_file_never_share_a_lineage_head(
     world: World, twin: dict[str, object]
 ) -> None:
-    with world.http("owner1") as owner:
-        m1 = owner.get("/api/v1/models/m1").json()
-    assert twin["model_hash"] == m1["model_hash"]  # the same estimator file
-    assert twin["weight_head"] != m1["weight_head"]  # yet each head names its model
+    with world.sdk("owner1") as owner:  # m1's head moved with its accepted run: a third model of the file
+        third = owner.models.register(
+            "twin-of-twin", target="diagnosis_benign", train=world.ids["base"],
+            benchmark=world.ids["benchmark"], archive=world.ids["model_dir"],
+        ).model_dump()  # fmt: skip
+    assert twin["model_hash"] == third["model_hash"]  # the same estimator file
+    assert twin["weight_head"] != third["weight_head"]  # yet each head names its model
 
 
 def test_an_owner_cannot_bind_another_models_onchain_id_or_any_id_unsigned(

@@ -39,7 +39,7 @@ from hokusai.bounds import check_json_depth
 from hokusai.errors import HokusaiError, PayloadTooLarge, ServiceUnavailable, Unauthorized
 from hokusai.server import mlflow_messages
 from hokusai.server.deps import Checked
-from hokusai.server.mlflow_access import Decision, MlflowAccess, denied, match
+from hokusai.server.mlflow_access import Decision, MlflowAccess, match, unseen
 from hokusai.server.mlflow_access import Request as AccessRequest
 from hokusai.server.mlflow_messages import Parsed, canonical
 from hokusai.server.principal import Principal
@@ -221,8 +221,8 @@ class MlflowProxy:
     ) -> None:
         headers = [(k.lower(), v) for k, v in upstream.raw_headers
                    if k.decode("latin-1").lower() not in HOP_BY_HOP_RESPONSE]  # fmt: skip
-        if decision.hidden and upstream.status == 404:  # "does not exist" reads as "not yours"
-            raise denied(decision.hidden)
+        if decision.hidden and upstream.status == 404:  # the same answer as for another's object
+            raise unseen(decision.hidden)
         if decision.after and upstream.status == 200:
             body = await upstream.content.read(FILTERED_MAX_BYTES)
             body = await self.state.mlflow_access.after_response(principal, decision, body)
