@@ -32,7 +32,7 @@ from hokusai.attestation.mint import (
     settings_mint_request,
 )
 from hokusai.config import Settings
-from hokusai.errors import Conflict, Forbidden, InvalidInput, ServiceUnavailable
+from hokusai.errors import Conflict, Forbidden, InvalidInput
 from hokusai.server import policy
 from hokusai.server.db.models import Attestation, BenchmarkSpecRow, Model, Run
 from hokusai.server.policy import ADMIN_ROLE
@@ -85,9 +85,10 @@ def record_head(session: Session, model: Model, head: str) -> Run | None:
 
 
 def _mint_domain(settings: Settings) -> tuple[int, str]:
-    """(chain id, verifying contract) mint requests are signed for; 503 when no contract is configured."""
+    """(chain id, verifying contract) mint requests are signed for; 409 when no contract is configured (a
+    state of this platform, not an outage: asking again changes nothing)."""
     if settings.delta_verifier_address is None:
-        raise ServiceUnavailable(
+        raise Conflict(
             "this platform issues no mint requests: HOKUSAI_DELTA_VERIFIER_ADDRESS is not set",
             code="mint_not_configured",
         )
