@@ -367,6 +367,16 @@ class ContributionList(BaseModel):
 class ModelUpdate(RequestBody):
     """What a model's owner may change after registration."""
 
+    # a signature or wallet (not null) goes with the onchain_id it binds
+    model_config = ConfigDict(
+        json_schema_extra={
+            "dependentSchemas": {
+                key: {"anyOf": [{"required": ["onchain_id"]}, {"properties": {key: {"type": "null"}}}]}
+                for key in ("onchain_signature", "onchain_wallet")
+            }
+        }
+    )
+
     accepts_contributions: bool | None = None
     onchain_id: str | None = Field(
         None,
