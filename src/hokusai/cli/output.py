@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from hokusai.errors import EXIT_NEGATIVE
 
 Summary = Callable[[Mapping[str, Any]], None]
 WIDE = 10_000  # tables render at their natural width (never squeezed into 80 columns)
@@ -43,6 +45,13 @@ def table(columns: list[str], rows: Iterable[Iterable[Any]], title: str | None =
     for row in rows:
         grid.add_row(*(escape("" if cell is None else str(cell)) for cell in row))
     Console(width=WIDE, highlight=False).print(grid)
+
+
+def negative(message: str) -> NoReturn:
+    """End a command whose check completed with a negative verdict (a run not accepted, invalid data):
+    one line on stderr and exit code 1 (``errors.EXIT_NEGATIVE``), never the code of refused input (2)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_NEGATIVE)
 
 
 def next_step(command: str) -> None:
