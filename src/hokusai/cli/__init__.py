@@ -1,4 +1,5 @@
-"""The ``hokusai`` command line: one Typer app; one module per command group; errors mapped here once."""
+"""The ``hokusai`` command line: one Typer app; one module per command group; errors mapped here once
+(exit codes: ``hokusai.errors``; under ``--json`` an error is also printed on stdout in the error shape)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    epilog="Exit codes: 0 success (accepted, valid); 1 a completed check with a negative verdict (not "
+    "accepted, invalid); 2 bad input or usage; 3 could not complete. With --json, errors are printed on "
+    'stdout too, as {"error": {"code", "message", "details"}}.',
 )
 app.command("up")(up.up)
 app.command("serve")(up.serve)
