@@ -140,10 +140,11 @@ def run_summary(run: Mapping[str, Any]) -> None:
     contributors = result.get("contributors") or []
     if contributors:
         table(
-            ["wallet", "data hash", "rows used", "near-copies", "value ± se (pp)", "weight (bps)"],
+            ["wallet", "data hash", "rows used", "near-copies", "value ± se (pp)", "method", "weight (bps)",
+             "paid"],
             [
                 (c.get("wallet"), c.get("data_hash"), c.get("rows_used"), c.get("near_duplicates"),
-                 _value(c), c.get("weight_bps"))
+                 _value(c), c.get("method"), c.get("weight_bps"), paid(c))
                 for c in contributors
             ],
         )  # fmt: skip
@@ -151,6 +152,20 @@ def run_summary(run: Mapping[str, Any]) -> None:
         next_step(f"hokusai runs wait {run['id']}")
     elif run.get("attestation_id"):
         next_step(f"hokusai attest get {run['attestation_id']}")
+
+
+def paid(contributor: Mapping[str, Any]) -> str:
+    """``yes``/``no`` and why, with an excluded contribution's validation message (a result without
+    ``paid``: paid when its weight is above 0)."""
+    given = contributor.get("paid")
+    said = "yes" if (bool(contributor.get("weight_bps")) if given is None else bool(given)) else "no"
+    reason = str(contributor.get("reason") or "").replace("_", " ")
+    excluded = contributor.get("excluded")
+    if isinstance(excluded, Mapping):
+        excluded = excluded.get("message")
+    if excluded:
+        reason = f"{reason}: {excluded}"
+    return f"{said} ({reason})" if reason else said
 
 
 def _value(contributor: Mapping[str, Any]) -> str | None:

@@ -15,6 +15,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,7 +29,7 @@ from hokusai.pipeline.options import EvaluationOptions
 
 if TYPE_CHECKING:
     from hokusai.config import Settings
-    from hokusai.pipeline.spec import ContributorResult, PipelineResult, PipelineSpec, ProgressEvent
+    from hokusai.pipeline.spec import PipelineResult, PipelineSpec, ProgressEvent
 
 EXIT_CODES = (
     "Exit codes: 0 accepted (a DeltaOne); 1 evaluated, not accepted; 2 bad input or usage (with --json, "
@@ -258,15 +259,6 @@ def _value(value: float | None, error: float | None) -> str:
     return f"{value:+.3f}" + ("" if error is None else f" ± {error:.3f}")
 
 
-def _paid(contributor: ContributorResult) -> str:
-    """``yes`` / ``no``, with the reason (and an excluded contribution's validation message)."""
-    said = "yes" if contributor.paid else "no"
-    reason = (contributor.reason or "").replace("_", " ")
-    if contributor.excluded:
-        reason = f"{reason}: {contributor.excluded}"
-    return f"{said} ({reason})" if reason else said
-
-
 def print_contributors(result: PipelineResult) -> None:
     """Each contribution's wallet and data hash (whole), rows, near-copies dropped, value ± error, how it
     was valued (exact or estimated, retrains), weight, and whether it is paid and why."""
@@ -290,7 +282,7 @@ def print_contributors(result: PipelineResult) -> None:
         [
             (c.wallet or "-", c.data_hash, c.rows_submitted, c.rows_used, c.near_duplicates,
              _value(c.value_pp, c.value_se_pp), c.method or "-", "-" if c.retrains is None else c.retrains,
-             c.weight_bps, _paid(c))
+             c.weight_bps, output.paid(asdict(c)))
             for c in result.contributors
         ],
         title="Contributors",
