@@ -154,3 +154,14 @@ def test_the_attestation_lists_an_excluded_contribution_as_invalid_with_weight_z
         document["contributors"][2]["weight"] == 0 and document["contributors"][2]["contributed_samples"] == 0
     )
     assert verify_attestation(document, report=signed["report"]).valid
+
+
+def test_the_run_page_reads_paid_and_reason_from_the_report_or_derives_paid_from_the_weight() -> None:
+    from hokusai.server.ui.pages import payout
+
+    excluded = _report(_decision(1.0), excluded=True)["contributions"][2]
+    shown = payout(excluded, None)
+    assert (shown["paid"], shown["reason"], shown["reason_text"]) == (False, "excluded", REASONS["excluded"])
+    assert shown["excluded"].startswith("contribution 3 (c.csv) fails validation")
+    older = {"value_pp": 1.0, "weight_bps": 2500}  # a report from before paid/reason: paid when weight > 0
+    assert payout(older, 2500)["paid"] is True and payout({"weight_bps": 0}, 0)["paid"] is False
