@@ -26,12 +26,14 @@ import pandas as pd
 
 from hokusai import data
 from hokusai._version import __version__
-from hokusai.errors import InvalidData, NotFound
+from hokusai.errors import InvalidData, InvalidInput, NotFound
 from hokusai.files import atomic_write_json
 from hokusai.hashing import canonical_hash
 from hokusai.pipeline.spec import PipelineSpec
 
 EMPTY_FILE_RULE = "rows.none"
+UNREADABLE_RULE = "file.unreadable"
+"""A file the reader cannot parse (``hokusai data validate`` exits 2 on it): a contribution's is excluded."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,15 @@ def _validated(path: Path, digest: str, schema: Any, target: str, cache: Path | 
     )
 
     def validate() -> dict[str, Any]:
-        report = data.validate(path, schema=schema, label=target)
+        try:
+            report = data.validate(path, schema=schema, label=target)
+        except InvalidInput as exc:  # a file the reader cannot parse: a finding like any other
+            unreadable = {"file": str(path), "column": None, "rule": UNREADABLE_RULE, "count": 1, "rows": [],
+                          "severity": "error", "message": exc.message}  # fmt: skip
+            return {
+                "errors": [unreadable],
+                "manifest": {"data_hash": digest, "row_count": 0, "column_count": 0},
+            }
         return {"errors": [f.to_dict() for f in report.errors], "manifest": report.files[0].data_manifest}
 
     return _cached(cache, f"{key}.json", validate)

@@ -60,21 +60,24 @@ def written(case: Case) -> tuple[dict, dict]:  # type: ignore[type-arg]
 
 
 def test_a_contribution_that_fails_validation_is_excluded_and_the_others_are_evaluated(case: Case) -> None:
-    done = hokusai(case, (case.good, WALLET_A), (one_class(case), WALLET_B))
+    unreadable = case.root / "ragged.csv"
+    unreadable.write_text("f0,f1,label\n1,2\n")  # a row with too few fields: the reader refuses the file
+    done = hokusai(case, (case.good, WALLET_A), (one_class(case), WALLET_B), (unreadable, WALLET_B))
     assert done.returncode == 0, done.stderr[-3000:]
     attestation, report = written(case)
-    kept, excluded = report["contributions"]
+    kept, excluded, ragged = report["contributions"]
     assert kept["excluded"] is None and kept["paid"] is True and kept["weight_bps"] == 10_000
     assert excluded["excluded"]["code"] == "validation_failed"
     assert "contribution 2 (one-class.csv) fails validation" in excluded["excluded"]["message"]
     assert excluded["excluded"]["findings"]
     assert (excluded["paid"], excluded["reason"], excluded["weight_bps"]) == (False, "excluded", 0)
-    assert report["excluded"] == 1
-    # the attestation lists it (its data hash attested), invalid, weight 0, no rows
-    listed = attestation["contributors"][1]
-    assert (listed["validation_status"], listed["weight"], listed["contributed_samples"]) == ("invalid", 0, 0)
-    assert listed["data_hash"] == excluded["data_hash"]
-    assert attestation["contributors"][0]["validation_status"] == "valid"
+    assert ragged["reason"] == "excluded" and "file.unreadable" in ragged["excluded"]["message"]
+    assert report["excluded"] == 2
+    # the attestation lists them (their data hashes attested), invalid, weight 0, no rows
+    assert [c["validation_status"] for c in attestation["contributors"]] == ["valid", "invalid", "invalid"]
+    for listed, entry in zip(attestation["contributors"][1:], (excluded, ragged), strict=True):
+        assert (listed["weight"], listed["contributed_samples"]) == (0, 0)
+        assert listed["data_hash"] == entry["data_hash"]
     assert verify_attestation(attestation, report=report).valid
     # the text report says why, whole
     assert "excluded: contribution 2 (one-class.csv) fails validation" in done.stdout
