@@ -77,8 +77,10 @@ def _validated(path: Path, digest: str, schema: Any, target: str, cache: Path | 
         try:
             report = data.validate(path, schema=schema, label=target)
         except InvalidInput as exc:  # a file the reader cannot parse: a finding like any other
-            unreadable = {"file": str(path), "column": None, "rule": UNREADABLE_RULE, "count": 1, "rows": [],
-                          "severity": "error", "message": exc.message}  # fmt: skip
+            unreadable: dict[str, Any] = {
+                "file": str(path), "column": None, "rule": UNREADABLE_RULE, "count": 1, "rows": [],
+                "severity": "error", "message": exc.message,
+            }  # fmt: skip
             return {
                 "errors": [unreadable],
                 "manifest": {"data_hash": digest, "row_count": 0, "column_count": 0},
