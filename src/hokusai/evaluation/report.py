@@ -74,7 +74,7 @@ def _method(attribution: Attribution | None, i: int) -> str | None:
     """``exact`` or ``estimated`` (sampled coalitions) for a valued contribution, else None."""
     if attribution is None or attribution.method is None or not attribution.players[i]:
         return None
-    return "estimated" if attribution.method.value in ("permutation_shapley", "msr_banzhaf") else "exact"
+    return "exact" if attribution.method.value in ("exact_shapley", "single_contributor") else "estimated"
 
 
 def _metric(c: MetricComparison) -> dict[str, Any]:
