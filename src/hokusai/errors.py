@@ -2,6 +2,11 @@
 
 Each class carries the machine-readable ``code``, the HTTP status it maps to and
 the CLI exit code it maps to, so the API and the CLI translate errors in one place each.
+
+CLI exit codes mean one thing each: 0 success (an accepted DeltaOne, valid data), 1 a completed check whose
+verdict is negative (a run that is not accepted, invalid data: the command says so itself, never through
+an exception), 2 bad input or usage (the input is refused before a verdict: ``EXIT_BAD_INPUT``), 3 the
+command could not complete (a service down, a rate limit, an internal failure: ``EXIT_NOT_COMPLETED``).
 """
 
 from __future__ import annotations
@@ -16,12 +21,17 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
+EXIT_NEGATIVE = 1
+EXIT_BAD_INPUT = 2
+EXIT_NOT_COMPLETED = 3
+
+
 class HokusaiError(Exception):
     """Base of every error the platform raises on purpose."""
 
     code: str = "hokusai_error"
     status_code: int = 500
-    exit_code: int = 1
+    exit_code: int = EXIT_NOT_COMPLETED
 
     def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
         super().__init__(message)
@@ -41,7 +51,7 @@ class InvalidInput(HokusaiError):
 
     code = "invalid_input"
     status_code = 400
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class ConfigError(InvalidInput):
@@ -51,11 +61,11 @@ class ConfigError(InvalidInput):
 
 
 class InvalidData(HokusaiError):
-    """Data was read but does not pass validation (schema, PII, quality)."""
+    """Data was read but does not pass validation (schema, PII, quality): refused input, exit 2."""
 
     code = "invalid_data"
     status_code = 422
-    exit_code = 1
+    exit_code = EXIT_BAD_INPUT
 
 
 class NotFound(HokusaiError):
@@ -63,7 +73,7 @@ class NotFound(HokusaiError):
 
     code = "not_found"
     status_code = 404
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class Unauthorized(HokusaiError):
@@ -71,7 +81,7 @@ class Unauthorized(HokusaiError):
 
     code = "unauthorized"
     status_code = 401
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class Forbidden(HokusaiError):
@@ -79,7 +89,7 @@ class Forbidden(HokusaiError):
 
     code = "forbidden"
     status_code = 403
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class Conflict(HokusaiError):
@@ -87,7 +97,7 @@ class Conflict(HokusaiError):
 
     code = "conflict"
     status_code = 409
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class PayloadTooLarge(HokusaiError):
@@ -95,7 +105,7 @@ class PayloadTooLarge(HokusaiError):
 
     code = "payload_too_large"
     status_code = 413
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class RateLimited(HokusaiError):
@@ -103,7 +113,7 @@ class RateLimited(HokusaiError):
 
     code = "rate_limited"
     status_code = 429
-    exit_code = 1
+    exit_code = EXIT_NOT_COMPLETED
 
     def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
         super().__init__(message, details=details)
@@ -116,10 +126,13 @@ class ServiceUnavailable(HokusaiError):
 
     code = "service_unavailable"
     status_code = 503
-    exit_code = 1
+    exit_code = EXIT_NOT_COMPLETED
 
 
 __all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_NEGATIVE",
+    "EXIT_NOT_COMPLETED",
     "ConfigError",
     "Conflict",
     "Forbidden",

@@ -41,13 +41,15 @@ class ModelEntry:
 
 @dataclass(frozen=True)
 class ContributorEntry:
-    """One contribution: who, which data, how many rows survived, what weight it earned."""
+    """One contribution: who, which data, how many rows survived, what weight it earned, and whether it
+    passed validation (one that did not is listed, excluded: ``validation_status`` ``invalid``, weight 0)."""
 
     wallet: str
     data_hash: str
     data_manifest: dict[str, Any]
     weight_bps: int
     rows_used: int
+    valid: bool = True
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ def build_document(
                 "data_manifest": c.data_manifest,
                 "weight": c.weight_bps / TOTAL_BPS,
                 "contributed_samples": c.rows_used,
-                "validation_status": "valid",
+                "validation_status": "valid" if c.valid else "invalid",
                 "wallet_address": c.wallet,
             }
             for i, c in enumerate(contributors, 1)

@@ -3,7 +3,8 @@
 Checks, in order (each reported with its reason, all run even when one fails):
 ``schema``, ``report`` (the companion evaluation report belongs to this run), ``pipeline_run_id``
 (recomputed from the hashes, wallets and options), ``hash_tree_root``, ``public_inputs_hash``,
-``weights`` (the attested weights recomputed from the report's contributor values and noise floor),
+``weights`` (the attested weights recomputed from the report's contributor values and noise floor; all
+0 when the report's outcome is not accepted: only an accepted run pays),
 ``domain`` (the EIP-712 domain the report records is the attestation domain, one the platform
 published when a history of published signers is given), ``signature`` (the EIP-712 signature under
 that recorded domain recovers the document's ``verification_key``), ``signer`` (that key is the expected
@@ -36,6 +37,7 @@ from hokusai.attestation.signing import (
     recover_signer,
 )
 from hokusai.errors import HokusaiError, NotFound
+from hokusai.evaluation.report import payable_bps
 from hokusai.evaluation.weights import TOTAL_BPS, weights_from_values
 from hokusai.hashing import file_sha256
 from hokusai.wallet import checksum_address
@@ -64,6 +66,11 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {"valid": self.valid, "checks": [vars(c) for c in self.checks]}
+
+
+PAYABLE_SINCE = 4
+"""The report version from which a run that is not accepted signs 0 bps (earlier reports signed the values'
+shares, and still verify as they were signed)."""
 
 
 def _run(name: str, check: Callable[[], tuple[bool, str]]) -> Check:
@@ -231,12 +238,16 @@ def verify_attestation(
         if not valuation:
             return False, "the report has no valuation section (values and noise floor) to recompute from"
         contributions = report["contributions"]
-        recomputed = weights_from_values(
-            [c["value_pp"] for c in contributions],
-            [bool(c["player"]) for c in contributions],
-            valuation["noise_floor_pp"] or 0.0,
-            bool(report["outcome"]["accepted"]),
-        ).bps
+        accepted = bool(report["outcome"]["accepted"])
+        recomputed = payable_bps(
+            weights_from_values(
+                [c["value_pp"] for c in contributions],
+                [bool(c["player"]) for c in contributions],
+                valuation["noise_floor_pp"] or 0.0,
+                accepted,
+            ).bps,
+            accepted or int(report.get("report_version") or 0) < PAYABLE_SINCE,
+        )
         stated = [round(c["weight"] * TOTAL_BPS) for c in document["contributors"]]
         return _compare("weights (bps) from the report's values", stated, recomputed)
 

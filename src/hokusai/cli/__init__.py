@@ -1,9 +1,11 @@
-"""The ``hokusai`` command line: one Typer app; one module per command group; errors mapped here once."""
+"""The ``hokusai`` command line: one Typer app; one module per command group; errors mapped here once
+(exit codes: ``hokusai.errors``; under ``--json`` an error is also printed on stdout in the error shape)."""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import sys
 import threading
@@ -27,7 +29,7 @@ from hokusai.cli import (
     webhooks,
     worker,
 )
-from hokusai.errors import HokusaiError
+from hokusai.errors import EXIT_BAD_INPUT, EXIT_NOT_COMPLETED, HokusaiError, error_body
 
 _help.install()
 app = typer.Typer(
@@ -36,6 +38,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    epilog="Exit codes: 0 success (accepted, valid); 1 a completed check with a negative verdict (not "
+    "accepted, invalid); 2 bad input or usage; 3 could not complete. With --json, errors are printed on "
+    'stdout too, as {"error": {"code", "message", "details"}}.',
 )
 app.command("up")(up.up)
 app.command("serve")(up.serve)
@@ -66,10 +71,22 @@ def _root(
         typer.echo(ctx.get_help())
 
 
-def fail(message: str, exit_code: int) -> None:
-    """Print one readable line on stderr and exit; the one way commands fail."""
+def fail(
+    message: str, exit_code: int, code: str = "hokusai_error", details: object = None, as_json: bool = False
+) -> None:
+    """Print one readable line on stderr and exit; the one way commands fail. Under ``--json`` the error is
+    also printed on stdout in the one JSON error shape (``{"error": {"code", "message", "details"}}``), so a
+    script reading stdout never gets nothing."""
+    if as_json:
+        print(json.dumps(error_body(code, message, details), default=str), flush=True)
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(exit_code)
+
+
+def wants_json(argv: list[str] | None) -> bool:
+    """Whether the command line asks for JSON output (``--json`` before any ``--``)."""
+    args = sys.argv[1:] if argv is None else argv
+    return "--json" in args[: args.index("--")] if "--" in args else "--json" in args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -92,20 +109,22 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(argv: list[str] | None) -> object:
+    as_json = wants_json(argv)
     try:
         code = app(args=argv, prog_name="hokusai", standalone_mode=False)
     except HokusaiError as exc:
-        fail(exc.message, exc.exit_code)
+        fail(exc.message, exc.exit_code, exc.code, exc.details, as_json)
     except typer.Exit as exc:
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        fail("aborted", 130)
+        fail("aborted", 130, "aborted", as_json=as_json)
     except typer.TyperException as exc:  # usage errors: unknown flag, missing argument, bad value
         if type(exc).__name__ == "NoArgsIsHelpError":
             raise SystemExit(0) from None
         ctx = getattr(exc, "ctx", None)
         where = f"{ctx.command_path}: " if ctx is not None else ""
-        fail(f"{where}{exc.format_message()} (see --help)", getattr(exc, "exit_code", 2))
+        usage = f"{where}{exc.format_message()} (see --help)"
+        fail(usage, getattr(exc, "exit_code", EXIT_BAD_INPUT), "usage_error", as_json=as_json)
     except Exception as exc:
         if os.environ.get("HOKUSAI_DEBUG"):
             raise
@@ -115,8 +134,10 @@ def _run(argv: list[str] | None) -> object:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first.get("loc", ())) or "the body"
             fail(f"the server's answer is not a {exc.title} the CLI understands ({where}: {first['msg']}); "
-                 "is it a Hokusai platform of this version?", 1)  # fmt: skip
-        fail(f"unexpected {type(exc).__name__}: {exc} (set HOKUSAI_DEBUG=1 for the traceback)", 1)
+                 "is it a Hokusai platform of this version?", EXIT_NOT_COMPLETED, "unexpected_answer",
+                 as_json=as_json)  # fmt: skip
+        fail(f"unexpected {type(exc).__name__}: {exc} (set HOKUSAI_DEBUG=1 for the traceback)",
+             EXIT_NOT_COMPLETED, "internal_error", as_json=as_json)  # fmt: skip
     return code if isinstance(code, int) else 0
 
 

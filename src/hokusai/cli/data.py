@@ -1,6 +1,8 @@
 """``hokusai data validate|manifest|infer-schema``: check, clean and fingerprint data before contributing.
 
-Exit codes: 0 valid, 1 invalid data (the report is printed first), 2 usage error or unreadable input.
+Exit codes: 0 valid, 1 invalid data (a completed check whose verdict is negative: the report is printed
+first, under ``--json`` on stdout), 2 usage error or unreadable input (under ``--json`` the error
+``{"error": {"code", "message", "details"}}`` on stdout), 3 could not complete.
 ``--json`` prints machine output only on stdout; progress bars (large files) go to stderr.
 """
 
@@ -18,15 +20,21 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from hokusai.errors import InvalidData, InvalidInput
+from hokusai.cli import output
+from hokusai.errors import InvalidInput
 from hokusai.files import atomic_write_json
 
 if TYPE_CHECKING:  # hokusai.data (pandas, pyarrow) is imported by the commands, not by every `hokusai` run
     from hokusai.data.report import ValidationReport
     from hokusai.data.validate import FileProgress
 
+EXIT_CODES = (
+    "Exit codes: 0 valid; 1 invalid (the report is printed); 2 bad input or usage (with --json, the error "
+    '{"error": {"code", "message", "details"}} on stdout); 3 could not complete.'
+)
 app = typer.Typer(
     help="Check, clean and fingerprint data files before contributing them.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -71,10 +79,10 @@ def _progress(paths: list[Path]) -> Iterator[FileProgress | None]:
         yield update
 
 
-def _verdict(report: ValidationReport) -> InvalidData:
+def _verdict(report: ValidationReport) -> str:
     rules = sorted({f"{f.rule}" + (f" in {f.column!r}" if f.column else "") for f in report.errors})
     shown = ", ".join(rules[:4]) + (", …" if len(rules) > 4 else "")
-    return InvalidData(f"data is invalid: {len(report.errors)} error finding(s): {shown}")
+    return f"data is invalid: {len(report.errors)} error finding(s): {shown}"
 
 
 def _print_report(console: Console, report: ValidationReport) -> None:
@@ -116,7 +124,7 @@ def _redact_targets(files: list[Path], out: Path) -> dict[Path, Path]:
     return {f: out / f.name for f in files}
 
 
-@app.command("validate")
+@app.command("validate", epilog=EXIT_CODES)
 def validate_command(
     files: Files,
     schema: SchemaOpt = None,
@@ -136,7 +144,8 @@ def validate_command(
     ] = "mask",
     as_json: JsonOpt = False,
 ) -> None:
-    """Validate data files: format, schema, PII, duplicates, label balance. Exit 1 when invalid."""
+    """Validate data files: format, schema, PII, duplicates, label balance. Exit 0 valid, 1 invalid, 2 bad
+    input (unreadable file, bad flag), 3 could not complete."""
     from hokusai.data import load_schema, redact, validate
     from hokusai.data.quality import parse_overrides
 
@@ -176,10 +185,10 @@ def validate_command(
     else:
         _print_report(Console(soft_wrap=True), report)
     if not report.valid:
-        raise _verdict(report)
+        output.negative(_verdict(report))
 
 
-@app.command("manifest")
+@app.command("manifest", epilog=EXIT_CODES)
 def manifest_command(
     files: Files,
     wallet: Annotated[
@@ -193,7 +202,8 @@ def manifest_command(
     out: Annotated[Path | None, typer.Option("--out", help="Write the manifest JSON to this file.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Hash and describe data files (with validation results) in a manifest JSON."""
+    """Hash and describe data files (with validation results) in a manifest JSON. Exit 0 valid, 1 invalid
+    (the manifest is still written), 2 bad input, 3 could not complete."""
     from hokusai.data import build_manifest, load_schema
     from hokusai.data.quality import parse_overrides
 
@@ -233,12 +243,11 @@ def manifest_command(
     if not manifest["validation"]["valid"]:
         errors = [f for f in manifest["validation"]["findings"] if f["severity"] == "error"]
         rules = sorted({f["rule"] for f in errors})
-        raise InvalidData(
-            f"data is invalid: {len(errors)} error finding(s): {', '.join(rules)} (see the manifest)"
-        )
+        shown = ", ".join(rules)
+        output.negative(f"data is invalid: {len(errors)} error finding(s): {shown} (see the manifest)")
 
 
-@app.command("infer-schema")
+@app.command("infer-schema", epilog=EXIT_CODES)
 def infer_schema_command(
     file: Annotated[Path, typer.Argument(help="Data file to infer the schema from.")],
     out: Annotated[

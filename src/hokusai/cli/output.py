@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from hokusai.errors import EXIT_NEGATIVE
 
 Summary = Callable[[Mapping[str, Any]], None]
 WIDE = 10_000  # tables render at their natural width (never squeezed into 80 columns)
@@ -43,6 +45,13 @@ def table(columns: list[str], rows: Iterable[Iterable[Any]], title: str | None =
     for row in rows:
         grid.add_row(*(escape("" if cell is None else str(cell)) for cell in row))
     Console(width=WIDE, highlight=False).print(grid)
+
+
+def negative(message: str) -> NoReturn:
+    """End a command whose check completed with a negative verdict (a run not accepted, invalid data):
+    one line on stderr and exit code 1 (``errors.EXIT_NEGATIVE``), never the code of refused input (2)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_NEGATIVE)
 
 
 def next_step(command: str) -> None:
@@ -131,10 +140,11 @@ def run_summary(run: Mapping[str, Any]) -> None:
     contributors = result.get("contributors") or []
     if contributors:
         table(
-            ["wallet", "data hash", "rows used", "near-copies", "value ± se (pp)", "weight (bps)"],
+            ["wallet", "data hash", "rows used", "near-copies", "value ± se (pp)", "method", "weight (bps)",
+             "paid"],
             [
                 (c.get("wallet"), c.get("data_hash"), c.get("rows_used"), c.get("near_duplicates"),
-                 _value(c), c.get("weight_bps"))
+                 _value(c), c.get("method"), c.get("weight_bps"), paid(c))
                 for c in contributors
             ],
         )  # fmt: skip
@@ -142,6 +152,20 @@ def run_summary(run: Mapping[str, Any]) -> None:
         next_step(f"hokusai runs wait {run['id']}")
     elif run.get("attestation_id"):
         next_step(f"hokusai attest get {run['attestation_id']}")
+
+
+def paid(contributor: Mapping[str, Any]) -> str:
+    """``yes``/``no`` and why, with an excluded contribution's validation message (a result without
+    ``paid``: paid when its weight is above 0)."""
+    given = contributor.get("paid")
+    said = "yes" if (bool(contributor.get("weight_bps")) if given is None else bool(given)) else "no"
+    reason = str(contributor.get("reason") or "").replace("_", " ")
+    excluded = contributor.get("excluded")
+    if isinstance(excluded, Mapping):
+        excluded = excluded.get("message")
+    if excluded:
+        reason = f"{reason}: {excluded}"
+    return f"{said} ({reason})" if reason else said
 
 
 def _value(contributor: Mapping[str, Any]) -> str | None:

@@ -1,7 +1,11 @@
 """``hokusai pipeline run|demo``: evaluate contributions, with rich progress and an outcome table.
 
-Exit code 0 when DeltaOne is accepted, 1 when the run completed with another outcome (the
-verdict is negative), 2 for bad input. Heavy imports happen inside the commands.
+Exit codes (``EXIT_CODES``, in every command's help): 0 a DeltaOne accepted, 1 the evaluation completed and
+is not accepted (the result is printed, under ``--json`` on stdout), 2 bad input or usage (refused before
+any verdict; under ``--json`` the error ``{"error": {"code", "message", "details"}}`` on stdout), 3 the run
+could not complete (MLflow unreachable, an internal failure). A contribution that fails validation is
+excluded (listed with its reason), not fatal: only a run with no contribution left is refused (2).
+Heavy imports happen inside the commands.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,14 +24,21 @@ from rich.console import Console
 from rich.markup import escape
 
 from hokusai.cli import output
-from hokusai.errors import ConfigError, InvalidInput
+from hokusai.errors import EXIT_NEGATIVE, ConfigError, InvalidInput
 from hokusai.pipeline.options import EvaluationOptions
 
 if TYPE_CHECKING:
     from hokusai.config import Settings
     from hokusai.pipeline.spec import PipelineResult, PipelineSpec, ProgressEvent
 
-app = typer.Typer(help="Evaluate contributed data against a baseline model and attest the result.")
+EXIT_CODES = (
+    "Exit codes: 0 accepted (a DeltaOne); 1 evaluated, not accepted; 2 bad input or usage (with --json, "
+    'the error {"error": {"code", "message", "details"}} on stdout); 3 could not complete (a service '
+    "down, an internal failure)."
+)
+app = typer.Typer(
+    help="Evaluate contributed data against a baseline model and attest the result.", epilog=EXIT_CODES
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -248,7 +260,8 @@ def _value(value: float | None, error: float | None) -> str:
 
 
 def print_contributors(result: PipelineResult) -> None:
-    """Each contribution's wallet and data hash (whole), rows, near-copies dropped, value ± error, weight."""
+    """Each contribution's wallet and data hash (whole), rows, near-copies dropped, value ± error, how it
+    was valued (exact or estimated, retrains), weight, and whether it is paid and why."""
     valuation = result.report.get("valuation") or {}
     caption = None
     if valuation:
@@ -258,11 +271,18 @@ def print_contributors(result: PipelineResult) -> None:
             + ("" if floor is None else f", noise floor {floor:.3f} pp")
             + (", attribution inconclusive: equal split" if valuation.get("attribution_inconclusive") else "")
         )
+    payout = result.report.get("payout") or {}
+    if payout and not payout.get("paid") and payout.get("reason") == "not_accepted":
+        caption = (caption + "; " if caption else "") + (
+            f"not a DeltaOne ({payout.get('outcome')}): nobody is paid, values are for the record"
+        )
     output.table(
-        ["wallet", "data sha256", "rows submitted", "rows used", "near-copies", "value (pp)", "weight (bps)"],
+        ["wallet", "data sha256", "rows submitted", "rows used", "near-copies", "value (pp)", "method",
+         "retrains", "weight (bps)", "paid"],
         [
             (c.wallet or "-", c.data_hash, c.rows_submitted, c.rows_used, c.near_duplicates,
-             _value(c.value_pp, c.value_se_pp), c.weight_bps)
+             _value(c.value_pp, c.value_se_pp), c.method or "-", "-" if c.retrains is None else c.retrains,
+             c.weight_bps, output.paid(asdict(c)))
             for c in result.contributors
         ],
         title="Contributors",
@@ -307,10 +327,10 @@ def execute(spec: PipelineSpec, as_json: bool) -> None:
         result = run_pipeline(spec, settings, progress=callback)  # type: ignore[arg-type]
     print_result(result, as_json)
     if not result.accepted:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_NEGATIVE)
 
 
-@app.command("run")
+@app.command("run", epilog=EXIT_CODES)
 def run(
     baseline: Baseline,
     train: Train,
@@ -344,7 +364,9 @@ def run(
         ),
     ] = False,
 ) -> None:
-    """Train a candidate on base + contributions, compare on the benchmark, attest and record."""
+    """Train a candidate on base + contributions, compare on the benchmark, attest and record. A contribution
+    that fails validation is excluded with its reason; the others are evaluated. Only an accepted run pays
+    (signs weights); a run that is not accepted keeps the values for the record only."""
     spec = make_spec(
         contribution, contributor, baseline=baseline, train=train, benchmark=benchmark, target=target,
         primary_metric=primary_metric, task=task, seed=seed, sample=sample, threshold=threshold,
@@ -356,7 +378,7 @@ def run(
     execute(spec, as_json)
 
 
-@app.command("demo")
+@app.command("demo", epilog=EXIT_CODES)
 def demo(out_dir: OutDir = None, as_json: AsJson = False) -> None:
     """A complete run on scikit-learn's breast cancer data: a contribution that helps, accepted."""
     from hokusai.config import load_settings

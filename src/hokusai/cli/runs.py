@@ -16,8 +16,7 @@ from hokusai.cli._client import (
     console,
     make_client,
 )
-from hokusai.cli.output import contribution_summary, emit, run_summary
-from hokusai.errors import InvalidData
+from hokusai.cli.output import contribution_summary, emit, negative, run_summary
 
 app = typer.Typer(help="Evaluation runs on a Hokusai server.", no_args_is_help=True)
 
@@ -103,8 +102,7 @@ def _wait(client, run_id: str, quiet: bool, timeout: float = 1800):
 
 
 def _exit_for(run) -> None:
+    """A run that failed ends the command with exit 1 (its verdict is known and negative), one line."""
     if run.state == "failed":
         error = run.error
-        raise InvalidData(
-            f"run {run.id} failed: {error and error.message}", code=(error and error.code) or "run_failed"
-        )
+        negative(f"run {run.id} failed: {error and error.message}")

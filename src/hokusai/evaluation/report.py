@@ -9,6 +9,11 @@ weights were derived (``valuation``: method, retrains, noise floor, efficiency),
 commitments of the baseline and candidate artifacts (the contract's lineage), and the run
 options. Its canonical hash is a leaf of the hash tree,
 so it cannot be changed without breaking the attestation. No timestamps: same run, same report.
+
+Payouts (``payable_bps``, the one rule, also applied by ``hokusai attest verify``): only an accepted run
+pays; a run that is not a DeltaOne keeps its contributions' values for the record and signs 0 bps for
+everyone (``payout`` says why). Each contribution says whether it is paid and why (``paid``, ``reason``:
+``REASONS``); one that failed validation is ``excluded`` with the validation's reason and findings.
 """
 
 from __future__ import annotations
@@ -24,9 +29,52 @@ from hokusai.evaluation.families import METRIC_INFO
 from hokusai.evaluation.integrate import ContributionRows
 from hokusai.evaluation.neardup import NearDuplicateRule
 
-REPORT_VERSION = "3"
+REPORT_VERSION = "4"
 EVALUATION = "evaluation"
 PREVIEW = "preview_estimate"
+PAID = "positive_value"
+REASONS = {
+    PAID: "its value is above zero: paid in proportion to it",
+    "equal_split_inconclusive": "no value cleared the noise: the harmless contributions share equally",
+    "excluded": "it failed validation and was not evaluated",
+    "no_rows": "no row of it survived integration (empty, or copies of rows already present)",
+    "not_accepted": "the run is not a DeltaOne: nothing is paid, values are kept for the record",
+    "harmful": "its value is below zero: it made the model worse",
+    "indistinguishable_from_zero": "its value is not distinguishable from zero",
+}
+"""Why a contribution is (``positive_value``, ``equal_split_inconclusive``) or is not paid."""
+
+
+def payable_bps(bps: Sequence[int], accepted: bool) -> list[int]:
+    """The weights an attestation signs: the valuation's basis points when the run is accepted, else all 0
+    (a run that is not a DeltaOne pays nobody; its values stay in the report for the record)."""
+    return [int(b) if accepted else 0 for b in bps]
+
+
+def _payout(
+    i: int, contribution: Mapping[str, Any], attribution: Attribution | None, accepted: bool, bps: int
+) -> tuple[bool, str]:
+    """Whether contribution ``i`` is paid and why (a reason of ``REASONS``)."""
+    if contribution.get("excluded"):
+        return False, "excluded"
+    if attribution is None or not attribution.players[i]:
+        return False, "no_rows"
+    if not accepted:
+        return False, "not_accepted"
+    if bps > 0:
+        return True, "equal_split_inconclusive" if attribution.inconclusive else PAID
+    given = getattr(attribution, "reasons", None)  # the valuation's own verdict, when it gives one
+    if given is not None and given[i]:
+        return False, str(given[i])
+    value = attribution.values_pp[i]
+    return False, "harmful" if value is not None and value < 0 else "indistinguishable_from_zero"
+
+
+def _method(attribution: Attribution | None, i: int) -> str | None:
+    """``exact`` or ``estimated`` (sampled coalitions) for a valued contribution, else None."""
+    if attribution is None or attribution.method is None or not attribution.players[i]:
+        return None
+    return "exact" if attribution.method.value in ("exact_shapley", "single_contributor") else "estimated"
 
 
 def _metric(c: MetricComparison) -> dict[str, Any]:
@@ -90,7 +138,31 @@ def build_report(
     tests: Mapping[str, Any] | None = None,
     commitments: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The report as a JSON-ready dict (``contributions``: wallet and data hash per contribution)."""
+    """The report as a JSON-ready dict (``contributions``: wallet and data hash per contribution, and
+    ``excluded``, the validation's reason, for one that failed validation)."""
+    accepted = decision.accepted
+    signed = payable_bps(
+        attribution.weights.bps if attribution is not None else [0] * len(contributions), accepted
+    )
+    entries = []
+    for i, (contribution, row) in enumerate(zip(contributions, rows, strict=True)):
+        paid, reason = _payout(i, contribution, attribution, accepted, signed[i])
+        method = _method(attribution, i)
+        entries.append(
+            {
+                **dict(contribution),
+                "excluded": contribution.get("excluded"),
+                "rows": asdict(row),
+                "player": attribution is not None and attribution.players[i],
+                "value_pp": None if attribution is None else attribution.values_pp[i],
+                "value_se_pp": None if attribution is None else attribution.stderr_pp[i],
+                "method": method,
+                "retrains": None if method is None or attribution is None else attribution.retrains,
+                "weight_bps": signed[i],
+                "paid": paid,
+                "reason": reason,
+            }
+        )
     return {
         "report_version": REPORT_VERSION,
         "kind": kind,
@@ -106,17 +178,13 @@ def build_report(
         "classes": [str(c) for c in task.classes],
         "samples": dict(samples),
         "weight_commitments": None if commitments is None else dict(commitments),
-        "contributions": [
-            {
-                **dict(contribution),
-                "rows": asdict(row),
-                "player": attribution is not None and attribution.players[i],
-                "value_pp": None if attribution is None else attribution.values_pp[i],
-                "value_se_pp": None if attribution is None else attribution.stderr_pp[i],
-                "weight_bps": 0 if attribution is None else attribution.weights.bps[i],
-            }
-            for i, (contribution, row) in enumerate(zip(contributions, rows, strict=True))
-        ],
+        "contributions": entries,
+        "excluded": sum(1 for c in contributions if c.get("excluded")),
+        "payout": {
+            "paid": accepted and any(signed),
+            "reason": "accepted" if accepted else "not_accepted",
+            "outcome": decision.reason.value,
+        },
         "weights_method": None if attribution is None else attribution.weights.method.value,
         "valuation": None if attribution is None else attribution.report(),
         "near_duplicates": None if near_duplicates is None else near_duplicates.describe(),

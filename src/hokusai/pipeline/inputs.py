@@ -4,6 +4,9 @@ validation, same hash as ``hokusai data validate|manifest`` and the upload endpo
 The base data's schema (inferred, label = the target, no extra columns) is the contract: the
 benchmark and every contribution are validated against it (schema rules, PII, quality). A
 contribution with a header and no rows is not an error: it is empty (``no_contribution_rows``).
+A contribution that fails validation does not stop the run: it is excluded (no rows, its reason kept for
+the report, the attestation and the run page) and the others are evaluated; the run is refused only
+when every contribution fails, or when the base data or the benchmark does.
 
 A validation verdict depends only on the file's bytes, the schema, the label and the tool version,
 so it is cached under exactly that key (``<data dir>/cache/validation``): evaluating the next
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +26,14 @@ import pandas as pd
 
 from hokusai import data
 from hokusai._version import __version__
-from hokusai.errors import InvalidData, NotFound
+from hokusai.errors import InvalidData, InvalidInput, NotFound
 from hokusai.files import atomic_write_json
 from hokusai.hashing import canonical_hash
 from hokusai.pipeline.spec import PipelineSpec
 
 EMPTY_FILE_RULE = "rows.none"
+UNREADABLE_RULE = "file.unreadable"
+"""A file the reader cannot parse (``hokusai data validate`` exits 2 on it): a contribution's is excluded."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class DataInput:
     frame: pd.DataFrame
     data_hash: str
     manifest: dict[str, Any]
+    excluded: dict[str, Any] | None = None
+    """Why a contribution was left out (``code``, ``message``, ``findings``); None when it is used."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,17 @@ def _validated(path: Path, digest: str, schema: Any, target: str, cache: Path | 
     )
 
     def validate() -> dict[str, Any]:
-        report = data.validate(path, schema=schema, label=target)
+        try:
+            report = data.validate(path, schema=schema, label=target)
+        except InvalidInput as exc:  # a file the reader cannot parse: a finding like any other
+            unreadable: dict[str, Any] = {
+                "file": str(path), "column": None, "rule": UNREADABLE_RULE, "count": 1, "rows": [],
+                "severity": "error", "message": exc.message,
+            }  # fmt: skip
+            return {
+                "errors": [unreadable],
+                "manifest": {"data_hash": digest, "row_count": 0, "column_count": 0},
+            }
         return {"errors": [f.to_dict() for f in report.errors], "manifest": report.files[0].data_manifest}
 
     return _cached(cache, f"{key}.json", validate)
@@ -85,16 +102,26 @@ def _inferred_schema(path: Path, digest: str, target: str, cache: Path | None) -
     return data.Schema.model_validate(_cached(cache, f"schema-{key}.json", infer))
 
 
+def _failure(name: str, errors: list[dict[str, Any]]) -> InvalidData:
+    shown = "; ".join(f"{f['column'] or 'file'}: {f['rule']} ({f['message']})" for f in errors[:3])
+    more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
+    return InvalidData(f"{name} fails validation: {shown}{more}", code="validation_failed", details=errors)
+
+
 def _load(
-    name: str, path: Path, digest: str, schema: Any, target: str, cache: Path | None, *, may_be_empty: bool
+    name: str, path: Path, digest: str, schema: Any, target: str, cache: Path | None, *, contribution: bool
 ) -> DataInput:
+    """One file, validated; a contribution that fails is returned excluded (no rows, never read), any other
+    file that fails stops the run."""
     verdict = _validated(path, digest, schema, target, cache)
-    errors = [f for f in verdict["errors"] if not (may_be_empty and f["rule"] == EMPTY_FILE_RULE)]
-    if errors:
-        shown = "; ".join(f"{f['column'] or 'file'}: {f['rule']} ({f['message']})" for f in errors[:3])
-        more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
-        raise InvalidData(f"{name} fails validation: {shown}{more}", code="validation_failed", details=errors)
+    errors = [f for f in verdict["errors"] if not (contribution and f["rule"] == EMPTY_FILE_RULE)]
     manifest = {**verdict["manifest"], "source_path": path.name}
+    if errors:
+        failure = _failure(name, errors)
+        if not contribution:
+            raise failure
+        excluded = {"code": failure.code, "message": failure.message, "findings": errors}
+        return DataInput(name, pd.DataFrame(), manifest["data_hash"], manifest, excluded)
     return DataInput(name, data.read_frame(path), manifest["data_hash"], manifest)
 
 
@@ -127,8 +154,15 @@ def load_inputs(spec: PipelineSpec, cache: Path | None = None) -> Inputs:
             schema,
             spec.target,
             cache,
-            may_be_empty=name.startswith("contribution"),
+            contribution=name.startswith("contribution"),
         )
         for name, path in named
     ]
-    return Inputs(train=loaded[0], benchmark=loaded[1], contributions=loaded[2:])
+    train, benchmark, contributions = loaded[0], loaded[1], loaded[2:]
+    if contributions and all(c.excluded for c in contributions):
+        messages = "; ".join(str(c.excluded["message"]) for c in contributions if c.excluded)
+        findings = [c.excluded for c in contributions if c.excluded]
+        raise InvalidData(f"no contribution remains: {messages}", code="validation_failed", details=findings)
+    columns = train.frame.iloc[0:0]  # an excluded contribution: no rows, the base data's columns
+    contributions = [replace(c, frame=columns.copy()) if c.excluded else c for c in contributions]
+    return Inputs(train=train, benchmark=benchmark, contributions=contributions)

@@ -81,8 +81,8 @@ def mlflow_values(
                 c.interval.low,
                 c.interval.high,
             )
-    for i, bps in enumerate(weighed.weights_bps if weighed else [], 1):
-        metrics[f"weight_bps_{i}"] = bps
+    for i, contribution in enumerate(report["contributions"] if weighed else [], 1):
+        metrics[f"weight_bps_{i}"] = contribution["weight_bps"]  # what is signed: 0 unless accepted
     if weighed is not None:
         attribution = weighed.attribution
         for i, (value, error) in enumerate(zip(attribution.values_pp, attribution.stderr_pp, strict=True), 1):

@@ -230,6 +230,11 @@ def _result(
                 c["value_pp"],
                 c["value_se_pp"],
                 sum(v for k, v in c["rows"].items() if k.startswith("near_duplicate_of_")),
+                c["method"],
+                c["retrains"],
+                c["paid"],
+                c["reason"],
+                (c["excluded"] or {}).get("message"),
             )
             for c in report["contributions"]
         ],

@@ -156,7 +156,9 @@ class MetricResult:
 
 @dataclass(frozen=True)
 class ContributorResult:
-    """One contribution's outcome: rows, near-copies dropped, value ± standard error (pp), weight."""
+    """One contribution's outcome: rows, near-copies dropped, value ± standard error (pp), how it was valued
+    (``exact`` or ``estimated``, with the run's retrains), its weight, and whether it is paid and why
+    (``reason``: ``evaluation.report.REASONS``; ``excluded``: the validation's message when it failed)."""
 
     wallet: str | None
     data_hash: str
@@ -166,6 +168,11 @@ class ContributorResult:
     value_pp: float | None = None
     value_se_pp: float | None = None
     near_duplicates: int = 0
+    method: str | None = None
+    retrains: int | None = None
+    paid: bool = False
+    reason: str | None = None
+    excluded: str | None = None
 
     @property
     def weight(self) -> float:

@@ -399,7 +399,7 @@ def make_report(
         options=options,
         samples=prepared.samples(),
         contributions=[
-            {"wallet": c.wallet, "data_hash": d.data_hash}
+            {"wallet": c.wallet, "data_hash": d.data_hash, "excluded": d.excluded}
             for c, d in zip(spec.contributions, inputs.contributions, strict=True)
         ],
         rows=prepared.integration.rows,
@@ -433,7 +433,11 @@ def attest(
     sealer: Sealer,
     environment: str,
 ) -> dict[str, Any]:
-    """The sealed attestation document (``sealer`` signs it: here, or the platform for a run worker)."""
+    """The sealed attestation document (``sealer`` signs it: here, or the platform for a run worker).
+
+    Its weights are the report's (``report.payable_bps``: 0 for everyone unless the run is accepted); a
+    contribution excluded by validation is listed with ``validation_status`` ``invalid``, 0 rows, weight 0
+    (its reason is in the report, which the hash tree commits to)."""
     estimator = trained.candidate.estimator
     base_rows, contributed = len(prepared.base), prepared.contributed_rows
     baseline_entry = ModelEntry(
@@ -460,11 +464,16 @@ def attest(
             wallet=str(c.wallet),
             data_hash=d.data_hash,
             data_manifest=d.manifest,
-            weight_bps=bps,
+            weight_bps=entry["weight_bps"],
             rows_used=len(rows),
+            valid=d.excluded is None,
         )
-        for c, d, bps, rows in zip(
-            spec.contributions, inputs.contributions, weighed.weights_bps, prepared.contributions, strict=True
+        for c, d, entry, rows in zip(
+            spec.contributions,
+            inputs.contributions,
+            report["contributions"],
+            prepared.contributions,
+            strict=True,
         )
     ]
     document = build_document(

@@ -142,3 +142,17 @@ def registered_baseline(case_data: Case, mlflow_server: MlflowServer) -> str:
     finally:
         mlflow.set_tracking_uri(previous)
     return f"models:/{name}/1"
+
+
+def valued_bps(report: dict) -> list[int]:  # type: ignore[type-arg]
+    """The basis points the valuation gives each contribution from the report's values: what the run signs
+    when it is accepted (a run that is not accepted signs 0 for everyone; its values are for the record)."""
+    from hokusai.evaluation.weights import weights_from_values
+
+    contributions = report["contributions"]
+    return weights_from_values(
+        [c["value_pp"] for c in contributions],
+        [bool(c["player"]) for c in contributions],
+        report["valuation"]["noise_floor_pp"] or 0.0,
+        True,
+    ).bps

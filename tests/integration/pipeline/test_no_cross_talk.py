@@ -108,7 +108,7 @@ def test_hokusai_url_without_a_key_is_one_line_naming_hokusai_api_key_and_exit_2
 ) -> None:
     monkeypatch.setenv("HOKUSAI_URL", "http://127.0.0.1:9")
     code, out, err = _hokusai(_run_args(case), capsys)
-    assert code == 2 and out == ""
+    assert code == 2 and json.loads(out)["error"]["code"] == "invalid_config"  # --json: the error on stdout
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "HOKUSAI_API_KEY" in lines[0] and "HOKUSAI_URL is set" in lines[0]
     assert _everything_recorded(bystander.url) == ([], [])

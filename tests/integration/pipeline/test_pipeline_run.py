@@ -14,7 +14,7 @@ from hokusai.config import Settings
 from hokusai.pipeline import run_pipeline
 from hokusai.pipeline.spec import STEPS, ProgressEvent
 from hokusai.tracking.models import save_model_dir
-from tests.integration.pipeline.conftest import WALLET_A, WALLET_B, Case, baseline_estimator
+from tests.integration.pipeline.conftest import WALLET_A, WALLET_B, Case, baseline_estimator, valued_bps
 
 
 def test_contribution_with_real_signal_is_accepted_registered_and_recorded(
@@ -78,8 +78,9 @@ def test_two_contributors_are_weighted_by_their_exact_shapley_values(
 ) -> None:
     spec = case.spec((case.good, WALLET_A), (case.flipped, WALLET_B), register=False)
     result = run_pipeline(spec, server_settings)
-    weights = [c.weight_bps for c in result.contributors]
-    assert weights == [10_000, 0]  # the flipped copy only hurts: its value is negative
+    assert valued_bps(result.report) == [10_000, 0]  # the flipped copy only hurts: its value is negative
+    signed = [10_000, 0] if result.accepted else [0, 0]  # only an accepted run pays
+    assert [c.weight_bps for c in result.contributors] == signed
     valuation = result.report["valuation"]
     assert (
         valuation["method"] == "exact_shapley" and result.report["weights_method"] == "positive_value_share"
@@ -87,7 +88,7 @@ def test_two_contributors_are_weighted_by_their_exact_shapley_values(
     assert valuation["retrains"] == 3 + 3  # {}, {good}, {flipped} (both = the candidate) + 3 noise seeds
     assert result.contributors[1].value_pp is not None and result.contributors[1].value_pp < 0
     assert valuation["efficiency"]["gap_pp"] == pytest.approx(0.0, abs=1e-9)  # exact Shapley is efficient
-    assert [c["weight"] for c in result.attestation["contributors"]] == [1.0, 0.0]
+    assert [c["weight"] * 10_000 for c in result.attestation["contributors"]] == signed
 
 
 def test_two_helpful_contributors_share_the_weight(case: Case, server_settings: Settings) -> None:

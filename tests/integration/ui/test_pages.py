@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from hokusai.evaluation.report import REASONS
 from tests.integration.ui.conftest import PHONE, Browsing, Platform, Traffic
 
 pytestmark = pytest.mark.realparts
@@ -192,20 +193,27 @@ def test_the_run_page_shows_the_verdict_and_every_metric_of_the_report(
     page.screenshot(path=screenshots / "run.png", full_page=True)
 
 
-def test_the_run_page_shows_each_contributor_with_value_near_copies_and_weight(
+def test_the_run_page_shows_each_contributor_with_value_method_near_copies_weight_and_payout(
     browse: Browsing, platform: Platform
 ) -> None:
     wallet = platform.wallets["walletA"].address
     impact = platform.get("walletA", f"/api/v1/contributors/{wallet}/impact")
     entry = next(a for a in impact["models"]["m1"]["attestations"] if a["run_id"] == platform.ids["run"])
+    run = platform.get("walletA", f"/api/v1/runs/{platform.ids['run']}")
+    report = platform.get("walletA", f"/api/v1/attestations/{run['attestation_id']}/report")
+    (reported,) = report["contributions"]
     page = browse.page("walletA")
     page.goto(f"/ui/runs/{platform.ids['run']}")
     (row,) = page.locator("#contributor-table tbody tr").all()
-    contribution, shown_wallet, value, near, weight = cells(row)
+    contribution, shown_wallet, value, method, near, weight, paid = cells(row)
     assert (contribution, shown_wallet) == (platform.ids["contribution"], wallet)
     assert value.startswith(f"{entry['value_pp']:+.2f}") and value.endswith("pp")
+    assert method == f"{reported['method']}, {reported['retrains']} retrains"
     assert near == str(entry["near_duplicates"])
     assert weight == shown_weight(round(entry["weight"] * 10_000))
+    assert reported["paid"] is (reported["weight_bps"] > 0)
+    assert paid == ("yes: " if reported["paid"] else "no: ") + REASONS[reported["reason"]]
+    assert row.get_attribute("data-reason") == reported["reason"]
 
 
 def test_the_run_page_shows_the_plots_the_worker_drew_with_alt_text(

@@ -184,7 +184,7 @@ def test_a_runs_mint_request_comes_from_the_server_and_is_written_to_out(
     assert code == 2 and err.count("\n") == 1  # the server's 404, one line
     served.routes["/api/v1/runs/hk-43/mint-request"] = {"typedDataDigest": "0x" + "ab" * 32}
     code, _, err = run(["attest", "mint-request", "hk-43", "--url", served.url], capsys)
-    assert code == 1 and err.count("\n") == 1  # not a mint request: one line, no traceback
+    assert code == 3 and err.count("\n") == 1  # not a mint request: could not complete, one line
     assert "the server's answer is not a MintRequest" in err
 
 

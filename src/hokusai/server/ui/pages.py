@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from hokusai.errors import HokusaiError, InvalidInput, Unauthorized
+from hokusai.evaluation.report import REASONS
 from hokusai.server.deps import session_cookie
 from hokusai.server.principal import Principal
 from hokusai.server.ui import session as ui_session
@@ -81,6 +82,26 @@ def value_pp(value: Any, error: Any) -> str:
     if value is None:
         return "—"
     return signed(value) + (f" ± {number(error, 2)}" if error is not None else "") + " pp"
+
+
+def payout(entry: dict[str, Any], weight_bps: Any) -> dict[str, Any]:
+    """How a contribution was valued and whether it is paid, from its entry in the run's report: ``method``
+    (exact or estimated) and ``retrains``, ``paid`` and ``reason`` as the report gives them (a report
+    without them: paid when its weight is above 0), ``reason_text`` in words, ``excluded`` (the validation's
+    message when it failed validation)."""
+    bps = entry.get("weight_bps", weight_bps)
+    paid = entry.get("paid")
+    paid = bool(bps) if paid is None else bool(paid)
+    reason = entry.get("reason")
+    excluded = entry.get("excluded") or {}
+    return {
+        "method": entry.get("method"),
+        "retrains": entry.get("retrains"),
+        "paid": paid,
+        "reason": reason,
+        "reason_text": REASONS.get(reason or "", (reason or "").replace("_", " ")),
+        "excluded": excluded.get("message") if isinstance(excluded, dict) else str(excluded),
+    }
 
 
 def weight(bps: Any) -> str:

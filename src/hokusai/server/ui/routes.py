@@ -52,7 +52,7 @@ from hokusai.server.services.runs import FINISHED, get_run, list_runs, run_contr
 from hokusai.server.state import AppState
 from hokusai.server.ui import session as ui_session
 from hokusai.server.ui.charts import lineage_chart
-from hokusai.server.ui.pages import UiRoute, render
+from hokusai.server.ui.pages import UiRoute, payout, render
 from hokusai.wallet import checksum_address
 
 router = APIRouter(prefix="/ui", route_class=UiRoute, include_in_schema=False)
@@ -230,9 +230,11 @@ def run_page(
     view = _json(run_view(session, run))
     attestation = session.get(Attestation, run.attestation_id) if run.attestation_id else None
     report = attestation.report if attestation is not None else None
+    entries = (report or {}).get("contributions") or []
     contributors = [
         {"id": c.id, "wallet": c.contributor_address, "weight_bps": link.weight_bps,
-         **_json(contribution_value(session, run, position))}
+         **_json(contribution_value(session, run, position)),
+         **payout(entries[position] if position < len(entries) else {}, link.weight_bps)}
         for position, (link, c) in enumerate(run_contributions(session, run))
     ]  # fmt: skip
     return render(request, "run.html", principal, {
