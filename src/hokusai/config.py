@@ -228,9 +228,9 @@ class Settings(BaseSettings):
     valuation_tolerance_pp: float = Field(
         0.1, ge=0, description="Sampling stops once every value's standard error is below this (pp)."
     )
-    valuation_method: Literal["auto", "exact_shapley", "permutation_shapley", "msr_banzhaf"] = Field(
-        "auto", description="Estimator of contributor values; auto: exact when it fits the budget."
-    )
+    valuation_method: Literal[
+        "auto", "exact_shapley", "kernel_shapley", "permutation_shapley", "msr_banzhaf"
+    ] = Field("auto", description="Estimator of contributor values; auto: exact when it fits the budget.")
     valuation_workers: int = Field(
         1, ge=1, le=256, description="Local processes that run valuation retrains (joblib); 1: in process."
     )

@@ -114,6 +114,7 @@ def build_report(
                 "value_pp": None if attribution is None else attribution.values_pp[i],
                 "value_se_pp": None if attribution is None else attribution.stderr_pp[i],
                 "weight_bps": 0 if attribution is None else attribution.weights.bps[i],
+                "valuation": None if attribution is None else attribution.contribution(i),
             }
             for i, (contribution, row) in enumerate(zip(contributions, rows, strict=True))
         ],

@@ -122,7 +122,7 @@ def test_twenty_contributors_are_valued_within_the_budget_with_a_standard_error_
     events: list[ProgressEvent] = []
     result = run_pipeline(market.spec(market.honest(20, 30), preview=True), embedded_settings, events.append)
     valuation = result.report["valuation"]
-    assert valuation["method"] == "msr_banzhaf"
+    assert valuation["method"] == "kernel_shapley"
     assert valuation["retrains"] <= 64 == valuation["budget"]
     assert all(c.value_se_pp is not None and c.value_se_pp > 0 for c in result.contributors)
     progress = [e for e in events if e.state == "progress"]
@@ -160,4 +160,4 @@ def test_the_cli_table_shows_each_value_with_its_error_the_near_copies_and_the_w
     out = capsys.readouterr().out
     assert "value (pp)" in out and "near-copies" in out
     assert out.count(" ± ") == 7  # every player: value ± standard error; the farmer has no rows left
-    assert "msr_banzhaf" in out and "of 30 retrains" in out
+    assert "kernel_shapley" in out and "of 30 retrains" in out
