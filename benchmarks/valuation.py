@@ -59,7 +59,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from hokusai.evaluation.attribution import ValuationConfig, attribute
+from hokusai.evaluation.attribution import DEFAULT_BUDGET, ValuationConfig, attribute
 from hokusai.evaluation.executor import Fit, RetrainProblem, open_executor, utility
 from hokusai.evaluation.integrate import integrate
 from hokusai.evaluation.metrics import task_for
@@ -352,19 +352,26 @@ def payout(values: list[float], errors: list[float | None]) -> list[int]:
     return weights_from_values(values, stderr_pp=errors, players=[True] * len(values), accepted=True).bps
 
 
-def accuracy(workers: int, players_list: tuple[int, ...], seeds: int) -> dict[str, Any]:
-    """Basis points of each estimator at the default budget against exact Shapley's, on the same
-    fitted utilities (the estimators ask the brute-force table instead of refitting: same answers).
-    The budget left for coalitions is what ``attribute`` leaves on a deterministic model: 64 minus the
-    noise probe and the base-only model. Both sides go through the payout rule (exact: error 0)."""
-    left = ValuationConfig().budget - 2
+SAMPLED = (Method.GP, Method.KERNEL, Method.PERMUTATION, Method.BANZHAF)
+
+
+def accuracy(
+    workers: int, players_list: tuple[int, ...], seeds: int, budgets: tuple[int, ...]
+) -> dict[str, Any]:
+    """Basis points of each estimator at each budget against exact Shapley's, on the same fitted
+    utilities (the estimators ask the brute-force table instead of refitting: same answers). The
+    budget left for coalitions is what ``attribute`` leaves on a deterministic model: the budget
+    minus the noise probe and the base-only model. Both sides go through the payout rule (exact:
+    error 0, every positive value paid). One market per seed with the most players: the smaller
+    cases are its first contributors (``noisy_market`` draws them in order), so one table serves all."""
     data = datasets()[0]  # digits + logistic regression: deterministic, so exact values are the truth
     results: dict[str, Any] = {}
-    for players in players_list:
-        for seed in range(seeds):
-            market = noisy_market(data, 2000 + seed, players)
-            problem = problem_for(market, market.contributions)
-            table = brute_force_table(problem, workers)
+    for seed in range(seeds):
+        largest = noisy_market(data, 2000 + seed, max(players_list))
+        whole = brute_force_table(problem_for(largest, largest.contributions), workers)
+        for players in players_list:
+            table = {c: u for c, u in whole.items() if max(c, default=-1) < players}
+            kinds = largest.kinds[:players]
 
             def lookup(asked: list[frozenset[int]], table: dict = table) -> list[float]:
                 return [table[c] for c in asked]
@@ -372,27 +379,24 @@ def accuracy(workers: int, players_list: tuple[int, ...], seeds: int) -> dict[st
             exact = estimate(Method.EXACT, players, Utilities(lookup, 0, table), seed=SEED, tolerance=0)
             truth = np.array(payout(exact.values, exact.stderr))
             full, empty = frozenset(range(players)), frozenset()
-            case: dict[str, Any] = {"kinds": market.kinds, "exact_bps": truth.tolist()}
-            methods = (
-                [Method.EXACT]
-                if 2**players - 2 <= left
-                else [Method.KERNEL, Method.PERMUTATION, Method.BANZHAF]
-            )
-            for method in methods:
-                cache = Utilities(lookup, left, {full: table[full], empty: table[empty]})
-                found = estimate(method, players, cache, seed=SEED, tolerance=0.0)
-                bps = np.array(payout(found.values, found.stderr))
-                error = np.abs(bps - truth)
-                case[method.value] = {
-                    "max_bps_error": int(error.max()),
-                    "mean_bps_error": float(error.mean()),
-                    "pure_noise_share": sum(
-                        b for b, k in zip(bps, market.kinds, strict=True) if k in PURE_NOISE
-                    )
-                    / TOTAL_BPS,
-                    "retrains": cache.retrains,
-                }
-            results[f"digits n={players} seed={seed}"] = case
+            for budget in budgets:
+                left = budget - 2
+                case: dict[str, Any] = {"kinds": kinds, "budget": budget, "exact_bps": truth.tolist()}
+                auto = Method.EXACT if 2**players - 2 <= left else Method.GP
+                case["auto"] = auto.value
+                for method in [Method.EXACT] if auto is Method.EXACT else SAMPLED:
+                    cache = Utilities(lookup, left, {full: table[full], empty: table[empty]})
+                    found = estimate(method, players, cache, seed=SEED, tolerance=0.0)
+                    bps = np.array(payout(found.values, found.stderr))
+                    error = np.abs(bps - truth)
+                    case[method.value] = {
+                        "max_bps_error": int(error.max()),
+                        "mean_bps_error": float(error.mean()),
+                        "pure_noise_share": sum(b for b, k in zip(bps, kinds, strict=True) if k in PURE_NOISE)
+                        / TOTAL_BPS,
+                        "retrains": cache.retrains,
+                    }
+                results[f"digits n={players} seed={seed} budget={budget}"] = case
     return results
 
 
@@ -455,6 +459,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--accuracy-seeds", type=int, default=2)
     parser.add_argument("--players", default="6,8,10,12", help="sizes of the brute-force accuracy cases")
+    parser.add_argument(
+        "--budgets", default=f"64,{DEFAULT_BUDGET}", help="valuation budgets of the accuracy cases"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="also write every figure to this file")
     parser.add_argument("--only", help="the quality table of this data set alone (no Spearman, no 50)")
@@ -464,7 +471,8 @@ def main() -> None:
     figures: dict[str, Any] = {"quality": quality(args.seeds, args.workers, args.only)}
     if not args.only:
         players = tuple(int(n) for n in args.players.split(","))
-        figures["accuracy"] = accuracy(args.workers, players, args.accuracy_seeds)
+        budgets = tuple(int(b) for b in args.budgets.split(","))
+        figures["accuracy"] = accuracy(args.workers, players, args.accuracy_seeds, budgets)
         figures["split"] = split_ratio(args.workers, args.accuracy_seeds)
         figures["fifty"] = fifty(args.workers)
     figures["seconds"] = time.perf_counter() - started
@@ -488,19 +496,16 @@ def main() -> None:
         console.print(table)
     if args.only:
         return
-    table = Table(title="bps vs exact Shapley (brute force), digits + logistic regression, budget 64")
-    for column in ("case", "kernel_shapley max / mean", "permutation_shapley max / mean",
-                   "msr_banzhaf max / mean", "pure-noise share (kernel)"):  # fmt: skip
+    table = Table(title="bps vs exact Shapley (brute force), digits + logistic regression: max / mean error")
+    for column in ("case", "budget", *(m.value for m in SAMPLED), "auto", "pure-noise share (auto)"):
         table.add_column(column)
     for case, f in figures["accuracy"].items():
-        cells = [
-            f"{f[m]['max_bps_error']} / {f[m]['mean_bps_error']:.0f}" if m in f else "-"
-            for m in (Method.KERNEL.value, Method.PERMUTATION.value, Method.BANZHAF.value)
-        ]
-        if Method.EXACT.value in f:
-            cells[0] = f"exact: {f[Method.EXACT.value]['max_bps_error']} / 0"
-        chosen = f.get(Method.KERNEL.value) or f[Method.EXACT.value]
-        table.add_row(case, *cells, f"{chosen['pure_noise_share']:.2%}")
+        cells = [f"{f[m]['max_bps_error']} / {f[m]['mean_bps_error']:.0f}" if m in f else "-" for m in
+                 (m.value for m in SAMPLED)]  # fmt: skip
+        auto = f[f["auto"]]
+        chosen = f"{f['auto']}: {auto['max_bps_error']} / {auto['mean_bps_error']:.0f}"
+        table.add_row(case.rsplit(" budget", 1)[0], str(f["budget"]), *cells, chosen,
+                      f"{auto['pure_noise_share']:.2%}")  # fmt: skip
     console.print(table)
     console.print(f"split across 8 wallets ÷ whole: {json.dumps(figures['split'])}")
     console.print(f"50 contributors: {json.dumps(figures['fifty'])}")

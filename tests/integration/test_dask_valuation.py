@@ -157,7 +157,7 @@ def test_a_pipeline_run_on_the_cluster_writes_the_same_report_as_a_local_run(
     settings = mlflow_settings(tmp_path / "state")
     local = report(settings, "local")
     remote = report(settings.model_copy(update={"dask_scheduler": dask_scheduler}), "remote")
-    assert local["valuation"]["method"] == "exact_shapley"  # 2^6 coalitions and the noise probe fit 64
+    assert local["valuation"]["method"] == "exact_shapley"  # 2^6 coalitions and the probe fit the budget
     assert remote == local
 
 

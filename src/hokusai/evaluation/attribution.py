@@ -12,11 +12,12 @@ otherwise it is retrained with up to ``noise_seeds`` other seeds in all and the 
 deviation of those utilities, but never with so many that exact Shapley would no longer fit.
 Every fit counts toward the budget, so ``retrains`` never exceeds it.
 
-Exact Shapley whenever every coalition and the probe fit the budget (n = 6 at the default 64);
-otherwise ``DEFAULT_SAMPLED`` (kernel Shapley, chosen by measured error against brute force: see
-docs/pipeline.md) while 3 fits per player fit (the singletons, their complements and n/2 drawn pairs
-for the standard errors), else MSR Banzhaf (the only
-estimator that gives every one of many players a value and a standard error on a small budget).
+Exact Shapley whenever every coalition and the probe fit the budget (n <= 7 at the default 128);
+otherwise, while 3 fits per player fit (the singletons, their complements and n/2 drawn pairs),
+``DEFAULT_SAMPLED`` (Shapley values of a Gaussian-process surrogate, chosen by measured error against
+brute force: docs/benchmarks.md) up to ``GP_MAX_PLAYERS`` players and kernel Shapley beyond, else MSR
+Banzhaf (the only estimator that gives every one of many players a value and a standard error on a
+small budget).
 A single player needs no retrain: its value is the run's lift.
 
 Each value's total standard error combines the estimator's and the seed noise's (the floor times the
@@ -35,9 +36,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hokusai.config import DEFAULT_VALUATION_BUDGET
 from hokusai.errors import InvalidInput
 from hokusai.evaluation.executor import Fit, RetrainProblem, open_executor
 from hokusai.evaluation.valuation import (
+    GP_MAX_PLAYERS,
     Coalition,
     Method,
     Stop,
@@ -48,11 +51,11 @@ from hokusai.evaluation.valuation import (
 )
 from hokusai.evaluation.weights import DISTINGUISHABLE_Z, Weights, weights_from_values
 
-DEFAULT_BUDGET = 64
+DEFAULT_BUDGET = DEFAULT_VALUATION_BUDGET
 DEFAULT_NOISE_SEEDS = 3
 DEFAULT_TOLERANCE_PP = 0.1
-DEFAULT_SAMPLED = Method.KERNEL
-METHODS = ("auto", Method.EXACT.value, Method.KERNEL.value, Method.PERMUTATION.value, Method.BANZHAF.value)
+DEFAULT_SAMPLED = Method.GP
+METHODS = ("auto", *(m.value for m in Method if m is not Method.SINGLE))
 EXACT, ESTIMATED = "exact", "estimated"
 KERNEL_FITS_PER_PLAYER = 3  # the singletons and their complements, and half as many drawn pairs to err by
 
@@ -197,15 +200,25 @@ def probes(config: ValuationConfig) -> int:
 
 
 def choose_method(config: ValuationConfig, players: int, known: list[Coalition]) -> Method:
-    """Exact Shapley when every coalition and the noise probe fit the budget; else kernel Shapley
-    while the singletons, their complements and n/2 drawn pairs fit what is left, else MSR Banzhaf."""
+    """Exact Shapley when every coalition and the noise probe fit the budget; else, while the
+    singletons, their complements and n/2 drawn pairs fit what is left, the Gaussian-process
+    surrogate's Shapley values up to ``GP_MAX_PLAYERS`` players and kernel Shapley beyond; else MSR
+    Banzhaf."""
     exact_fits = exact_cost(players, known) + probes(config)
     if config.method == "auto":
         if exact_fits <= config.budget:
             return Method.EXACT
         left = config.budget - config.noise_seeds - (0 if frozenset() in known else 1)
-        return DEFAULT_SAMPLED if left >= KERNEL_FITS_PER_PLAYER * players else Method.BANZHAF
+        if left < KERNEL_FITS_PER_PLAYER * players:
+            return Method.BANZHAF
+        return DEFAULT_SAMPLED if players <= GP_MAX_PLAYERS else Method.KERNEL
     method = Method(config.method)
+    if method is Method.GP and players > GP_MAX_PLAYERS:
+        raise InvalidInput(
+            f"gp_shapley values at most {GP_MAX_PLAYERS} contributions, not {players}: "
+            "use kernel_shapley or auto",
+            code="valuation_method_unsuitable",
+        )
     if method is Method.EXACT and exact_fits > config.budget:
         raise InvalidInput(
             f"exact Shapley of {players} contributions needs {exact_fits} retrains, "

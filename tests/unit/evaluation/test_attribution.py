@@ -13,7 +13,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
 from hokusai.errors import InvalidInput
-from hokusai.evaluation.attribution import Attribution, ValuationConfig, attribute, choose_method
+from hokusai.evaluation.attribution import (
+    DEFAULT_BUDGET,
+    Attribution,
+    ValuationConfig,
+    attribute,
+    choose_method,
+)
 from hokusai.evaluation.executor import Fit, RetrainProblem, utility
 from hokusai.evaluation.metrics import task_for
 from hokusai.evaluation.valuation import Method
@@ -48,14 +54,27 @@ def _attribute(problem: RetrainProblem, config: ValuationConfig, **kwargs: objec
 def test_exact_shapley_is_chosen_while_every_coalition_and_the_noise_probe_fit_the_budget() -> None:
     config = ValuationConfig(budget=64, noise_seeds=3)
     assert choose_method(config, 6, [frozenset(range(6))]) is Method.EXACT  # 63 + 1 probe <= 64
-    assert choose_method(config, 7, [frozenset(range(7))]) is Method.KERNEL  # 127 + 1 > 64
+    assert choose_method(config, 7, [frozenset(range(7))]) is Method.GP  # 127 + 1 > 64
+    assert choose_method(config, 14, [frozenset(range(14))]) is Method.GP  # its 2^14 table: the largest
+    assert choose_method(config, 15, [frozenset(range(15))]) is Method.KERNEL
     assert choose_method(config, 20, [frozenset(range(20))]) is Method.KERNEL  # 3 x 20 <= 60 left
     assert choose_method(config, 21, [frozenset(range(21))]) is Method.BANZHAF
 
 
+def test_seven_contributions_are_exact_at_the_default_budget() -> None:
+    assert choose_method(ValuationConfig(), 7, [frozenset(range(7))]) is Method.EXACT  # 127 + 1 <= 160
+    assert choose_method(ValuationConfig(), 8, [frozenset(range(8))]) is Method.GP
+
+
+def test_forcing_the_surrogate_beyond_its_table_is_a_clear_error() -> None:
+    with pytest.raises(InvalidInput, match="at most 14 contributions") as caught:
+        choose_method(ValuationConfig(method="gp_shapley"), 15, [frozenset(range(15))])
+    assert caught.value.code == "valuation_method_unsuitable"
+
+
 def test_forcing_exact_shapley_beyond_the_budget_is_a_clear_error() -> None:
-    with pytest.raises(InvalidInput, match="needs 128 retrains") as caught:
-        choose_method(ValuationConfig(method="exact_shapley"), 7, [frozenset(range(7))])
+    with pytest.raises(InvalidInput, match="needs 256 retrains") as caught:
+        choose_method(ValuationConfig(method="exact_shapley"), 8, [frozenset(range(8))])
     assert caught.value.code == "valuation_budget_too_small"
 
 
@@ -132,17 +151,20 @@ def brute_force(problem: RetrainProblem, seed: int = 42) -> list[float]:
 
 
 def test_six_contributions_at_the_default_budget_are_exact_shapley_to_1e9() -> None:
-    """Issue 20: the noise probe must not push 63 coalitions past the 64 budget into sampling."""
+    """Issue 20: the noise probe must not push 63 coalitions past a 64 budget into sampling."""
     problem = _problem(6)
     result = _attribute(problem, ValuationConfig())
-    assert result.method is Method.EXACT and result.retrains == 64 == result.budget
+    assert result.method is Method.EXACT and result.retrains == 64 and result.budget == DEFAULT_BUDGET
+    tight = _attribute(problem, ValuationConfig(budget=64))
+    assert tight.method is Method.EXACT and tight.retrains == 64
+    assert tight.values_pp == pytest.approx(brute_force(problem), abs=1e-9)
     assert result.values_pp == pytest.approx(brute_force(problem), abs=1e-9)
     assert all(c["method"] == "exact" for c in map(result.contribution, range(6)))
 
 
 def test_a_seed_noisy_model_with_six_contributions_stays_exact() -> None:
     """The other noise seeds give way to the coalitions: one probe, and still every coalition."""
-    result = _attribute(_problem(6, DecisionTreeClassifier(max_features=2)), ValuationConfig())
+    result = _attribute(_problem(6, DecisionTreeClassifier(max_features=2)), ValuationConfig(budget=64))
     assert result.method is Method.EXACT and result.retrains == 64
     assert result.noise_retrains == 1 and result.noise_floor_pp is not None and result.noise_floor_pp > 0
 
@@ -151,7 +173,7 @@ def test_eight_contributions_on_a_real_model_are_near_brute_force_shapley() -> N
     problem = _problem(8)
     exact = brute_force(problem)
     result = _attribute(problem, ValuationConfig())
-    assert result.method is Method.KERNEL and result.retrains <= 64
+    assert result.method is Method.GP and result.retrains <= DEFAULT_BUDGET
     assert sum(v for v in result.values_pp if v is not None) == pytest.approx(sum(exact), abs=1e-9)
     for value, se, truth in zip(result.values_pp, result.stderr_pp, exact, strict=True):
         assert se is not None and abs(value - truth) <= 4 * se + 1e-9  # type: ignore[operator]
