@@ -18,21 +18,24 @@ feature drawn independently from the pool, labels drawn from the class shares). 
 
 Measured, side by side in the same run on the same contributions:
 
-* the platform's rule (``attribute``: near-copies dropped, exact Shapley or MSR Banzhaf within
-  64 retrains, noise floor, bps from values), and the same with permutation Shapley instead;
+* the platform's rule (``attribute``: near-copies dropped, exact Shapley or the Gaussian-process
+  surrogate within the default budget, noise floor, bps from values), and the same with permutation
+  Shapley instead;
 * today's rule before issue 11: exact dedup only, leave-one-out lift for 2-12 contributions,
   proportional to rows above 12 or when no lift is positive.
 
 Reported: share of basis points paid to the non-informative contributors (copycat, flipped,
 farmer, empty; median over seeds, goal <= 2 %), how often the label-flipped one gets 0 bps (goal
->= 95 %); the basis points of kernel Shapley, permutation Shapley and MSR Banzhaf at the default
-budget against exact Shapley's by brute force (all 2^n coalitions fitted, digits + logistic
-regression, n = 6 (exact: the issue's six-contributor case), 8, 10, 12; goal max <= 500, mean <=
-200) with the share paid to pure-noise contributors (permuted labels, empty); one clean
-contribution split across 8 wallets vs whole (goal: total share ratio <= 1.05); and 50
-contributors valued within 64 retrains with a standard error each.
+>= 95 %); the basis points of the GP surrogate, kernel Shapley, permutation Shapley and MSR Banzhaf
+at 64 retrains and at the default budget against exact Shapley's by brute force (all 2^n coalitions
+fitted, digits + logistic regression, n = 6 (exact: the issue's six-contributor case), 8, 10, 12;
+goal at the default budget: max <= 500, mean <= 200) with the share paid to pure-noise
+contributors (permuted labels, empty); one clean contribution split across 8 wallets vs whole
+(goal: total share ratio <= 1.05); and 50 contributors valued within the default budget with a
+standard error each.
 
-Usage: python benchmarks/valuation.py [--seeds 20] [--accuracy-seeds 2] [--workers 2] [--json out.json]
+Usage: python benchmarks/valuation.py [--seeds 20] [--accuracy-seeds 2] [--budgets 64,160]
+[--workers 2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -436,7 +439,7 @@ def split_ratio(workers: int, seeds: int, pieces: int = 8) -> dict[str, Any]:
 
 
 def fifty(workers: int) -> dict[str, Any]:
-    """50 contributors on digits (45 honest with 18 rows each, the 5 planted ones) in 64 retrains."""
+    """50 contributors on digits (45 honest with 18 rows each, the 5 planted ones) in the default budget."""
     data = datasets()[0]
     market = plant(data, 7, honest=46, rows=18)
     result = platform_rule(market, "auto", workers)
