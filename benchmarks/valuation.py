@@ -405,9 +405,11 @@ def accuracy(
 
 def split_ratio(workers: int, seeds: int, pieces: int = 8) -> dict[str, Any]:
     """One clean contribution of 400 rows, whole vs split across ``pieces`` wallets, beside three
-    other clean contributors (digits): its total share split ÷ whole, through ``attribute``."""
+    other clean contributors (digits): its total share split ÷ whole, through ``attribute``, and the
+    same ratio for exact Shapley by brute force (every coalition of both games fitted): what any
+    Shapley estimator aims at."""
     data = datasets()[0]
-    ratios, unpaid_pieces = [], []
+    ratios, unpaid_pieces, exact_ratios = [], [], []
     for seed in range(seeds):
         frame = data.frame.sample(frac=1.0, random_state=3000 + seed).reset_index(drop=True)
         base = frame.iloc[: data.base]
@@ -417,7 +419,7 @@ def split_ratio(workers: int, seeds: int, pieces: int = 8) -> dict[str, Any]:
         others = [pool.iloc[400 + 100 * i : 500 + 100 * i].reset_index(drop=True) for i in range(3)]
         cut = len(clean) // pieces
         split = [clean.iloc[i * cut : (i + 1) * cut].reset_index(drop=True) for i in range(pieces)]
-        shares = []
+        shares, exact_shares = [], []
         for frames in ([clean, *others], [*split, *others]):
             market = Market(data, base, benchmark, frames, ["clean"] * len(frames))
             problem = problem_for(market, frames)
@@ -427,6 +429,11 @@ def split_ratio(workers: int, seeds: int, pieces: int = 8) -> dict[str, Any]:
                 seed=SEED, config=ValuationConfig(workers=workers),
             )  # fmt: skip
             shares.append(attribution.weights.bps)
+            table = brute_force_table(problem, workers)
+            utilities = Utilities(lambda asked, t=table: [t[c] for c in asked], 0, table)
+            exact = estimate(Method.EXACT, len(frames), utilities, seed=SEED, tolerance=0)
+            exact_shares.append(payout(exact.values, exact.stderr))
+        exact_ratios.append(sum(exact_shares[1][:pieces]) / exact_shares[0][0])
         whole, pieces_bps = shares[0][0], shares[1][:pieces]
         ratios.append(sum(pieces_bps) / whole if whole else float("inf"))
         unpaid_pieces.append(sum(b == 0 for b in pieces_bps))
@@ -435,6 +442,7 @@ def split_ratio(workers: int, seeds: int, pieces: int = 8) -> dict[str, Any]:
         "ratio_median": statistics.median(ratios),
         "ratios": ratios,
         "unpaid_pieces": unpaid_pieces,
+        "exact_shapley_ratios": exact_ratios,
     }
 
 

@@ -117,7 +117,7 @@ def test_a_dask_cluster_gives_the_same_values_bit_for_bit_as_this_process(
     remote = _value(problem, ValuationConfig(budget=budget, dask_scheduler=dask_scheduler))
     assert remote.executor.startswith("Dask cluster")
     assert _evidence(remote) == _evidence(local)
-    assert local.retrains == budget or local.method.value == "exact_shapley"
+    assert local.retrains <= budget  # a deterministic model spends one probe, not three seeds
 
 
 def test_two_joblib_workers_give_the_same_values_bit_for_bit_as_this_process() -> None:

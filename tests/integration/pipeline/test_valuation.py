@@ -161,4 +161,4 @@ def test_the_cli_table_shows_each_value_with_its_error_the_near_copies_and_the_w
     out = capsys.readouterr().out
     assert "value (pp)" in out and "near-copies" in out
     assert out.count(" ± ") == 7  # every player: value ± standard error; the farmer has no rows left
-    assert "kernel_shapley" in out and "of 30 retrains" in out
+    assert "gp_shapley" in out and "of 30 retrains" in out
