@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from hokusai.errors import ConfigError, HokusaiError
 
 ENV_PREFIX = "HOKUSAI_"
+DEFAULT_VALUATION_BUDGET = 160
+"""Retrains per run's valuation: the smallest that meets the payout-accuracy goal against exact
+Shapley at 8-12 contributions (docs/benchmarks.md); 7 or fewer contributions are exact within it."""
 Environment = Literal["development", "staging", "production", "test"]
 
 _LIMITS_SCHEMES = (
@@ -220,7 +223,10 @@ class Settings(BaseSettings):
     )
     # contributor valuation (issue 11)
     valuation_budget: int = Field(
-        64, ge=2, le=100_000, description="Retrains one run's valuation may use (noise seeds count)."
+        DEFAULT_VALUATION_BUDGET,
+        ge=2,
+        le=100_000,
+        description="Retrains one run's valuation may use (noise seeds count).",
     )
     valuation_noise_seeds: int = Field(
         3, ge=0, le=100, description="Extra seeds the full candidate is retrained with for the noise floor."
@@ -228,9 +234,9 @@ class Settings(BaseSettings):
     valuation_tolerance_pp: float = Field(
         0.1, ge=0, description="Sampling stops once every value's standard error is below this (pp)."
     )
-    valuation_method: Literal["auto", "exact_shapley", "permutation_shapley", "msr_banzhaf"] = Field(
-        "auto", description="Estimator of contributor values; auto: exact when it fits the budget."
-    )
+    valuation_method: Literal[
+        "auto", "exact_shapley", "gp_shapley", "kernel_shapley", "permutation_shapley", "msr_banzhaf"
+    ] = Field("auto", description="Estimator of contributor values; auto: exact when it fits the budget.")
     valuation_workers: int = Field(
         1, ge=1, le=256, description="Local processes that run valuation retrains (joblib); 1: in process."
     )

@@ -117,7 +117,7 @@ def test_a_dask_cluster_gives_the_same_values_bit_for_bit_as_this_process(
     remote = _value(problem, ValuationConfig(budget=budget, dask_scheduler=dask_scheduler))
     assert remote.executor.startswith("Dask cluster")
     assert _evidence(remote) == _evidence(local)
-    assert local.retrains == budget or local.method.value == "exact_shapley"
+    assert local.retrains <= budget  # a deterministic model spends one probe, not three seeds
 
 
 def test_two_joblib_workers_give_the_same_values_bit_for_bit_as_this_process() -> None:
@@ -157,7 +157,7 @@ def test_a_pipeline_run_on_the_cluster_writes_the_same_report_as_a_local_run(
     settings = mlflow_settings(tmp_path / "state")
     local = report(settings, "local")
     remote = report(settings.model_copy(update={"dask_scheduler": dask_scheduler}), "remote")
-    assert local["valuation"]["method"] == "msr_banzhaf"  # 2^6 coalitions do not fit 64 retrains
+    assert local["valuation"]["method"] == "exact_shapley"  # 2^6 coalitions and the probe fit the budget
     assert remote == local
 
 

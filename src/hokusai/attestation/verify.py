@@ -3,8 +3,8 @@
 Checks, in order (each reported with its reason, all run even when one fails):
 ``schema``, ``report`` (the companion evaluation report belongs to this run), ``pipeline_run_id``
 (recomputed from the hashes, wallets and options), ``hash_tree_root``, ``public_inputs_hash``,
-``weights`` (the attested weights recomputed from the report's contributor values and noise floor; all
-0 when the report's outcome is not accepted: only an accepted run pays),
+``weights`` (the attested weights recomputed from the report's contributor values and standard errors;
+all 0 when the report's outcome is not accepted: only an accepted run pays),
 ``domain`` (the EIP-712 domain the report records is the attestation domain, one the platform
 published when a history of published signers is given), ``signature`` (the EIP-712 signature under
 that recorded domain recovers the document's ``verification_key``), ``signer`` (that key is the expected
@@ -236,15 +236,15 @@ def verify_attestation(
             return False, "needs the evaluation report (it holds the contributors' values)"
         valuation = report.get("valuation")
         if not valuation:
-            return False, "the report has no valuation section (values and noise floor) to recompute from"
+            return False, "the report has no valuation section (values and standard errors) to recompute from"
         contributions = report["contributions"]
         accepted = bool(report["outcome"]["accepted"])
         recomputed = payable_bps(
             weights_from_values(
                 [c["value_pp"] for c in contributions],
-                [bool(c["player"]) for c in contributions],
-                valuation["noise_floor_pp"] or 0.0,
-                accepted,
+                stderr_pp=[c["value_se_pp"] for c in contributions],
+                players=[bool(c["player"]) for c in contributions],
+                accepted=accepted,
             ).bps,
             accepted or int(report.get("report_version") or 0) < PAYABLE_SINCE,
         )

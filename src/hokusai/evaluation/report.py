@@ -28,21 +28,23 @@ from hokusai.evaluation.decision import POWER, Decision
 from hokusai.evaluation.families import METRIC_INFO
 from hokusai.evaluation.integrate import ContributionRows
 from hokusai.evaluation.neardup import NearDuplicateRule
+from hokusai.evaluation.weights import Reason
 
 REPORT_VERSION = "4"
 EVALUATION = "evaluation"
 PREVIEW = "preview_estimate"
-PAID = "positive_value"
 REASONS = {
-    PAID: "its value is above zero: paid in proportion to it",
-    "equal_split_inconclusive": "no value cleared the noise: the harmless contributions share equally",
+    Reason.PAID.value: "its value minus twice its standard error is above zero: paid in proportion to it",
+    Reason.EQUAL.value: "no value cleared its error in an accepted run: the harmless ones share equally",
     "excluded": "it failed validation and was not evaluated",
-    "no_rows": "no row of it survived integration (empty, or copies of rows already present)",
+    Reason.NO_ROWS.value: "no row of it survived integration (empty, or copies of rows already present)",
     "not_accepted": "the run is not a DeltaOne: nothing is paid, values are kept for the record",
-    "harmful": "its value is below zero: it made the model worse",
-    "indistinguishable_from_zero": "its value is not distinguishable from zero",
+    Reason.HARMFUL.value: "its value is below zero: it made the model worse",
+    Reason.NOISE.value: "its value is not distinguishable from zero (within twice its standard error)",
+    Reason.NO_VALUE.value: "it has no value to pay for",
 }
-"""Why a contribution is (``positive_value``, ``equal_split_inconclusive``) or is not paid."""
+"""Why a contribution is (``distinguishable_gain``, ``inconclusive_equal_split``) or is not paid: the
+valuation's reasons (``weights.Reason``), and the two the run adds (``excluded``, ``not_accepted``)."""
 
 
 def payable_bps(bps: Sequence[int], accepted: bool) -> list[int]:
@@ -58,16 +60,10 @@ def _payout(
     if contribution.get("excluded"):
         return False, "excluded"
     if attribution is None or not attribution.players[i]:
-        return False, "no_rows"
+        return False, Reason.NO_ROWS.value
     if not accepted:
         return False, "not_accepted"
-    if bps > 0:
-        return True, "equal_split_inconclusive" if attribution.inconclusive else PAID
-    given = getattr(attribution, "reasons", None)  # the valuation's own verdict, when it gives one
-    if given is not None and given[i]:
-        return False, str(given[i])
-    value = attribution.values_pp[i]
-    return False, "harmful" if value is not None and value < 0 else "indistinguishable_from_zero"
+    return bps > 0, attribution.weights.reasons[i].value
 
 
 def _method(attribution: Attribution | None, i: int) -> str | None:
@@ -161,6 +157,7 @@ def build_report(
                 "weight_bps": signed[i],
                 "paid": paid,
                 "reason": reason,
+                "valuation": None if attribution is None else attribution.contribution(i),
             }
         )
     return {

@@ -2,6 +2,21 @@
 primary metric of a seeded clone trained on base + that coalition and scored on the benchmark.
 
 * ``exact_shapley``: every coalition (used when all of them fit the retrain budget);
+* ``gp_shapley``: the exact Shapley values of a Gaussian-process surrogate of the utility, fitted to
+  the same paired, size-stratified coalitions as ``kernel_shapley`` (regression-adjusted estimation,
+  Witter et al. 2025: a smooth model of u(S) learns the interactions that an additive fit leaves in
+  its residuals). Kernel: constant x RBF on the membership indicators + white noise, hyperparameters
+  by marginal likelihood (nothing tuned on the benchmark). The surrogate's posterior mean is
+  evaluated on all 2^n coalitions (so up to ``GP_MAX_PLAYERS``) with the fitted u(full) and
+  u(empty) put back, so the values sum to v(full) - v(empty) exactly; each value is a linear map of
+  the fitted utilities, and its standard error is the posterior standard deviation of that map;
+* ``kernel_shapley``: Shapley values as the efficiency-constrained weighted least-squares fit of the
+  coalitions' utilities (Lundberg & Lee 2017; Covert & Lee 2021), on paired coalitions (S and its
+  complement) stratified by size: the sizes whose coalitions all fit are taken whole (the singletons
+  and their complements first: the Shapley kernel weighs them most), the rest of the budget is
+  spread over the other sizes by their kernel mass and drawn without replacement; each size keeps
+  its kernel mass in the fit. Values sum to v(full) - v(empty) exactly; with every coalition the fit
+  is exact Shapley. Standard errors by bootstrap over the drawn pairs within each size;
 * ``permutation_shapley``: truncated Monte Carlo over random permutations (Ghorbani & Zou 2019);
   a permutation's walk stops once its prefix is within the seed-noise floor of the full coalition
   (the rest of its marginals count as 0);
@@ -26,12 +41,19 @@ numpy < 2, which the platform cannot take, so it cannot be a dependency.
 
 from __future__ import annotations
 
+import itertools
 import math
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
+from scipy.linalg import cho_solve
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, WhiteKernel
+from sklearn.gaussian_process.kernels import ConstantKernel as Constant
 
 from hokusai.errors import InvalidInput
 
@@ -48,6 +70,8 @@ MAX_DRAWS_PER_RETRAIN = 20  # guard: draws that only hit the cache cannot go on 
 
 class Method(StrEnum):
     EXACT = "exact_shapley"
+    GP = "gp_shapley"
+    KERNEL = "kernel_shapley"
     PERMUTATION = "permutation_shapley"
     BANZHAF = "msr_banzhaf"
     SINGLE = "single_contributor"
@@ -70,6 +94,10 @@ class Estimate:
     samples: int
     stopped: Stop
     estimator: str = ""
+    noise_gain: list[float] | None = None
+    """Per player, sqrt(sum of squared coefficients of the utilities in its value): a value's
+    standard error from seed noise is the utilities' seed noise times this (linear estimators only;
+    ``None`` when the sampling standard error already contains the seed noise)."""
 
 
 class Utilities:
@@ -127,7 +155,205 @@ def exact_shapley(players: int, utilities: Utilities) -> Estimate:
                 gain = value[coalition | {i}] - value[coalition]
                 total += shapley_coefficient(players, len(coalition)) * gain
         values.append(total)
-    return Estimate(Method.EXACT, values, [0.0] * players, len(coalitions), Stop.EXACT)
+    gain = math.sqrt(2 / players**2 * sum(1 / math.comb(players - 1, s) for s in range(players)))
+    return Estimate(
+        Method.EXACT, values, [0.0] * players, len(coalitions), Stop.EXACT, noise_gain=[gain] * players
+    )
+
+
+BOOTSTRAP_RESAMPLES = 200
+ENUMERATE_PAIRS_UP_TO = 20_000  # draw a size's pairs from the full list below this, else by rejection
+
+
+def _pair_capacity(players: int, size: int) -> int:
+    """Pairs (S, complement) with |S| = size (a self-paired size n/2 has half as many)."""
+    count = math.comb(players, size)
+    return count // 2 if 2 * size == players else count
+
+
+def _draw_pairs(players: int, size: int, count: int, rng: np.random.Generator) -> list[Coalition]:
+    """``count`` distinct pairs of size ``size``, each named by its member that holds player 0 when
+    the size is self-paired, by its size-``size`` member otherwise."""
+    capacity = _pair_capacity(players, size)
+    self_paired = 2 * size == players
+    if count >= capacity or capacity <= ENUMERATE_PAIRS_UP_TO:
+        named = [
+            frozenset(c) for c in itertools.combinations(range(players), size) if not self_paired or 0 in c
+        ]
+        if count >= capacity:
+            return named
+        return [named[i] for i in sorted(rng.choice(capacity, count, replace=False).tolist())]
+    drawn: dict[Coalition, None] = {}
+    while len(drawn) < count:
+        member = frozenset(rng.choice(players, size, replace=False).tolist())
+        if self_paired and 0 not in member:
+            member = frozenset(range(players)) - member
+        drawn.setdefault(member, None)
+    return list(drawn)
+
+
+def kernel_plan(players: int, pairs: int, allocation: str = "kernel") -> dict[int, int]:
+    """Pairs to draw per size 1..n/2 from ``pairs`` available: whole sizes from the smallest while
+    they fit, then the rest by highest kernel mass per pair drawn (D'Hondt), never past a size's
+    capacity."""
+    plan: dict[int, int] = {}
+    sizes = list(range(1, players // 2 + 1))
+    for size in sizes:
+        if _pair_capacity(players, size) > pairs:
+            break
+        plan[size] = _pair_capacity(players, size)
+        pairs -= plan[size]
+    rest = [s for s in sizes if s not in plan]
+    per_size = {s: _size_mass(players, s) if allocation == "kernel" else 1.0 for s in rest}
+    mass = {s: per_size[s] * (1 if 2 * s == players else 2) for s in rest}
+    drawn = dict.fromkeys(rest, 0)
+    for _ in range(pairs):
+        open_sizes = [s for s in rest if drawn[s] < _pair_capacity(players, s)]
+        if not open_sizes:
+            break
+        best = max(open_sizes, key=lambda s: (mass[s] / (drawn[s] + 1), -s))
+        drawn[best] += 1
+    return plan | {s: c for s, c in drawn.items() if c}
+
+
+def _size_mass(players: int, size: int) -> float:
+    """The Shapley kernel's total weight on the coalitions of one size: (n-1) / (s (n-s))."""
+    return (players - 1) / (size * (players - size))
+
+
+def constrained_fit(
+    players: int, member: np.ndarray, weight: np.ndarray, lift: np.ndarray, total: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted least squares of ``lift`` (u(S) - u(empty)) on the indicators ``member`` with the
+    values summing to ``total`` (u(full) - u(empty)): values = P X'W lift + q total. Returns the
+    values, P X'W (their coefficients on each lift) and q (on the total)."""
+    a = member.T @ (member * weight[:, None])
+    inverse = np.linalg.pinv(a)
+    ones = np.ones(players)
+    scale = float(ones @ inverse @ ones)
+    q = inverse @ ones / scale if scale > 0 else ones / players
+    projection = inverse - np.outer(inverse @ ones, ones @ inverse) / scale if scale > 0 else inverse * 0
+    on_lifts = projection @ (member * weight[:, None]).T
+    return on_lifts @ lift + q * total, on_lifts, q
+
+
+def kernel_shapley(players: int, utilities: Utilities, *, seed: int, allocation: str = "kernel") -> Estimate:
+    """Paired, size-stratified, efficiency-constrained KernelSHAP within the budget left (see the
+    module docstring); standard errors by bootstrap over the drawn pairs of the sampled sizes."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    full, empty = frozenset(range(players)), frozenset[int]()
+    u_full, u_empty = utilities.get([full, empty])
+    plan = kernel_plan(players, utilities.remaining // 2, allocation)
+    strata = [(s, _draw_pairs(players, s, c, rng)) for s, c in plan.items()]
+    asked = [c for _, drawn in strata for s in drawn for c in (s, full - s)]
+    value = dict(zip(asked, utilities.get(asked), strict=True))
+
+    def rows(picks: list[tuple[int, list[Coalition]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        member, weight, lift = [], [], []
+        for size, drawn in picks:
+            per_size = 2 * len(drawn) if 2 * size == players else len(drawn)
+            for half in drawn:
+                for coalition, mass in ((half, size), (full - half, players - size)):
+                    member.append([i in coalition for i in range(players)])
+                    weight.append(_size_mass(players, mass) / per_size)
+                    lift.append(value[coalition] - u_empty)
+        return np.array(member, dtype=float).reshape(-1, players), np.array(weight), np.array(lift)
+
+    member, weight, lift = rows(strata)
+    values, on_lifts, on_total = constrained_fit(players, member, weight, lift, u_full - u_empty)
+    sampled = [k for k, (s, drawn) in enumerate(strata) if len(drawn) < _pair_capacity(players, s)]
+    errors: list[float | None] = [0.0] * players
+    if sampled:
+        draws = []
+        for _ in range(BOOTSTRAP_RESAMPLES):
+            picks = list(strata)
+            for k in sampled:
+                size, drawn = strata[k]
+                picks[k] = (size, [drawn[i] for i in rng.integers(0, len(drawn), len(drawn))])
+            draws.append(constrained_fit(players, *rows(picks), u_full - u_empty)[0])
+        errors = [float(e) for e in np.std(draws, axis=0, ddof=1)]
+    # coefficients of u(empty): minus those of every lift and of the total
+    on_empty = -on_lifts.sum(axis=1) - on_total
+    gain = np.sqrt((on_lifts**2).sum(axis=1) + on_total**2 + on_empty**2)
+    return Estimate(
+        Method.KERNEL,
+        [float(v) for v in values],
+        errors,
+        len(asked) + 2,
+        Stop.EXACT if not sampled else Stop.BUDGET,
+        "paired_stratified_kernel",
+        noise_gain=[float(g) for g in gain],
+    )
+
+
+GP_MAX_PLAYERS = 14  # the surrogate is evaluated on all 2^n coalitions (16384 at 14)
+GP_CHUNK = 512  # coalitions per block of the posterior covariance (bounded memory)
+GP_RESOLUTION = 1e-6  # smallest standard error, in spreads of the utilities: below it the posterior
+# variance (a difference of two near-equal sums) is rounding, and an estimate is never called exact
+
+
+def _indicators(players: int, coalitions: Sequence[Coalition]) -> np.ndarray:
+    return np.array([[i in c for i in range(players)] for c in coalitions], dtype=float).reshape(-1, players)
+
+
+def shapley_matrix(players: int, member: np.ndarray) -> np.ndarray:
+    """Each player's Shapley coefficient on each coalition's utility (``member``: every coalition's
+    indicators): (|S|-1)!(n-|S|)!/n! when it holds the player, -|S|!(n-|S|-1)!/n! when not."""
+    sizes = member.sum(axis=1).astype(int)
+    inside = np.array([1 / (players * math.comb(players - 1, k - 1)) if k > 0 else 0.0 for k in sizes])
+    outside = np.array([-1 / (players * math.comb(players - 1, k)) if k < players else 0.0 for k in sizes])
+    return (member * inside[:, None] + (1 - member) * outside[:, None]).T
+
+
+def gp_shapley(players: int, utilities: Utilities, *, seed: int) -> Estimate:
+    """Exact Shapley values of a Gaussian-process surrogate fitted to paired, size-stratified
+    coalitions (see the module docstring); standard errors from the posterior."""
+    if players > GP_MAX_PLAYERS:
+        raise InvalidInput(f"gp_shapley values at most {GP_MAX_PLAYERS} contributions, not {players}")
+    rng = np.random.Generator(np.random.PCG64(seed))
+    full, empty = frozenset(range(players)), frozenset[int]()
+    plan = kernel_plan(players, utilities.remaining // 2)
+    halves = [h for size, count in plan.items() for h in _draw_pairs(players, size, count, rng)]
+    asked = [c for h in halves for c in (h, full - h)]
+    fitted = [full, empty, *asked]
+    y = np.array(utilities.get(fitted))
+    centre, scale = float(y.mean()), float(y.std()) or 1.0
+    kernel = Constant(1.0, (1e-2, 1e2)) * RBF(3.0, (0.3, 100.0)) + WhiteKernel(1e-4, (1e-8, 1.0))
+    member = _indicators(players, fitted)
+    with warnings.catch_warnings():  # a deterministic model drives the noise level to its bound
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gp = GaussianProcessRegressor(kernel, random_state=0).fit(member, (y - centre) / scale)
+    signal = gp.kernel_.k1  # the latent utility, without the white noise
+    table = _indicators(players, all_coalitions(players))
+    shapley = shapley_matrix(players, table)
+    # posterior mean on every coalition = G y: the GP's smoother, centred by the mean of y, with
+    # the fitted u(full) (last coalition) and u(empty) (first) put back: efficiency exactly
+    solve = cho_solve((gp.L_, True), np.eye(len(y)))
+    cross = signal(table, member)
+    smoother = cross @ solve
+    smoother += (1 - smoother.sum(axis=1, keepdims=True)) / len(y)
+    smoother[[0, -1]] = 0.0
+    smoother[-1, 0] = smoother[0, 1] = 1.0
+    on_utilities = shapley @ smoother
+    values = on_utilities @ y
+    # posterior variance of the Shapley map of the latent utility (full and empty are observed)
+    shapley[:, [0, -1]] = 0.0
+    prior = np.zeros(players)
+    for start in range(0, len(table), GP_CHUNK):
+        block = signal(table[start : start + GP_CHUNK], table)
+        prior += ((shapley[:, start : start + GP_CHUNK] @ block) * shapley).sum(axis=1)
+    explained = shapley @ cross
+    variance = prior - np.einsum("ij,jk,ik->i", explained, solve, explained)
+    errors: list[float | None] = [scale * max(math.sqrt(max(v, 0.0)), GP_RESOLUTION) for v in variance]
+    return Estimate(
+        Method.GP,
+        [float(v) for v in values],
+        errors,
+        len(fitted),
+        Stop.BUDGET,
+        "gaussian_process_surrogate",
+        noise_gain=[float(g) for g in np.sqrt((on_utilities**2).sum(axis=1))],
+    )
 
 
 def _stderr(samples: Sequence[float]) -> float:
@@ -276,6 +502,10 @@ def estimate(
     """Run one estimator on ``players`` over the cached, budgeted ``utilities``."""
     if method is Method.EXACT:
         return exact_shapley(players, utilities)
+    if method is Method.GP:
+        return gp_shapley(players, utilities, seed=seed)
+    if method is Method.KERNEL:
+        return kernel_shapley(players, utilities, seed=seed)
     if method is Method.PERMUTATION:
         return permutation_shapley(players, utilities, seed=seed, tolerance=tolerance, truncation=truncation)
     if method is Method.BANZHAF:

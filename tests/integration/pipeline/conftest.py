@@ -152,7 +152,7 @@ def valued_bps(report: dict) -> list[int]:  # type: ignore[type-arg]
     contributions = report["contributions"]
     return weights_from_values(
         [c["value_pp"] for c in contributions],
-        [bool(c["player"]) for c in contributions],
-        report["valuation"]["noise_floor_pp"] or 0.0,
-        True,
+        stderr_pp=[c["value_se_pp"] for c in contributions],
+        players=[bool(c["player"]) for c in contributions],
+        accepted=True,
     ).bps

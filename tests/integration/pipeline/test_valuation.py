@@ -16,7 +16,7 @@ from sklearn.datasets import make_classification
 from hokusai.attestation.verify import verify_attestation
 from hokusai.cli import main
 from hokusai.cli import pipeline as pipeline_cli
-from hokusai.config import Settings
+from hokusai.config import DEFAULT_VALUATION_BUDGET, Settings
 from hokusai.errors import InvalidInput
 from hokusai.pipeline import run_pipeline
 from hokusai.pipeline.spec import Contribution, PipelineSpec, ProgressEvent
@@ -123,12 +123,13 @@ def test_twenty_contributors_are_valued_within_the_budget_with_a_standard_error_
     events: list[ProgressEvent] = []
     result = run_pipeline(market.spec(market.honest(20, 30), preview=True), embedded_settings, events.append)
     valuation = result.report["valuation"]
-    assert valuation["method"] == "msr_banzhaf"
-    assert valuation["retrains"] <= 64 == valuation["budget"]
+    assert valuation["method"] == "kernel_shapley"
+    assert valuation["retrains"] <= DEFAULT_VALUATION_BUDGET == valuation["budget"]
     assert all(c.value_se_pp is not None and c.value_se_pp > 0 for c in result.contributors)
     progress = [e for e in events if e.state == "progress"]
     assert [e.done for e in progress] == list(range(1, valuation["retrains"] + 1))
-    assert {e.planned for e in progress} == {64} and progress[0].step == "weigh contributors"
+    assert {e.planned for e in progress} == {DEFAULT_VALUATION_BUDGET}
+    assert progress[0].step == "weigh contributors"
 
 
 def test_the_run_budget_overrides_the_platform_budget(market: Market, embedded_settings: Settings) -> None:
@@ -161,4 +162,4 @@ def test_the_cli_table_shows_each_value_with_its_error_the_near_copies_and_the_w
     out = capsys.readouterr().out
     assert "value (pp)" in out and "near-copies" in out
     assert out.count(" ± ") == 7  # every player: value ± standard error; the farmer has no rows left
-    assert "msr_banzhaf" in out and "of 30 retrains" in out
+    assert "gp_shapley" in out and "of 30 retrains" in out

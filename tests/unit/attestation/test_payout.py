@@ -42,7 +42,10 @@ def _attribution(values: list[float | None], players: list[bool], accepted: bool
     return Attribution(
         method=Method.EXACT, players=players, values_pp=values,
         stderr_pp=[0.1 if p else None for p in players],
-        weights=weights_from_values(values, players, 0.0, accepted), budget=64, coalition_retrains=4,
+        weights=weights_from_values(
+            values, stderr_pp=[0.1 if p else None for p in players], players=players, accepted=accepted
+        ),
+        budget=64, coalition_retrains=4,
         noise_retrains=3,
     )  # fmt: skip
 

@@ -52,9 +52,9 @@ def test_a_changed_value_in_the_report_breaks_the_weights_and_the_root(sealed: S
     assert _failed(document, report, sealed.signer.address) == ["hash_tree_root", "weights"]
 
 
-def test_a_value_within_the_noise_floor_earns_nothing_when_weights_are_recomputed(sealed: Sealed) -> None:
+def test_a_value_within_twice_its_error_earns_nothing_when_weights_are_recomputed(sealed: Sealed) -> None:
     document, report = sealed.copy()
-    report["contributions"][1]["value_pp"] = 0.4  # below the 0.5 pp floor: 10000 / 0, not 6667 / 3333
+    report["contributions"][1]["value_se_pp"] = 0.6  # 1.0 - 2 x 0.6 < 0: 10000 / 0, not 6667 / 3333
     failed = verify_attestation(document, report=report, signer=sealed.signer.address).failed
     assert [c.name for c in failed] == ["hash_tree_root", "weights"]
     assert "[10000, 0]" in failed[1].reason

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
+from hokusai.errors import InvalidInput
 from hokusai.evaluation.valuation import (
     Coalition,
     Method,
@@ -19,6 +20,9 @@ from hokusai.evaluation.valuation import (
     estimate,
     exact_cost,
     exact_shapley,
+    gp_shapley,
+    kernel_plan,
+    kernel_shapley,
     msr_banzhaf,
     noise_floor,
     permutation_shapley,
@@ -210,3 +214,148 @@ def test_the_noise_floor_is_zero_for_a_model_that_ignores_its_seed() -> None:
 
 def test_the_noise_floor_is_the_standard_deviation_of_the_reseeded_utilities() -> None:
     assert noise_floor([0.90, 0.92, 0.91, 0.93]) == pytest.approx(np.std([0.90, 0.92, 0.91, 0.93], ddof=1))
+
+
+def with_empty(game: Game, players: int, budget: int, **kwargs: float) -> tuple[Utilities, Counted]:
+    """Utilities that know the full and the empty coalition (as ``attribute`` leaves them)."""
+    cache, counted = utilities(game, players, budget, **kwargs)
+    cache.cache[frozenset()] = game(frozenset())
+    return cache, counted
+
+
+def generated_game(players: int, seed: int) -> Game:
+    """A model-like game: gamma-distributed sizes, one player worth nothing, one a copy of another."""
+    rng = np.random.default_rng(seed)
+    weights = rng.gamma(0.7, 0.4, players)
+    weights[rng.integers(players)] = 0.0
+    return saturating(list(weights), copies={players - 1: 0} if seed % 2 else None)
+
+
+def shares_bps(values: Sequence[float]) -> np.ndarray:
+    positive = np.maximum(np.asarray(values), 0.0)
+    return positive / positive.sum() * 10_000
+
+
+@pytest.mark.parametrize("players", [3, 4, 5, 6, 7])
+def test_kernel_shapley_with_every_coalition_is_exact_shapley(players: int) -> None:
+    game = generated_game(players, players)
+    cache, counted = with_empty(game, players, budget=2**players)
+    result = kernel_shapley(players, cache, seed=0)
+    assert result.values == pytest.approx(brute_force_shapley(players, game), abs=1e-12)
+    assert result.stopped is Stop.EXACT and result.stderr == [0.0] * players
+    assert cache.retrains == 2**players - 2 and max(counted.calls.values()) == 1
+
+
+@pytest.mark.parametrize("players", [8, 9, 10])
+def test_kernel_shapley_is_efficient_within_budget_and_close_to_brute_force(players: int) -> None:
+    """Generated games, default budget (62 coalitions left): values sum to the lift exactly, no
+    coalition is fitted twice, and the basis points are within 500 of exact Shapley's (mean 200)."""
+    worst, means = [], []
+    for seed in range(3):
+        game = generated_game(players, seed)
+        exact = exact_shapley(players, with_empty(game, players, budget=2**players)[0]).values
+        cache, counted = with_empty(game, players, budget=62)
+        result = kernel_shapley(players, cache, seed=seed)
+        assert sum(result.values) == pytest.approx(game(frozenset(range(players))) - game(frozenset()))
+        assert cache.retrains <= 62 and max(counted.calls.values()) == 1
+        assert all(e is not None and e > 0 for e in result.stderr)
+        error = np.abs(shares_bps(result.values) - shares_bps(exact))
+        worst.append(error.max())
+        means.append(error.mean())
+    assert max(worst) <= 500 and np.mean(means) <= 200
+
+
+def test_kernel_standard_errors_cover_the_error_against_brute_force() -> None:
+    misses, total = 0, 0
+    for seed in range(4):
+        game = generated_game(10, seed)
+        exact = exact_shapley(10, with_empty(game, 10, budget=1024)[0]).values
+        result = kernel_shapley(10, with_empty(game, 10, budget=62)[0], seed=seed)
+        for value, se, truth in zip(result.values, result.stderr, exact, strict=True):
+            total += 1
+            misses += abs(value - truth) > 3 * (se or 0.0)
+    assert misses <= total * 0.1
+
+
+def test_kernel_shapley_beats_the_other_estimators_at_the_default_budget() -> None:
+    """The measured reason it is the default (more in benchmarks/valuation.py)."""
+    errors: dict[Method, list[float]] = {m: [] for m in (Method.KERNEL, Method.PERMUTATION, Method.BANZHAF)}
+    for seed in range(4):
+        game = generated_game(9, seed)
+        exact = shares_bps(exact_shapley(9, with_empty(game, 9, budget=512)[0]).values)
+        for method, found in errors.items():
+            values = estimate(method, 9, with_empty(game, 9, budget=62)[0], seed=seed, tolerance=0.0).values
+            found.append(float(np.abs(shares_bps(values) - exact).mean()))
+    assert np.mean(errors[Method.KERNEL]) < min(
+        np.mean(errors[Method.PERMUTATION]), np.mean(errors[Method.BANZHAF])
+    )
+
+
+@pytest.mark.parametrize("players", [8, 10])
+def test_gp_shapley_is_efficient_within_budget_and_close_to_brute_force(players: int) -> None:
+    """Generated games, 158 coalitions (the default budget less the probe and the base-only model):
+    values sum to the lift exactly, no coalition is fitted twice, each error is within 3 standard
+    errors, and the basis points are within 500 of exact Shapley's (mean 200)."""
+    worst, means, misses = [], [], 0
+    for seed in range(3):
+        game = generated_game(players, seed)
+        exact = exact_shapley(players, with_empty(game, players, budget=2**players)[0]).values
+        cache, counted = with_empty(game, players, budget=158)
+        result = gp_shapley(players, cache, seed=seed)
+        assert sum(result.values) == pytest.approx(game(frozenset(range(players))) - game(frozenset()))
+        assert cache.retrains <= 158 and max(counted.calls.values()) == 1
+        assert all(e is not None and e > 0 for e in result.stderr)
+        found = zip(result.values, exact, result.stderr, strict=True)
+        misses += sum(abs(v - t) > 3 * (e or 0.0) for v, t, e in found)
+        error = np.abs(shares_bps(result.values) - shares_bps(exact))
+        worst.append(error.max())
+        means.append(error.mean())
+    assert max(worst) <= 500 and np.mean(means) <= 200
+    assert misses <= 3 * players * 0.1
+
+
+def test_gp_shapley_beats_kernel_shapley_on_the_same_coalitions() -> None:
+    """The measured reason it is the default below 15 players (more in benchmarks/valuation.py)."""
+    gp, kernel = [], []
+    for seed in range(4):
+        game = generated_game(10, seed)
+        exact = shares_bps(exact_shapley(10, with_empty(game, 10, budget=1024)[0]).values)
+        for method, found in ((Method.GP, gp), (Method.KERNEL, kernel)):
+            values = estimate(method, 10, with_empty(game, 10, budget=62)[0], seed=seed, tolerance=0.0).values
+            found.append(float(np.abs(shares_bps(values) - exact).mean()))
+    assert np.mean(gp) < np.mean(kernel)
+
+
+def test_gp_shapley_refuses_more_players_than_its_table_holds() -> None:
+    with pytest.raises(InvalidInput, match="at most 14"):
+        gp_shapley(15, with_empty(additive([1.0] * 15), 15, budget=62)[0], seed=0)
+
+
+def test_the_kernel_plan_takes_whole_sizes_first_then_spreads_by_kernel_mass() -> None:
+    assert kernel_plan(10, 31) == {1: 10, 2: 8, 3: 6, 4: 5, 5: 2}  # mass 1.125 : .857 : .75 : .36
+    assert kernel_plan(6, 31) == {1: 6, 2: 15, 3: 10}  # every pair
+    assert sum(kernel_plan(12, 5).values()) == 5  # too few for the singletons: all drawn
+
+
+@pytest.mark.parametrize("players", [4, 6])
+def test_the_seed_noise_gain_is_the_spread_of_a_value_under_independent_utility_noise(players: int) -> None:
+    """Re-noise every utility 400 times: each value's spread is sigma times its ``noise_gain``."""
+    game = generated_game(players, 1)
+    sigma = 0.01
+    for method in (Method.EXACT, Method.KERNEL):
+        draws = []
+        for k in range(400):
+            rng = np.random.default_rng(k)
+            noisy: dict[Coalition, float] = {}
+
+            def noisy_game(c: Coalition, rng: np.random.Generator = rng, seen: dict = noisy) -> float:
+                if c not in seen:
+                    seen[c] = game(c) + float(rng.normal(0, sigma))
+                return seen[c]
+
+            cache, _ = with_empty(noisy_game, players, budget=2**players if method is Method.EXACT else 20)
+            result = estimate(method, players, cache, seed=3, tolerance=0.0)
+            draws.append(result.values)
+        assert result.noise_gain is not None
+        spread = np.std(draws, axis=0, ddof=1)
+        assert spread == pytest.approx(sigma * np.array(result.noise_gain), rel=0.2)

@@ -1,8 +1,31 @@
-"""Contributor weights: basis points from values only, floored by seed noise, summing to 10000."""
+"""Contributor weights: basis points from values told apart from nothing, summing to 10000, with a
+reason per contribution."""
 
 from __future__ import annotations
 
-from hokusai.evaluation.weights import WeightMethod, largest_remainder, weights_from_values
+from collections.abc import Sequence
+
+from hokusai.evaluation.weights import (
+    Reason,
+    WeightMethod,
+    Weights,
+    largest_remainder,
+    weights_from_values,
+)
+
+
+def weigh(
+    values: Sequence[float | None],
+    errors: Sequence[float | None] | None = None,
+    players: Sequence[bool] | None = None,
+    accepted: bool = True,
+) -> Weights:
+    return weights_from_values(
+        values,
+        stderr_pp=errors if errors is not None else [0.0] * len(values),
+        players=players if players is not None else [True] * len(values),
+        accepted=accepted,
+    )
 
 
 def test_largest_remainder_sums_exactly_and_gives_leftovers_to_the_biggest_remainders() -> None:
@@ -15,58 +38,85 @@ def test_largest_remainder_of_nothing_is_all_zero() -> None:
     assert largest_remainder([0, 0], 10_000) == [0, 0]
 
 
-def test_weights_are_proportional_to_the_positive_part_of_each_value() -> None:
-    weights = weights_from_values([3.0, 1.0, -2.0], [True, True, True], floor_pp=0.0, accepted=True)
+def test_exact_values_without_error_are_paid_in_proportion_and_a_negative_one_is_harmful() -> None:
+    weights = weigh([3.0, 1.0, -2.0])
     assert weights.method is WeightMethod.VALUES
     assert weights.bps == [7500, 2500, 0]
+    assert weights.reasons == [Reason.PAID, Reason.PAID, Reason.HARMFUL]
+    assert weights.paid == [True, True, False]
 
 
-def test_a_value_within_the_noise_floor_counts_as_zero() -> None:
-    weights = weights_from_values([3.0, 0.4, -0.4], [True, True, True], floor_pp=0.5, accepted=True)
+def test_a_value_within_twice_its_standard_error_of_zero_is_not_paid() -> None:
+    weights = weigh([3.0, 0.4, -0.4, 0.41], [0.1, 0.2, 0.2, 0.2])
+    assert weights.bps == [8798, 0, 0, 1202]
+    assert weights.reasons == [Reason.PAID, Reason.NOISE, Reason.NOISE, Reason.PAID]
+
+
+def test_the_margin_is_each_value_s_own_error() -> None:
+    """The same value is paid with a small error and not with a large one."""
+    assert weigh([1.0, 1.0], [0.1, 0.6]).bps == [10_000, 0]
+
+
+def test_a_value_of_exactly_zero_is_noise_not_a_gain() -> None:
+    weights = weigh([2.0, 0.0, 1e-15])
     assert weights.bps == [10_000, 0, 0]
+    assert weights.reasons[1:] == [Reason.NOISE, Reason.NOISE]
 
 
-def test_a_value_just_above_the_floor_earns_its_share() -> None:
-    assert weights_from_values([3.0, 1.0], [True, True], floor_pp=0.99, accepted=True).bps == [7500, 2500]
+def test_a_player_whose_error_is_unknown_is_not_paid() -> None:
+    assert weigh([2.0, 1.0], [0.1, None]).reasons == [Reason.PAID, Reason.NOISE]
 
 
-def test_in_a_run_not_accepted_nothing_is_attributed_when_no_value_clears_the_floor() -> None:
-    weights = weights_from_values([0.1, -0.2], [True, True], floor_pp=0.5, accepted=False)
+def test_in_a_run_not_accepted_nothing_is_attributed_when_nobody_is_distinguishable() -> None:
+    weights = weigh([0.1, -0.2], [0.25, 0.25], accepted=False)
     assert weights.bps == [0, 0]
     assert weights.method is WeightMethod.NONE and not weights.inconclusive
+    assert weights.reasons == [Reason.NOISE, Reason.NOISE]
 
 
-def test_in_a_run_not_accepted_values_that_clear_the_floor_still_set_the_weights() -> None:
-    assert weights_from_values([2.0, -3.0], [True, True], floor_pp=0.5, accepted=False).bps == [10_000, 0]
+def test_in_a_run_not_accepted_distinguishable_values_still_set_the_weights() -> None:
+    assert weigh([2.0, -3.0], [0.25, 0.25], accepted=False).bps == [10_000, 0]
 
 
-def test_when_no_value_clears_the_floor_of_an_accepted_run_players_share_equally_flagged() -> None:
-    weights = weights_from_values([0.1, -0.2, 5.0], [True, True, False], floor_pp=0.5, accepted=True)
+def test_when_nobody_is_distinguishable_in_an_accepted_run_players_share_equally_flagged() -> None:
+    weights = weigh([0.1, -0.2, 5.0], [0.25, 0.25, 0.0], players=[True, True, False])
     assert weights.bps == [5000, 5000, 0]
     assert weights.inconclusive
+    assert weights.reasons == [Reason.EQUAL, Reason.EQUAL, Reason.NO_ROWS]
 
 
-def test_the_equal_split_leaves_out_a_player_whose_value_is_clearly_negative() -> None:
-    weights = weights_from_values([0.1, -3.0, 0.2], [True, True, True], floor_pp=0.5, accepted=True)
+def test_the_equal_split_leaves_out_a_harmful_player() -> None:
+    weights = weigh([0.1, -3.0, 0.2], [0.25] * 3)
     assert weights.bps == [5000, 0, 5000] and weights.inconclusive
+    assert weights.reasons[1] is Reason.HARMFUL
 
 
-def test_when_every_player_clearly_hurt_an_accepted_run_still_splits_among_all() -> None:
-    weights = weights_from_values([-1.0, -3.0], [True, True], floor_pp=0.5, accepted=True)
-    assert weights.bps == [5000, 5000]
+def test_when_every_player_is_harmful_an_accepted_run_still_splits_among_all() -> None:
+    assert weigh([-1.0, -3.0], [0.25, 0.25]).bps == [5000, 5000]
 
 
 def test_a_contribution_with_no_surviving_rows_gets_nothing_whatever_its_value() -> None:
-    weights = weights_from_values([5.0, 1.0], [False, True], floor_pp=0.0, accepted=True)
+    weights = weigh([5.0, 1.0], players=[False, True])
     assert weights.bps == [0, 10_000]
+    assert weights.reasons == [Reason.NO_ROWS, Reason.PAID]
     assert not weights.inconclusive
 
 
 def test_without_players_nobody_is_weighted() -> None:
-    weights = weights_from_values([None, None], [False, False], floor_pp=0.0, accepted=True)
+    weights = weigh([None, None], [None, None], players=[False, False])
     assert weights.bps == [0, 0]
     assert weights.method is WeightMethod.NONE
 
 
-def test_an_unknown_value_of_a_player_counts_as_zero() -> None:
-    assert weights_from_values([None, 2.0], [True, True], floor_pp=0.0, accepted=True).bps == [0, 10_000]
+def test_an_unknown_value_of_a_player_is_not_paid() -> None:
+    weights = weigh([None, 2.0])
+    assert weights.bps == [0, 10_000] and weights.reasons[0] is Reason.NO_VALUE
+
+
+def test_splitting_a_contribution_into_pieces_that_are_each_noise_pays_none_of_them() -> None:
+    """One clean contribution (value 2.0 ± 0.2) split in 8 pieces of 0.25 ± 0.15: as one it is paid,
+    as pieces none is, so splitting cannot raise its share."""
+    whole = weigh([2.0, 1.0], [0.2, 0.1])
+    split = weigh([*[0.25] * 8, 1.0], [*[0.15] * 8, 0.1])
+    assert whole.bps[0] == 6667
+    assert sum(split.bps[:8]) == 0 and split.bps[8] == 10_000
