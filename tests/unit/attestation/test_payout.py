@@ -74,8 +74,8 @@ def test_an_accepted_run_pays_by_value_and_says_why_each_contribution_is_or_is_n
     assert report["outcome"]["accepted"] and report["report_version"] == REPORT_VERSION
     entries = report["contributions"]
     assert [c["weight_bps"] for c in entries] == [6667, 3333, 0]
-    assert [(c["paid"], c["reason"]) for c in entries] == [(True, "positive_value"), (True, "positive_value"),
-                                                           (False, "harmful")]  # fmt: skip
+    paid = (True, "distinguishable_gain")
+    assert [(c["paid"], c["reason"]) for c in entries] == [paid, paid, (False, "harmful")]
     assert {(c["method"], c["retrains"]) for c in entries} == {("exact", 7)}
     assert report["payout"] == {"paid": True, "reason": "accepted", "outcome": "accepted"}
     assert all(c["reason"] in REASONS for c in entries)
