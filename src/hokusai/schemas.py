@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -26,7 +27,6 @@ from pydantic import (
     PlainSerializer,
     SerializerFunctionWrapHandler,
     WithJsonSchema,
-    field_validator,
     model_serializer,
     model_validator,
 )
@@ -147,19 +147,18 @@ class Nonce(BaseModel):
     chain_ids: list[int]
 
 
+def _checksummed(value: str) -> str:
+    try:
+        return checksum_address(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
+
+
 class GrantCreate(RequestBody):
     """Give a wallet a role."""
 
-    address: Address
+    address: Annotated[Address, AfterValidator(_checksummed)]
     role: GrantableRole
-
-    @field_validator("address")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        try:
-            return checksum_address(value)
-        except InvalidInput as exc:
-            raise ValueError(exc.message) from None
 
 
 class Grant(BaseModel):
@@ -167,14 +166,6 @@ class Grant(BaseModel):
     role: str = Field(description=f"One of {', '.join(GRANTABLE_ROLES)}.")
     granted_at: datetime | None = None
     granted_by: str | None = None
-
-    @field_validator("address")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        try:
-            return checksum_address(value)
-        except InvalidInput as exc:
-            raise ValueError(exc.message) from None
 
 
 class GrantList(BaseModel):
