@@ -59,6 +59,18 @@ def pg_url(postgres: PostgresCluster) -> str:
 
 
 @pytest.fixture(scope="session")
+def container_images() -> dict[str, float]:
+    """Both images built from the repository's Dockerfiles once per session: tag -> seconds its build took."""
+    from tests.support import containers
+
+    missing = containers.missing_tools()
+    if missing:
+        pytest.skip(f"container tools not installed: {', '.join(missing)} (apt-get install podman runc debootstrap)")
+    containers.ensure_base()
+    return {tag: containers.build_image(tag) for tag in containers.DOCKERFILES}
+
+
+@pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     """A moto server for the session; fake AWS credentials are put in the environment."""
     pytest.importorskip("moto.server", reason="moto[server] is not installed: pip install 'moto[server]'")
