@@ -23,6 +23,14 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOKUSAI_API_PORT=8001 \
     HOKUSAI_DATA_DIR=/tmp/hokusai
 
+# tini as PID 1: a Python process there ignores SIGTERM (the kernel drops signals PID 1 has no handler
+# for), so ECS's stop (SIGTERM, then SIGKILL after stopTimeout) would always end in a kill. tini passes
+# the signal to the server's whole process group (-g) and reaps what it leaves.
+RUN apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tini \
+    && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+ENTRYPOINT ["/usr/bin/tini", "-g", "--"]
+
 RUN groupadd --system --gid 10001 hokusai \
     && useradd --system --uid 10001 --gid hokusai --home-dir /home/hokusai --create-home hokusai
 

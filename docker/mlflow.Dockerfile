@@ -1,5 +1,6 @@
 # The MLflow tracking server image. The backend store comes from MLFLOW_BACKEND_STORE_URI (mlflow
-# server reads that variable; on ECS it is injected from Secrets Manager); artifacts are served by
+# server reads that variable; on ECS it is injected from Secrets Manager; its default here, SQLite in
+# /tmp, lets the image start alone on a read-only root); artifacts are served by
 # the server itself (--serve-artifacts) from --artifacts-destination (s3://... on AWS). ECS passes
 # the full command; the CMD below is for a local run. Build from the repository root:
 #   docker build -f docker/mlflow.Dockerfile -t hokusai-mlflow .
@@ -8,12 +9,21 @@ FROM python:3.11-slim-bookworm
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    MLFLOW_BACKEND_STORE_URI=sqlite:////tmp/mlflow.db
 
 COPY docker/constraints.txt /tmp/constraints.txt
 # The tested MLflow, the PostgreSQL driver of the backend store URI (postgresql+psycopg://), boto3 for S3.
 RUN pip install --constraint /tmp/constraints.txt "mlflow==3.17.2" "psycopg[binary]==3.3.9" "boto3==1.44.8" \
     && rm /tmp/constraints.txt
+
+# tini as PID 1: a Python process there ignores SIGTERM (the kernel drops signals PID 1 has no handler
+# for), so ECS's stop (SIGTERM, then SIGKILL after stopTimeout) would always end in a kill. tini passes
+# the signal to the server's whole process group (-g) and reaps what it leaves.
+RUN apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tini \
+    && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+ENTRYPOINT ["/usr/bin/tini", "-g", "--"]
 
 RUN groupadd --system --gid 10001 mlflow \
     && useradd --system --uid 10001 --gid mlflow --home-dir /home/mlflow --create-home mlflow
