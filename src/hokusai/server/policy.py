@@ -146,6 +146,7 @@ ENDPOINTS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/models/{name}/contributions"): "contribution.read",
     ("GET", "/api/v1/contributions/{contribution_id}"): "contribution.read",
     ("POST", "/api/v1/runs"): "run.submit",
+    ("GET", "/api/v1/runs"): "run.read",
     ("GET", "/api/v1/runs/{run_id}"): "run.read",
     ("GET", "/api/v1/runs/{run_id}/mint-request"): "run.mint",
     ("POST", "/api/v1/runs/{run_id}/sign"): "run.sign",
