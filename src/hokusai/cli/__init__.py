@@ -75,7 +75,8 @@ def _root(
 
 FIELD_FLAGS = {
     "source_uri": "--source", "target_column": "--target", "model_type": "--model-type",
-    "train_dataset_id": "--train", "benchmark_dataset_id": "--benchmark", "contributor_address": "--contributor",
+    "train_dataset_id": "--train", "benchmark_dataset_id": "--benchmark",
+    "contributor_address": "--contributor",
     "primary_metric": "--primary-metric", "min_benchmark_rows": "--min-benchmark-rows",
     "accuracy_tolerance": "--accuracy-tolerance", "valuation_budget": "--valuation-budget",
     "metric_weights": "--metric-weight", "onchain_id": "ONCHAIN_ID",

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from functools import partial
 
 from hokusai.cli._client import (
     Credential,

@@ -185,7 +185,9 @@ def paid(contributor: Mapping[str, Any]) -> str:
 
 def _value(contributor: Mapping[str, Any]) -> str | None:
     value = contributor.get("value_pp")
-    return None if value is None else f"{signed(value, 'pp', label=False)} ± {contributor.get('value_se_pp') or 0:.2f}"
+    if value is None:
+        return None
+    return f"{signed(value, 'pp', label=False)} ± {contributor.get('value_se_pp') or 0:.2f}"
 
 
 def benchmark_summary(spec: Mapping[str, Any]) -> None:

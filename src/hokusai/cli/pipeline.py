@@ -83,7 +83,8 @@ Primary = Annotated[
 Task = Annotated[
     str | None,
     typer.Option("--task", metavar="binary|multiclass|regression",
-                 help="The task (default: binary or multiclass, from the labels; regression must be said)."),
+                 help="The task (default: regression for a regressor baseline, else binary or multiclass "
+                 "from the labels)."),
 ]  # fmt: skip
 Seed = Annotated[int | None, typer.Option("--seed", metavar="N", help=_help("seed"))]
 Sample = Annotated[int | None, typer.Option("--sample", metavar="N", help=_help("sample"))]
@@ -242,7 +243,8 @@ def print_result(result: PipelineResult, as_json: bool) -> None:
             ["metric", "baseline", "candidate", "gain", "95 % CI", "unit"],
             [
                 (f"{name} (primary)" if name == result.primary_metric else name, f"{m.baseline:.4f}",
-                 f"{m.candidate:.4f}", _signed(m.gain, m.unit), _interval(m.ci_low, m.ci_high, m.unit), m.unit)
+                 f"{m.candidate:.4f}", _signed(m.gain, m.unit), _interval(m.ci_low, m.ci_high, m.unit),
+                 m.unit)
                 for name, m in result.metric_deltas.items()
             ],
             title="Metrics on the benchmark (gain = improvement, paired 95 % CI)",

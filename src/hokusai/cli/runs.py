@@ -55,7 +55,8 @@ def list_contributions(
         emit([c.model_dump(mode="json") for c in found], True)
         return
     table(["id", "wallet", "data hash", "rows", "created"],
-          [(c.id, c.contributor_address, c.data_hash, c.dataset.row_count, c.created_at) for c in found])  # fmt: skip
+          [(c.id, c.contributor_address, c.data_hash, c.dataset.row_count, c.created_at)
+           for c in found])  # fmt: skip
 
 
 @contributions_app.command("show")

@@ -28,7 +28,7 @@ from hokusai.config import Settings
 from hokusai.errors import HokusaiError, InvalidInput, NotFound, ServiceUnavailable
 
 STANDALONE_DIR = "cli"
-"""``<data dir>/cli/``: the store of CLI evaluations made without a platform (``mlflow.db``, ``mlartifacts/``)."""
+"""``<data dir>/cli/``: the store of CLI evaluations without a platform (``mlflow.db``, ``mlartifacts/``)."""
 PROBE_TIMEOUT_SECONDS = 0.5
 REACHABLE_TIMEOUT_SECONDS = 5.0
 EXPERIMENT = "hokusai-evaluations"

@@ -150,8 +150,11 @@ def refuse_in_cooldown(model: Model, spec: BenchmarkSpec, now: datetime | None =
         f"model {model.name} is in its cooldown after its last accepted run: {left / 3600:.2f} h left "
         f"(until {ends:%Y-%m-%d %H:%M} UTC); submit the run then",
         code="cooldown",
-        details={"seconds_left": round(left), "ends_at": ends.isoformat(),
-                 "cooldown_seconds": spec.cooldown_seconds},  # fmt: skip
+        details={
+            "seconds_left": round(left),
+            "ends_at": ends.isoformat(),
+            "cooldown_seconds": spec.cooldown_seconds,
+        },
     )
     error.headers["Retry-After"] = str(max(1, round(left)))
     raise error

@@ -66,6 +66,7 @@ PLOT_ALT = {
     "residuals": "Residuals of the baseline and the candidate against their predictions",
     "predicted_vs_actual": "Predicted against actual values, baseline and candidate",
 }
+WIDE_PLOTS = frozenset({"confusion_matrices"})  # two panels side by side: shown across the whole row
 SIGN_IN_REASONS = {
     "credentials_missing": "Sign in to see this page.",
     "session_expired": "Your session has expired: sign in again.",
@@ -217,7 +218,11 @@ def _plots(settings: SettingsDep, run: Run) -> list[dict[str, str]]:
     if not folder.is_dir():
         return []
     names = sorted(p.name for p in folder.iterdir() if p.is_file() and PLOT_NAME.match(p.name))
-    return [{"name": n, "alt": PLOT_ALT.get(n.removesuffix(".png"), f"plot {n}")} for n in names]
+    return [
+        {"name": n, "alt": PLOT_ALT.get(n.removesuffix(".png"), f"plot {n}"),
+         "wide": n.removesuffix(".png") in WIDE_PLOTS}
+        for n in names
+    ]  # fmt: skip
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
