@@ -28,11 +28,11 @@ from hokusai.evaluation.report import EVALUATION, PREVIEW, build_report
 from hokusai.evaluation.sampling import sample_fraction, stratified_sample
 from hokusai.evaluation.scoring import AnyTask, Scored, compare_scored, predict_benchmark, utility
 from hokusai.evaluation.training import (
-    task_of,
     feature_columns,
     fit,
     model_type,
     seeded_clone,
+    task_of,
     training_config_hash,
 )
 from hokusai.pipeline.inputs import Inputs

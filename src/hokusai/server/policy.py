@@ -104,7 +104,7 @@ RULES: dict[str, Rule] = {
     "mlflow.read": R(READ, EVERYONE, Access.ANY, "read MLflow resources you hold READ on"),
     "mlflow.write": R(WRITE, OWNERS, Access.ANY, "change MLflow resources you hold EDIT or MANAGE on"),
     "mlflow.admin": R(ADMIN, ADMINS, Access.ANY, "MLflow endpoints outside the allowlist"),
-    "ui.public": R(None, EVERYONE, Access.PUBLIC, "the results pages' sign-in form, stylesheet, script and icon"),
+    "ui.public": R(None, EVERYONE, Access.PUBLIC, "the results pages' sign-in form, styles, script, icon"),
     "ui.signout": R(None, EVERYONE, Access.ANY, "end a results-pages session"),
 }  # fmt: skip
 

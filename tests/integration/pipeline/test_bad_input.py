@@ -47,8 +47,8 @@ def test_a_regressor_baseline_is_evaluated_as_regression_without_being_told(
         case.spec(baseline=regressor, primary_metric="rmse", register=False), embedded_settings
     )
     assert result.task == "regression" and result.primary_metric == "rmse" and result.unit == "rmse"
-    with pytest.raises(InvalidInput, match="LinearRegression, which is not a classifier: evaluate a regressor "
-                       "with --task regression") as caught:  # fmt: skip
+    said = "LinearRegression, which is not a classifier: evaluate a regressor with --task regression"
+    with pytest.raises(InvalidInput, match=said) as caught:
         run_pipeline(case.spec(baseline=regressor, task="binary"), embedded_settings)
     assert caught.value.code == "not_a_classifier"
 
@@ -56,8 +56,11 @@ def test_a_regressor_baseline_is_evaluated_as_regression_without_being_told(
 def test_a_classifier_with_a_regression_metric_is_refused_naming_the_task(
     case: Case, embedded_settings: Settings
 ) -> None:
-    with pytest.raises(InvalidInput, match=r"a classifier, but rmse is a regression metric: choose another "
-                       r"--primary-metric; a regression metric is for a regressor \(--task regression\)") as caught:  # fmt: skip
+    said = (
+        r"a classifier, but rmse is a regression metric: choose another --primary-metric; "
+        r"a regression metric is for a regressor \(--task regression\)"
+    )
+    with pytest.raises(InvalidInput, match=said) as caught:
         run_pipeline(case.spec(primary_metric="rmse"), embedded_settings)
     assert caught.value.code == "task_mismatch"
 
