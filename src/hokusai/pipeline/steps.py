@@ -126,7 +126,7 @@ def with_model_task(spec: PipelineSpec, baseline: Baseline) -> PipelineSpec:
     if task_kind(spec) is not None:
         return spec
     task = task_of(baseline.model.estimator, f"baseline {spec.baseline}", None, spec.primary_metric)
-    return spec if task is None else replace(spec, task=task)
+    return spec if task is None else replace(spec, task="regression")
 
 
 def task_kind(spec: PipelineSpec) -> str | None:

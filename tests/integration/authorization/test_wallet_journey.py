@@ -51,8 +51,6 @@ def test_a_wallet_only_contributor_follows_the_cli_hints_from_a_model_to_a_verif
     rows[features] = rows[features] * 1.001
     rows.to_csv(mine, index=False)
 
-    listed = _cli(world, ["models", "list", "--wallet", "--json"], tmp_path, env)
-    assert listed.returncode == 0 and "m1" in {m["name"] for m in json.loads(listed.stdout)}, listed.stderr
     model = _cli(world, ["models", "get", "m1", "--wallet"], tmp_path, env)
     assert "next: hokusai contribute FILE --model m1 --wallet" in model.stdout, model.stdout
     contributed = _follow(world, model, tmp_path, env, FILE=str(mine))
@@ -67,7 +65,7 @@ def test_a_wallet_only_contributor_follows_the_cli_hints_from_a_model_to_a_verif
     assert verified.returncode == 0 and "VALID" in verified.stdout, verified.stdout + verified.stderr
 
     for command in (
-        ["runs", "status", run_id], ["runs", "wait", run_id], ["runs", "list", "--model", "m1"],
+        ["runs", "wait", run_id], ["runs", "list", "--model", "m1"],
         ["contributions", "list", "--model", "m1"], ["contributions", "show", contribution_id],
         ["models", "lineage", "m1"],
     ):  # fmt: skip
@@ -84,10 +82,6 @@ def test_a_wallet_only_contributor_follows_the_cli_hints_from_a_model_to_a_verif
     with_keystore = {**env, "HOKUSAI_WALLET_KEY": "", "HOKUSAI_KEYSTORE_PASSWORD": "pw"}
     shown = _cli(world, ["runs", "status", run_id, "--keystore", str(keystore)], tmp_path, with_keystore)
     assert f"--keystore {keystore}" in shown.stdout, shown.stdout + shown.stderr
-    elsewhere = tmp_path / "again"
-    elsewhere.mkdir()
-    again = _follow(world, shown, elsewhere, with_keystore)  # attest get ID --keystore FILE
-    assert again.returncode == 0 and (elsewhere / "attestation.json").is_file(), again.stderr
 
     # without a credential: the error suggests the wallet flags only where the command takes them
     bare = {**env, "HOKUSAI_WALLET_KEY": ""}

@@ -212,7 +212,7 @@ def _readable_run(session: SessionDep, principal: Any, run_id: str) -> Run:
     return run
 
 
-def _plots(settings: SettingsDep, run: Run) -> list[dict[str, str]]:
+def _plots(settings: SettingsDep, run: Run) -> list[dict[str, Any]]:
     """The PNG plots the run's worker wrote, by file name (read from the folder, never from a request)."""
     folder = settings.data_dir / "runs" / run.id / "plots"
     if not folder.is_dir():
