@@ -98,9 +98,11 @@ class Client:
         wallet: LocalAccount | None = None,
         domain: str | None = None,
         timeout: float = 60.0,
+        sign_in_hint: str = "or pass a wallet (Client(wallet=...))",
     ) -> None:
         config = resolve_config(api_key, url)
         self.url, self.api_key = config.url, None if wallet is not None else config.api_key
+        self.key_source, self.sign_in_hint = config.key_source, sign_in_hint
         self.wallet, self.domain = wallet, domain
         self._wallet_headers: dict[str, str] = {}
         self._signed_until = datetime.min.replace(tzinfo=UTC)
@@ -187,11 +189,11 @@ class Client:
         if self.wallet is None and not self.api_key:
             raise Unauthorized(
                 f"{self.url} needs a credential: set HOKUSAI_API_KEY (or api_key in {config_file()}), "
-                "or sign in with a wallet (--wallet with HOKUSAI_WALLET_KEY, or --keystore)",
+                f"{self.sign_in_hint}",
                 code=code,
             )
         if self.wallet is None:
-            raise Unauthorized(f"{self.url} refused the API key (HOKUSAI_API_KEY): {reason}", code=code)
+            raise Unauthorized(f"{self.url} refused the API key ({self.key_source}): {reason}", code=code)
 
     def me(self) -> Me:
         """Who the server says this client is (principal, method, scopes, wallet)."""
@@ -387,6 +389,11 @@ class Runs(_Api):
 
     def get(self, run_id: str) -> Run:
         return Run.model_validate(self.client.request("GET", f"/api/v1/runs/{run_id}"))
+
+    def list(self, model: str) -> builtins.list[Run]:
+        """``model``'s runs you may read (a wallet: those of its contributions), newest first."""
+        answer = self.client.request("GET", "/api/v1/runs", params={"model": model})
+        return [Run.model_validate(r) for r in answer["runs"]]
 
     def mint_request(self, run_id: str) -> MintRequest:
         """The signed mint request of an accepted run (owner or admin): ``{domain, types, primaryType,

@@ -19,10 +19,12 @@ DEFAULT_URL = "http://127.0.0.1:8001"
 
 @dataclass(frozen=True)
 class ClientConfig:
-    """The resolved server URL and API key (the key may be absent for wallet sign-in)."""
+    """The resolved server URL and API key (the key may be absent for wallet sign-in), and where the key
+    came from in words (``the api_key argument``, ``HOKUSAI_API_KEY``, the config file's path)."""
 
     url: str
     api_key: str | None
+    key_source: str | None = None
 
 
 def config_file() -> Path:
@@ -49,5 +51,10 @@ def resolve_config(api_key: str | None = None, url: str | None = None) -> Client
     final_url = url or os.environ.get("HOKUSAI_URL") or stored.get("url") or DEFAULT_URL
     if not final_url.startswith(("http://", "https://")):
         raise ConfigError(f"the Hokusai URL {final_url!r} must start with http:// or https://")
-    key = api_key or os.environ.get("HOKUSAI_API_KEY") or stored.get("api_key")
-    return ClientConfig(final_url.rstrip("/"), key)
+    sources = (
+        (api_key, "the api_key argument"),
+        (os.environ.get("HOKUSAI_API_KEY"), "HOKUSAI_API_KEY"),
+        (stored.get("api_key"), f"api_key in {config_file()}"),
+    )
+    key, source = next(((value, where) for value, where in sources if value), (None, None))
+    return ClientConfig(final_url.rstrip("/"), key, source)

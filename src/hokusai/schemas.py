@@ -599,6 +599,10 @@ class Run(BaseModel):
         return self.state in ("succeeded", "failed")
 
 
+class RunList(BaseModel):
+    runs: list[Run]
+
+
 class MintRequest(BaseModel):
     """An accepted run's signed EIP-712 mint request (``eth_signTypedData_v4`` JSON) and the calldata of
     ``submitMintRequest``."""

@@ -7,6 +7,7 @@ import atexit
 import contextlib
 import json
 import os
+import re
 import sys
 import threading
 from typing import NoReturn
@@ -50,6 +51,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(benchmarks.app, name="benchmarks")
 app.add_typer(runs.app, name="runs")
 app.command("contribute")(runs.contribute)
+app.add_typer(runs.contributions_app, name="contributions")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(attest.app, name="attest")
 app.command("preview")(preview.preview)
@@ -69,6 +71,23 @@ def _root(
         raise typer.Exit()
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())
+
+
+FIELD_FLAGS = {
+    "source_uri": "--source", "target_column": "--target", "model_type": "--model-type",
+    "train_dataset_id": "--train", "benchmark_dataset_id": "--benchmark",
+    "contributor_address": "--contributor",
+    "primary_metric": "--primary-metric", "min_benchmark_rows": "--min-benchmark-rows",
+    "accuracy_tolerance": "--accuracy-tolerance", "valuation_budget": "--valuation-budget",
+    "metric_weights": "--metric-weight", "onchain_id": "ONCHAIN_ID",
+}  # fmt: skip
+"""The API's request fields and the flags a CLI user types for them: server errors name the flag."""
+_FIELDS = re.compile(r"(?:\b(?:body|options)\.)?\b(" + "|".join(FIELD_FLAGS) + r")\b")
+
+
+def in_cli_words(message: str) -> str:
+    """A server's error message with its API field names replaced by the CLI's flags."""
+    return _FIELDS.sub(lambda match: FIELD_FLAGS[match.group(1)], message)
 
 
 def fail(
@@ -113,7 +132,7 @@ def _run(argv: list[str] | None) -> object:
     try:
         code = app(args=argv, prog_name="hokusai", standalone_mode=False)
     except HokusaiError as exc:
-        fail(exc.message, exc.exit_code, exc.code, exc.details, as_json)
+        fail(in_cli_words(exc.message), exc.exit_code, exc.code, exc.details, as_json)
     except typer.Exit as exc:
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):

@@ -1,9 +1,16 @@
-"""How CLI commands that talk to a server get their SDK client: API key, or a wallet (never a flag)."""
+"""How CLI commands that talk to a server get their SDK client: API key, or a wallet (never a flag).
+
+A command that a contributor needs takes ``--wallet``/``--keystore`` (``WalletOption``/``KeystoreOption``,
+defined here once) and builds a ``Credential``; its "next:" hints carry the same flags
+(``Credential.flags``), so the command printed works as printed for the credential in use.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +21,8 @@ from hokusai.errors import InvalidInput
 
 WALLET_KEY_ENV = "HOKUSAI_WALLET_KEY"
 KEYSTORE_PASSWORD_ENV = "HOKUSAI_KEYSTORE_PASSWORD"
+WALLET_SIGN_IN = f"or sign in with a wallet: --wallet (its key in {WALLET_KEY_ENV}) or --keystore FILE"
+"""What a command that takes the wallet flags adds to the SDK's missing-credential error."""
 
 UrlOption = Annotated[str | None, typer.Option("--url", help="Server URL (else HOKUSAI_URL, config file).")]
 KeystoreOption = Annotated[
@@ -54,8 +63,34 @@ def load_wallet(keystore: Path | None, from_env: bool) -> Any:
     return None
 
 
-def make_client(url: str | None, keystore: Path | None = None, wallet: bool = False) -> Any:
-    """An SDK client for the server, signed in with a wallet when asked, else with the API key."""
+@dataclass(frozen=True)
+class Credential:
+    """How a command signs in (``--url``, ``--wallet``, ``--keystore`` as the user gave them)."""
+
+    url: str | None = None
+    keystore: Path | None = None
+    wallet: bool = False
+
+    @property
+    def flags(self) -> str:
+        """The flags that sign the next command in the same way (empty for the API key), each quoted."""
+        given = ["--url", self.url] if self.url else []
+        if self.keystore is not None:
+            given += ["--keystore", str(self.keystore)]
+        elif self.wallet:
+            given.append("--wallet")
+        return "".join(f" {shlex.quote(part)}" for part in given)
+
+    def client(self) -> Any:
+        """An SDK client signed in with the wallet when asked, else with the API key."""
+        from hokusai.client import Client
+
+        wallet = load_wallet(self.keystore, self.wallet)
+        return Client(url=self.url, wallet=wallet, sign_in_hint=WALLET_SIGN_IN)
+
+
+def make_client(url: str | None) -> Any:
+    """An SDK client with the API key, for commands that take no wallet (owners' and admins' commands)."""
     from hokusai.client import Client
 
-    return Client(url=url, wallet=load_wallet(keystore, wallet))
+    return Client(url=url)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,8 +23,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hokusai.cli._client import JsonOption, KeystoreOption, UrlOption, WalletOption, make_client
-from hokusai.cli.output import emit
+from hokusai.cli._client import Credential, JsonOption, KeystoreOption, UrlOption, WalletOption
+from hokusai.cli.output import emit, next_step
 from hokusai.errors import ConfigError, InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -107,15 +108,15 @@ def get(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for attestation.json and evaluation_report.json.")
     ] = Path("."),
-    url: Annotated[
-        str | None, typer.Option("--url", help="Server URL (else HOKUSAI_URL, config file).")
-    ] = None,
+    wallet: WalletOption = False,
+    keystore: KeystoreOption = None,
+    url: UrlOption = None,
 ) -> None:
-    """Download an attestation, its evaluation report and the server's published signers."""
-    from hokusai.client import Client
+    """Download an attestation, its evaluation report and the server's published signers (an accepted
+    run's attestation is public; any other is its participants', who sign in with --wallet/--keystore)."""
     from hokusai.files import atomic_write_json
 
-    with Client(url=url) as client:
+    with Credential(url, keystore, wallet).client() as client:
         document = client.attestations.get(attestation_id)
         report = client.attestations.report(attestation_id)
         published = client.attestations.signers().model_dump(mode="json")
@@ -123,7 +124,9 @@ def get(
                atomic_write_json(out_dir / REPORT_FILE, report),
                atomic_write_json(out_dir / SIGNERS_FILE, published)]  # fmt: skip
     for path in written:
-        out.print(str(path))
+        out.print(str(path), soft_wrap=True)
+    document_file, signers_file = (shlex.quote(str(written[i])) for i in (0, 2))
+    next_step(f"hokusai attest verify {document_file} --signers {signers_file}")
 
 
 def history_of(answer: Signers) -> list[PublishedSigner]:
@@ -229,7 +232,7 @@ def mint_request(
     if run_id is not None:
         if given:
             raise InvalidInput(f"give RUN_ID or --payload, not both ({', '.join(given)} with RUN_ID)")
-        with make_client(url, keystore, wallet) as client:
+        with Credential(url, keystore, wallet).client() as client:
             request = client.runs.mint_request(run_id).model_dump()
     else:
         missing = [flag for flag in offline if flag not in given]

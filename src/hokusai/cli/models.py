@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from hokusai.cli._client import (
+    Credential,
     JsonOption,
     KeystoreOption,
     UrlOption,
@@ -15,7 +17,7 @@ from hokusai.cli._client import (
     load_wallet,
     make_client,
 )
-from hokusai.cli.output import emit, line, model_summary, table
+from hokusai.cli.output import emit, line, model_summary, signed, table
 
 app = typer.Typer(help="Models on a Hokusai server.", no_args_is_help=True)
 
@@ -52,9 +54,12 @@ def register(
 
 
 @app.command("list")
-def index(url: UrlOption = None, as_json: JsonOption = False) -> None:
+def index(
+    wallet: WalletOption = False, keystore: KeystoreOption = None, url: UrlOption = None,
+    as_json: JsonOption = False,
+) -> None:  # fmt: skip
     """All models."""
-    with make_client(url) as client:
+    with Credential(url, keystore, wallet).client() as client:
         models = client.models.list()
     if as_json:
         emit([m.model_dump() for m in models], True)
@@ -64,10 +69,14 @@ def index(url: UrlOption = None, as_json: JsonOption = False) -> None:
 
 
 @app.command("get")
-def show(name: str, url: UrlOption = None, as_json: JsonOption = False) -> None:
+def show(
+    name: str, wallet: WalletOption = False, keystore: KeystoreOption = None, url: UrlOption = None,
+    as_json: JsonOption = False,
+) -> None:  # fmt: skip
     """One model."""
-    with make_client(url) as client:
-        emit(client.models.get(name), as_json, model_summary)
+    credential = Credential(url, keystore, wallet)
+    with credential.client() as client:
+        emit(client.models.get(name), as_json, partial(model_summary, credential=credential))
 
 
 @app.command("set-onchain-id")
@@ -95,9 +104,12 @@ def set_onchain_id(
 
 
 @app.command("lineage")
-def show_lineage(name: str, url: UrlOption = None, as_json: JsonOption = False) -> None:
+def show_lineage(
+    name: str, wallet: WalletOption = False, keystore: KeystoreOption = None, url: UrlOption = None,
+    as_json: JsonOption = False,
+) -> None:  # fmt: skip
     """Every version of a model, baseline first, with its contributors and deltas."""
-    with make_client(url) as client:
+    with Credential(url, keystore, wallet).client() as client:
         lineage = client.models.lineage(name)
     if as_json:
         emit(lineage, True)
@@ -108,8 +120,8 @@ def show_lineage(name: str, url: UrlOption = None, as_json: JsonOption = False) 
         gain = version.gain
         rows.append((
             version.version, version.role, version.outcome,
-            f"{gain:+.3g} {version.unit or ''}" if gain is not None else None, contributors,
+            signed(gain, version.unit), contributors,
             version.attestation_id,
         ))  # fmt: skip
     table(["version", "role", "outcome", "gain", "contributors", "attestation"], rows)
-    line(f"cumulative improvement: {lineage.cumulative_improvement:+.3g} {lineage.unit or ''}")
+    line(f"cumulative improvement: {signed(lineage.cumulative_improvement, lineage.unit)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from hokusai.errors import EXIT_NEGATIVE
+
+if TYPE_CHECKING:
+    from hokusai.cli._client import Credential
 
 Summary = Callable[[Mapping[str, Any]], None]
 WIDE = 10_000  # tables render at their natural width (never squeezed into 80 columns)
@@ -54,9 +57,20 @@ def negative(message: str) -> NoReturn:
     raise typer.Exit(EXIT_NEGATIVE)
 
 
-def next_step(command: str) -> None:
-    """The command a user runs next."""
-    line(f"next: [bold]{escape(command)}[/]")
+def next_step(command: str, credential: Credential | None = None) -> None:
+    """The command a user runs next, signed in as this one was (``credential``'s flags appended)."""
+    flags = credential.flags if credential is not None else ""
+    line(f"next: [bold]{escape(command + flags)}[/]")
+
+
+def signed(value: float | None, unit: str | None = None, *, label: bool = True) -> str | None:
+    """A gain, value or score rounded as its unit says: percentage points to two decimals (``+1.59 pp``),
+    anything else (a metric's own units) to three significant digits; the unit after it unless ``label``
+    is false. The one number format of the commands (a DeltaOne score is in its primary metric's unit)."""
+    if value is None:
+        return None
+    number = f"{value:+.2f}" if unit == "pp" else f"{value:+.3g}"
+    return f"{number} {unit}" if unit and label else number
 
 
 def emit(value: Any, as_json: bool, summary: Summary | None = None) -> None:
@@ -74,14 +88,15 @@ def _gain(data: Mapping[str, Any]) -> str | None:
     gain = data.get("gain")
     if gain is None:
         return None
-    unit = data.get("unit") or ""
+    unit = data.get("unit")
     interval = ""
     if data.get("ci_low") is not None and data.get("ci_high") is not None:
-        interval = f" [{data['ci_low']:+.3g}, {data['ci_high']:+.3g}]"
-    return f"{gain:+.3g} {unit}{interval}".strip()
+        low, high = (signed(data[end], unit, label=False) for end in ("ci_low", "ci_high"))
+        interval = f" [{low}, {high}]"
+    return f"{signed(gain, unit)}{interval}"
 
 
-def model_summary(model: Mapping[str, Any]) -> None:
+def model_summary(model: Mapping[str, Any], credential: Credential | None = None) -> None:
     spec = model.get("benchmark_spec") or {}
     target = escape(model["target_column"])
     line(f"model [bold]{escape(model['name'])}[/] ({model['model_type']}, target {target})")
@@ -103,10 +118,10 @@ def model_summary(model: Mapping[str, Any]) -> None:
             ("contributions", "open" if model.get("accepts_contributions") else "closed"),
         ]
     )
-    next_step(f"hokusai contribute FILE --model {model['name']}")
+    next_step(f"hokusai contribute FILE --model {model['name']}", credential)
 
 
-def contribution_summary(contribution: Mapping[str, Any]) -> None:
+def contribution_summary(contribution: Mapping[str, Any], credential: Credential | None = None) -> None:
     validation = contribution.get("validation") or {}
     findings = validation.get("findings_total", 0)
     line(f"contribution [bold]{escape(contribution['id'])}[/] to {escape(contribution['model'])}")
@@ -118,10 +133,10 @@ def contribution_summary(contribution: Mapping[str, Any]) -> None:
         ]
     )
     model, contribution_id = contribution["model"], contribution["id"]
-    next_step(f"hokusai runs submit --model {model} --contribution {contribution_id} --wait")
+    next_step(f"hokusai runs submit --model {model} --contribution {contribution_id} --wait", credential)
 
 
-def run_summary(run: Mapping[str, Any]) -> None:
+def run_summary(run: Mapping[str, Any], credential: Credential | None = None) -> None:
     result = run.get("result") or {}
     progress = run.get("progress") or {}
     line(f"run [bold]{escape(run['id'])}[/] of {escape(str(run.get('model')))}: {run['state']}")
@@ -132,7 +147,7 @@ def run_summary(run: Mapping[str, Any]) -> None:
             ("outcome", run.get("outcome")),
             ("primary metric", result.get("primary_metric")),
             ("gain", _gain(result)),
-            ("DeltaOne score", run.get("delta_one_score")),
+            ("DeltaOne score", signed(run.get("delta_one_score"), result.get("unit"), label=False)),
             ("attestation", run.get("attestation_id")),
             ("error", (run.get("error") or {}).get("message")),
         ]
@@ -149,9 +164,9 @@ def run_summary(run: Mapping[str, Any]) -> None:
             ],
         )  # fmt: skip
     if run["state"] in ("queued", "running"):
-        next_step(f"hokusai runs wait {run['id']}")
+        next_step(f"hokusai runs wait {run['id']}", credential)
     elif run.get("attestation_id"):
-        next_step(f"hokusai attest get {run['attestation_id']}")
+        next_step(f"hokusai attest get {run['attestation_id']}", credential)
 
 
 def paid(contributor: Mapping[str, Any]) -> str:
@@ -170,7 +185,9 @@ def paid(contributor: Mapping[str, Any]) -> str:
 
 def _value(contributor: Mapping[str, Any]) -> str | None:
     value = contributor.get("value_pp")
-    return None if value is None else f"{value:+.3g} ± {contributor.get('value_se_pp') or 0:.2g}"
+    if value is None:
+        return None
+    return f"{signed(value, 'pp', label=False)} ± {contributor.get('value_se_pp') or 0:.2f}"
 
 
 def benchmark_summary(spec: Mapping[str, Any]) -> None:

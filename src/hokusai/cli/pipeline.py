@@ -83,7 +83,8 @@ Primary = Annotated[
 Task = Annotated[
     str | None,
     typer.Option("--task", metavar="binary|multiclass|regression",
-                 help="The task (default: binary or multiclass, from the labels; regression must be said)."),
+                 help="The task (default: regression for a regressor baseline, else binary or multiclass "
+                 "from the labels)."),
 ]  # fmt: skip
 Seed = Annotated[int | None, typer.Option("--seed", metavar="N", help=_help("seed"))]
 Sample = Annotated[int | None, typer.Option("--sample", metavar="N", help=_help("sample"))]
@@ -200,12 +201,12 @@ def progress_display(enabled: bool = True) -> Iterator[object]:
         yield on_event
 
 
-def _signed(value: float | None, digits: str = ".3g") -> str:
-    return "-" if value is None else f"{value:+{digits}}"
+def _signed(value: float | None, unit: str) -> str:
+    return output.signed(value, unit, label=False) or "-"
 
 
-def _interval(low: float | None, high: float | None) -> str:
-    return "-" if low is None or high is None else f"[{low:+.3g}, {high:+.3g}]"
+def _interval(low: float | None, high: float | None, unit: str) -> str:
+    return "-" if low is None or high is None else f"[{_signed(low, unit)}, {_signed(high, unit)}]"
 
 
 def print_result(result: PipelineResult, as_json: bool) -> None:
@@ -226,9 +227,9 @@ def print_result(result: PipelineResult, as_json: bool) -> None:
     unit = result.unit
     output.fields(
         [
-            (f"{result.primary_metric} gain", f"{_signed(result.gain)} {unit}, 95 % CI "
-             f"{_interval(result.ci_low, result.ci_high)} {unit}"),
-            ("DeltaOne score", f"{result.delta_one_score:+.4g}"),
+            (f"{result.primary_metric} gain", f"{_signed(result.gain, unit)} {unit}, 95 % CI "
+             f"{_interval(result.ci_low, result.ci_high, unit)} {unit}"),
+            ("DeltaOne score", _signed(result.delta_one_score, unit)),
             ("pipeline run id", result.pipeline_run_id),
             ("MLflow run", result.mlflow_run_id),
             ("recorded in", result.tracking_uri),
@@ -242,7 +243,8 @@ def print_result(result: PipelineResult, as_json: bool) -> None:
             ["metric", "baseline", "candidate", "gain", "95 % CI", "unit"],
             [
                 (f"{name} (primary)" if name == result.primary_metric else name, f"{m.baseline:.4f}",
-                 f"{m.candidate:.4f}", _signed(m.gain), _interval(m.ci_low, m.ci_high), m.unit)
+                 f"{m.candidate:.4f}", _signed(m.gain, m.unit), _interval(m.ci_low, m.ci_high, m.unit),
+                 m.unit)
                 for name, m in result.metric_deltas.items()
             ],
             title="Metrics on the benchmark (gain = improvement, paired 95 % CI)",
@@ -295,14 +297,16 @@ def tracking_settings(settings: Settings) -> tuple[Settings, str]:
     """The settings a CLI evaluation records with, and where that is in words (said on stderr).
 
     ``HOKUSAI_TRACKING_URI`` as set; else, when ``HOKUSAI_URL`` is set, the platform's authenticated MLflow
-    proxy (``<url>/mlflow``, the API key as MLflow's token); else the embedded store in the data dir. Never
-    a server that merely answers on the default port."""
+    proxy (``<url>/mlflow``, the API key as MLflow's token); else the CLI's own embedded store,
+    ``<data dir>/cli/mlflow.db``, which the platform never reads. Never a server that merely answers on the
+    default port."""
     from hokusai.client_config import config_file, resolve_config
-    from hokusai.tracking.target import resolve_tracking
+    from hokusai.tracking.target import resolve_tracking, standalone
 
     if settings.tracking_uri:
         return settings, f"MLflow at {settings.tracking_uri} (HOKUSAI_TRACKING_URI)"
     if not os.environ.get("HOKUSAI_URL"):
+        settings = standalone(settings)
         where = resolve_tracking(settings).describe()
         return settings, f"{where}; set HOKUSAI_URL and HOKUSAI_API_KEY to record into a platform"
     config = resolve_config()

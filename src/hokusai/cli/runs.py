@@ -1,7 +1,9 @@
-"""``hokusai contribute`` and ``hokusai runs``: submit data and evaluations to a server, follow them."""
+"""``hokusai contribute``, ``hokusai runs`` and ``hokusai contributions``: submit data and evaluations to a
+server, follow them. Every command here takes ``--wallet``/``--keystore``: a contributor's whole journey."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -9,16 +11,17 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hokusai.cli._client import (
+    Credential,
     JsonOption,
     KeystoreOption,
     UrlOption,
     WalletOption,
     console,
-    make_client,
 )
-from hokusai.cli.output import contribution_summary, emit, negative, run_summary
+from hokusai.cli.output import contribution_summary, emit, negative, run_summary, table
 
 app = typer.Typer(help="Evaluation runs on a Hokusai server.", no_args_is_help=True)
+contributions_app = typer.Typer(help="Contributions on a Hokusai server.", no_args_is_help=True)
 
 
 def contribute(
@@ -31,9 +34,44 @@ def contribute(
     as_json: JsonOption = False,
 ) -> None:
     """Upload a data file to a model; it is validated and credited to your wallet."""
-    with make_client(url, keystore, wallet) as client:
+    credential = Credential(url, keystore, wallet)
+    with credential.client() as client:
         contribution = client.contributions.submit(model, file, contributor_address=contributor)
-    emit(contribution, as_json, contribution_summary)
+    emit(contribution, as_json, partial(contribution_summary, credential=credential))
+
+
+@contributions_app.command("list")
+def list_contributions(
+    model: Annotated[str, typer.Option(help="The model whose contributions to list.")],
+    wallet: WalletOption = False,
+    keystore: KeystoreOption = None,
+    url: UrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A model's contributions you may read (a wallet: its own; the owner: all)."""
+    with Credential(url, keystore, wallet).client() as client:
+        found = client.contributions.list(model)
+    if as_json:
+        emit([c.model_dump(mode="json") for c in found], True)
+        return
+    table(["id", "wallet", "data hash", "rows", "created"],
+          [(c.id, c.contributor_address, c.data_hash, c.dataset.row_count, c.created_at)
+           for c in found])  # fmt: skip
+
+
+@contributions_app.command("show")
+def show_contribution(
+    contribution_id: str,
+    wallet: WalletOption = False,
+    keystore: KeystoreOption = None,
+    url: UrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One contribution: its wallet, data hash and validation."""
+    credential = Credential(url, keystore, wallet)
+    with credential.client() as client:
+        contribution = client.contributions.get(contribution_id)
+    emit(contribution, as_json, partial(contribution_summary, credential=credential))
 
 
 @app.command("submit")
@@ -52,7 +90,8 @@ def submit(
     as_json: JsonOption = False,
 ) -> None:
     """Queue an evaluation of contributions against a model."""
-    with make_client(url, keystore, wallet) as client:
+    credential = Credential(url, keystore, wallet)
+    with credential.client() as client:
         run = client.runs.submit(
             model,
             contribution,
@@ -61,29 +100,58 @@ def submit(
         )
         if wait:
             run = _wait(client, run.id, as_json)
-    emit(run, as_json, run_summary)
+    emit(run, as_json, partial(run_summary, credential=credential))
     _exit_for(run)
 
 
 @app.command("status")
-def status(run_id: str, url: UrlOption = None, as_json: JsonOption = False) -> None:
+def status(
+    run_id: str,
+    wallet: WalletOption = False,
+    keystore: KeystoreOption = None,
+    url: UrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """A run's state, progress and (when done) result."""
-    with make_client(url) as client:
-        emit(client.runs.get(run_id), as_json, run_summary)
+    credential = Credential(url, keystore, wallet)
+    with credential.client() as client:
+        emit(client.runs.get(run_id), as_json, partial(run_summary, credential=credential))
 
 
 @app.command("wait")
 def wait_for(
     run_id: str,
     timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 1800,
+    wallet: WalletOption = False,
+    keystore: KeystoreOption = None,
     url: UrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Wait for a run to finish (progress bar); exit 1 if it failed."""
-    with make_client(url) as client:
+    credential = Credential(url, keystore, wallet)
+    with credential.client() as client:
         run = _wait(client, run_id, as_json, timeout)
-    emit(run, as_json, run_summary)
+    emit(run, as_json, partial(run_summary, credential=credential))
     _exit_for(run)
+
+
+@app.command("list")
+def list_runs(
+    model: Annotated[str, typer.Option(help="The model whose runs to list.")],
+    wallet: WalletOption = False,
+    keystore: KeystoreOption = None,
+    url: UrlOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A model's runs you may read (a wallet: the runs of its contributions; the owner: all), newest first."""
+    with Credential(url, keystore, wallet).client() as client:
+        found = client.runs.list(model)
+    if as_json:
+        emit([r.model_dump(mode="json") for r in found], True)
+        return
+    table(["id", "state", "outcome", "contributions", "attestation", "created"],
+          [(r.id, r.state, r.outcome, ", ".join(r.contributions), r.attestation_id, r.created_at)
+           for r in found])  # fmt: skip
 
 
 def _wait(client, run_id: str, quiet: bool, timeout: float = 1800):

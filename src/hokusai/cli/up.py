@@ -10,9 +10,28 @@ import typer
 from rich.console import Console
 
 ADMIN_KEY_NOTICE = (
-    "first start: created an admin API key; it is shown only this once, store it now:\n{key}\n"
+    "first start: created an admin API key, shown only this once; store it now:\n{key}\n"
     "(use it as 'Authorization: Bearer <key>'; `hokusai keys --help` manages keys)"
 )
+BANNER_WIDTH = 80  # every line of the banner but a long URL or path fits; nothing is wrapped mid-phrase
+
+
+def ready_banner(urls: dict[str, str]) -> list[str]:
+    """The lines ``hokusai up`` prints when it is ready (rich markup): each a whole phrase that fits in
+    ``BANNER_WIDTH`` columns unless a URL or path makes it longer, printed unwrapped."""
+    lines = [
+        f"[green]ready[/]  API     {urls['api']}",
+        f"       docs    {urls['docs']}",
+        f"       results {urls['api']}/ui/",
+        "               (sign in with an API key)",
+        f"       MLflow  {urls['api']}/mlflow/",
+        "               (UI and client; password: an API key)",
+        f"       logs    {urls['api_log']}",
+        f"               {urls['mlflow_log']}",
+    ]
+    if "admin_key" in urls:
+        lines += ADMIN_KEY_NOTICE.format(key=urls["admin_key"]).splitlines()
+    return [*lines, "Press Ctrl-C to stop."]
 
 
 def up(
@@ -47,15 +66,8 @@ def up(
     console.print(f"[bold]Hokusai[/] starting (data in {settings.data_dir}) …")
 
     def announce(urls: dict[str, str]) -> None:
-        console.print(f"[green]ready[/]  API     {urls['api']}")
-        console.print(f"       docs    {urls['docs']}")
-        console.print(f"       results {urls['api']}/ui/  (sign in with an API key)")
-        console.print(f"       MLflow  {urls['api']}/mlflow/  (UI and client; password: an API key)")
-        console.print(f"       logs    {urls['api_log']}", soft_wrap=True)
-        console.print(f"               {urls['mlflow_log']}", soft_wrap=True)
-        if "admin_key" in urls:
-            console.print(ADMIN_KEY_NOTICE.format(key=urls["admin_key"]), highlight=False, soft_wrap=True)
-        console.print("Press Ctrl-C to stop.")
+        for line in ready_banner(urls):
+            console.print(line, highlight=False, soft_wrap=True)
 
     def warn(message: str, last_lines: list[str]) -> None:
         print(f"warning: {message}; its last lines:", file=sys.stderr)

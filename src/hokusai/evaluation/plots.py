@@ -25,12 +25,14 @@ DELTAS_FILE = "metric_deltas.png"
 CONFUSION_FILE = "confusion_matrices.png"
 RESIDUALS_FILE = "residuals.png"
 PREDICTED_FILE = "predicted_vs_actual.png"
+DPI = 110
+CONFUSION_FONT = 12  # points: 18 px in the 1100 px wide image, shown across the run page's row (≤ 1100 px)
 
 
 def _save(figure: Figure, path: Path) -> Path:
     FigureCanvasAgg(figure)  # attaches the Agg canvas: no display, no pyplot
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
+    figure.savefig(buffer, format="png", dpi=DPI)
     return atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -126,12 +128,17 @@ def confusion_figure(y: np.ndarray, baseline: Predictions, candidate: Prediction
         if k <= 20:
             for (row, col), count in np.ndenumerate(matrix):
                 color = "white" if count > matrix.max() / 2 else "black"
-                axes.text(col, row, str(count), ha="center", va="center", color=color, fontsize=9)
+                axes.text(
+                    col, row, str(count), ha="center", va="center", color=color, fontsize=CONFUSION_FONT
+                )
         ticks = np.arange(k)
         labels = [str(c) for c in task.classes]
         axes.set_xticks(ticks, labels, rotation=45 if k > 4 else 0)
         axes.set_yticks(ticks, labels)
-        axes.set(xlabel="predicted", ylabel="true", title=f"{name} confusion matrix")
+        axes.tick_params(labelsize=CONFUSION_FONT)
+        axes.set_xlabel("predicted", fontsize=CONFUSION_FONT)
+        axes.set_ylabel("true", fontsize=CONFUSION_FONT)
+        axes.set_title(f"{name} confusion matrix", fontsize=CONFUSION_FONT + 1)
     figure.tight_layout()
     return figure
 

@@ -21,11 +21,43 @@ def check_classifier(estimator: Any, where: str) -> None:
     if not (hasattr(estimator, "fit") and hasattr(estimator, "predict") and hasattr(estimator, "get_params")):
         raise InvalidInput(f"{where} holds a {kind}, not a scikit-learn-compatible estimator")
     if not is_classifier(estimator):
-        raise InvalidInput(f"{where} holds a {kind}, which is not a classifier", code="not_a_classifier")
+        raise InvalidInput(
+            f"{where} holds a {kind}, which is not a classifier: evaluate a regressor with --task regression",
+            code="not_a_classifier",
+        )
     if not hasattr(estimator, "classes_"):
         raise InvalidInput(f"{where} holds an unfitted {kind}: the baseline must be a trained model")
     if not (hasattr(estimator, "predict_proba") or hasattr(estimator, "decision_function")):
         raise InvalidInput(f"{where} holds a {kind} without predict_proba or decision_function (for AUROC)")
+
+
+def task_of(estimator: Any, where: str, declared: str | None, primary_metric: str | None) -> str | None:
+    """The task a baseline is evaluated as, checked against the model and the primary metric: the
+    declared one (``--task``), else the model's (a regressor: ``regression``; a classifier: None, binary
+    or multiclass read off the labels). A classifier with a regression metric (or a regressor with a
+    classification-only one) is refused naming ``--task``."""
+    from sklearn.base import is_regressor
+
+    from hokusai.evaluation.families import METRIC_INFO
+
+    task = declared or ("regression" if is_regressor(estimator) else None)
+    if task == "regression":
+        check_regressor(estimator, where)
+    else:
+        check_classifier(estimator, where)
+    info = METRIC_INFO.get(primary_metric or "")
+    if info is not None and (task or "binary") not in info.tasks:
+        kind = type(estimator).__name__
+        if task == "regression":
+            fix = "a classification metric is for a classifier (--task binary or multiclass)"
+            said = f"a regressor (the task is regression), but {info.name} is a classification metric"
+        else:
+            fix = "a regression metric is for a regressor (--task regression)"
+            said = f"a classifier, but {info.name} is a regression metric"
+        raise InvalidInput(
+            f"{where} holds a {kind}, {said}: choose another --primary-metric; {fix}", code="task_mismatch"
+        )
+    return task
 
 
 def feature_columns(estimator: Any, columns: Sequence[str], target: str) -> list[str]:
@@ -91,7 +123,11 @@ def check_regressor(estimator: Any, where: str) -> None:
     if not (hasattr(estimator, "fit") and hasattr(estimator, "predict") and hasattr(estimator, "get_params")):
         raise InvalidInput(f"{where} holds a {kind}, not a scikit-learn-compatible estimator")
     if not is_regressor(estimator):
-        raise InvalidInput(f"{where} holds a {kind}, which is not a regressor", code="not_a_regressor")
+        raise InvalidInput(
+            f"{where} holds a {kind}, which is not a regressor: --task regression is for regressors "
+            "(leave it out for a classifier)",
+            code="not_a_regressor",
+        )
     try:
         check_is_fitted(estimator)
     except Exception:  # sklearn raises NotFittedError (and others for odd estimators)

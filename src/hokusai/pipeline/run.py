@@ -124,6 +124,7 @@ def _evaluate(
     near_tolerance = settings.near_duplicate_tolerance
     with progress.step("load baseline", spec.baseline):
         baseline = steps.load_baseline(spec, target, staging / "download")
+        spec = steps.with_model_task(spec, baseline)
     with progress.step("integrate contributions"):
         prepared = steps.prepare_data(inputs, baseline, spec, near_tolerance)
     trained = compared = weighed = attestation = None

@@ -4,7 +4,7 @@ load baseline -> integrate contributions -> train candidate -> score -> compare 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,12 +28,11 @@ from hokusai.evaluation.report import EVALUATION, PREVIEW, build_report
 from hokusai.evaluation.sampling import sample_fraction, stratified_sample
 from hokusai.evaluation.scoring import AnyTask, Scored, compare_scored, predict_benchmark, utility
 from hokusai.evaluation.training import (
-    check_classifier,
-    check_regressor,
     feature_columns,
     fit,
     model_type,
     seeded_clone,
+    task_of,
     training_config_hash,
 )
 from hokusai.pipeline.inputs import Inputs
@@ -118,11 +117,16 @@ def load_baseline(spec: PipelineSpec, target: TrackingTarget, workdir: Path) -> 
         directory, expected_hash=spec.baseline_hash, expected_format=spec.baseline_format,
         allow_pickle=spec.allow_pickle,
     )  # fmt: skip
-    if task_kind(spec) == "regression":
-        check_regressor(model.estimator, f"baseline {spec.baseline}")
-    else:
-        check_classifier(model.estimator, f"baseline {spec.baseline}")
+    task_of(model.estimator, f"baseline {spec.baseline}", task_kind(spec), spec.primary_metric)
     return Baseline(model=model, source=source)
+
+
+def with_model_task(spec: PipelineSpec, baseline: Baseline) -> PipelineSpec:
+    """``spec`` with the task its baseline implies when none was said: a regressor means regression."""
+    if task_kind(spec) is not None:
+        return spec
+    task = task_of(baseline.model.estimator, f"baseline {spec.baseline}", None, spec.primary_metric)
+    return spec if task is None else replace(spec, task="regression")
 
 
 def task_kind(spec: PipelineSpec) -> str | None:

@@ -104,7 +104,7 @@ RULES: dict[str, Rule] = {
     "mlflow.read": R(READ, EVERYONE, Access.ANY, "read MLflow resources you hold READ on"),
     "mlflow.write": R(WRITE, OWNERS, Access.ANY, "change MLflow resources you hold EDIT or MANAGE on"),
     "mlflow.admin": R(ADMIN, ADMINS, Access.ANY, "MLflow endpoints outside the allowlist"),
-    "ui.public": R(None, EVERYONE, Access.PUBLIC, "the results pages' sign-in form, stylesheet and script"),
+    "ui.public": R(None, EVERYONE, Access.PUBLIC, "the results pages' sign-in form, styles, script, icon"),
     "ui.signout": R(None, EVERYONE, Access.ANY, "end a results-pages session"),
 }  # fmt: skip
 
@@ -146,6 +146,7 @@ ENDPOINTS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/models/{name}/contributions"): "contribution.read",
     ("GET", "/api/v1/contributions/{contribution_id}"): "contribution.read",
     ("POST", "/api/v1/runs"): "run.submit",
+    ("GET", "/api/v1/runs"): "run.read",
     ("GET", "/api/v1/runs/{run_id}"): "run.read",
     ("GET", "/api/v1/runs/{run_id}/mint-request"): "run.mint",
     ("POST", "/api/v1/runs/{run_id}/sign"): "run.sign",
@@ -165,6 +166,7 @@ ENDPOINTS: dict[tuple[str, str], str] = {
         (method, "/mlflow"): "mlflow.enter" for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
     },
     # the results pages: each page is checked as the JSON endpoint whose object it shows
+    ("GET", "/favicon.ico"): "ui.public",
     ("GET", "/ui/"): "ui.public",
     ("POST", "/ui/sign-in"): "ui.public",
     ("POST", "/ui/sign-out"): "ui.signout",

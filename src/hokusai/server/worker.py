@@ -233,9 +233,8 @@ def record_result(
     """Store the run's result in one transaction: the head (compare-and-set), the attestation, the weights,
     the run and its acceptance event commit together, or nothing does. Returns why an accepted evaluation
     lost the head (``baseline_superseded`` or ``cooldown``), else None."""
-    summary = json.loads(json.dumps(result.to_dict(), default=str))
-    for key in ("report", "attestation", "out_dir", "files", "plots"):
-        summary.pop(key, None)
+    summary = runs.client_result(json.loads(json.dumps(result.to_dict(), default=str)))
+    assert summary is not None
     now = utcnow()
     outcome, attestation_id, version = result.outcome, None, result.registered_model_version
     lost = None

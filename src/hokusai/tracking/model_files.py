@@ -45,6 +45,8 @@ EXTRA_TRUSTED_TYPES: tuple[str, ...] = (
 )
 """``Tree`` and ``TreePredictor`` are memory-unsafe for skops (raw node indices); they are trusted here
 because ``check_skops_file`` checks every tree's node arrays before any load (``skops_trees``)."""
+SAVING_DOC = "docs/pipeline.md#saving-a-model-for-the-platform"
+"""Where the allowlist and how to save tree models are explained (named by the allowlist's error)."""
 SCHEMA_MAX_BYTES = 16 << 20  # a skops schema.json, inflated (the arrays are separate members)
 SCHEMA_MAX_DEPTH = 256  # nesting of the schema's JSON (estimators nest a few levels each)
 MAX_INFLATED_BYTES = 1 << 30  # every member of a skops file together, inflated
@@ -166,7 +168,8 @@ def check_allowlist(path: Path, reported: list[str] | None = None) -> None:
     refused = untrusted_types(path, reported)
     if refused:
         raise InvalidInput(
-            f"the model names types outside the allowlist: {', '.join(refused)}",
+            f"the model names types outside the allowlist: {', '.join(refused)} (the allowlist and how to "
+            f"save tree models with skops: {SAVING_DOC})",
             code="model_untrusted_types",
             details={"types": refused},
         )

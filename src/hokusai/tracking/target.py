@@ -2,9 +2,10 @@
 
 Resolution (one place, no guessing): ``HOKUSAI_TRACKING_URI`` if set (an MLflow server, or a backend store
 used directly; the CLI sets it to the platform's authenticated proxy ``<HOKUSAI_URL>/mlflow`` when
-``HOKUSAI_URL`` is set); else the embedded store, the backend store ``HOKUSAI_MLFLOW_BACKEND_STORE_URI``
-(``sqlite:///<data dir>/mlflow.db``) used directly. A server that happens to answer on the default MLflow
-port is never used: on a shared host it may be anyone's.
+``HOKUSAI_URL`` is set, else to its own store ``<data dir>/cli/mlflow.db``: ``standalone``); else the
+embedded store, the backend store ``HOKUSAI_MLFLOW_BACKEND_STORE_URI`` (``sqlite:///<data dir>/mlflow.db``)
+used directly. A server that happens to answer on the default MLflow port is never used: on a shared host
+it may be anyone's.
 
 Artifacts use the server's layout in both modes. A server started by ``hokusai up`` proxies
 artifacts (``mlflow-artifacts:/<path>`` stored at ``<artifact root>/<path>``); in embedded mode the
@@ -26,6 +27,8 @@ import httpx
 from hokusai.config import Settings
 from hokusai.errors import HokusaiError, InvalidInput, NotFound, ServiceUnavailable
 
+STANDALONE_DIR = "cli"
+"""``<data dir>/cli/``: the store of CLI evaluations without a platform (``mlflow.db``, ``mlartifacts/``)."""
 PROBE_TIMEOUT_SECONDS = 0.5
 REACHABLE_TIMEOUT_SECONDS = 5.0
 EXPERIMENT = "hokusai-evaluations"
@@ -68,6 +71,17 @@ def resolve_tracking(settings: Settings) -> TrackingTarget:
     uri = settings.tracking_uri or str(settings.mlflow_backend_store_uri)
     return TrackingTarget(
         uri=uri, artifact_root=str(settings.artifact_root), s3_endpoint_url=settings.s3_endpoint_url
+    )
+
+
+def standalone(settings: Settings) -> Settings:
+    """The settings of a CLI evaluation without a platform: its own embedded store in
+    ``<data dir>/cli/`` (``mlflow.db`` and ``mlartifacts/``), never the backend store the platform's MLflow
+    server reads (``HOKUSAI_MLFLOW_BACKEND_STORE_URI``), so nothing recorded here shows up there."""
+    root = settings.data_dir / STANDALONE_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    return settings.model_copy(
+        update={"tracking_uri": f"sqlite:///{root / 'mlflow.db'}", "artifact_root": str(root / "mlartifacts")}
     )
 
 

@@ -194,6 +194,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 train=train,
                 benchmark=benchmark,
                 source_uri=f"runs:/{world.ids['mlflow_run']}/model",
+                spec={"cooldown_seconds": 0},  # runs follow its first acceptance (else 409 cooldown)
             )
             with world.sdk("admin") as root:
                 root.models.set_onchain_id("m1", 7)  # an admin binds it (an owner needs a signature)

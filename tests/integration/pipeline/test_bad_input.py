@@ -37,11 +37,32 @@ def test_a_missing_model_directory_is_not_found(case: Case, embedded_settings: S
         run_pipeline(case.spec(baseline=str(case.root / "nowhere")), embedded_settings)
 
 
-def test_a_model_that_is_not_a_classifier_is_rejected(case: Case, embedded_settings: Settings) -> None:
+def test_a_regressor_baseline_is_evaluated_as_regression_without_being_told(
+    case: Case, embedded_settings: Settings
+) -> None:
     base = case.frames["base"]
     save_model_dir(LinearRegression().fit(base[FEATURES], base[TARGET]), case.root / "regressor")
-    with pytest.raises(InvalidInput, match="LinearRegression, which is not a classifier"):
-        run_pipeline(case.spec(baseline=str(case.root / "regressor")), embedded_settings)
+    regressor = str(case.root / "regressor")
+    result = run_pipeline(
+        case.spec(baseline=regressor, primary_metric="rmse", register=False), embedded_settings
+    )
+    assert result.task == "regression" and result.primary_metric == "rmse" and result.unit == "rmse"
+    said = "LinearRegression, which is not a classifier: evaluate a regressor with --task regression"
+    with pytest.raises(InvalidInput, match=said) as caught:
+        run_pipeline(case.spec(baseline=regressor, task="binary"), embedded_settings)
+    assert caught.value.code == "not_a_classifier"
+
+
+def test_a_classifier_with_a_regression_metric_is_refused_naming_the_task(
+    case: Case, embedded_settings: Settings
+) -> None:
+    said = (
+        r"a classifier, but rmse is a regression metric: choose another --primary-metric; "
+        r"a regression metric is for a regressor \(--task regression\)"
+    )
+    with pytest.raises(InvalidInput, match=said) as caught:
+        run_pipeline(case.spec(primary_metric="rmse"), embedded_settings)
+    assert caught.value.code == "task_mismatch"
 
 
 def test_a_benchmark_without_the_target_column_is_a_clear_error(

@@ -73,7 +73,8 @@ def test_demo_runs_without_a_server_and_prints_an_accepted_delta_one_with_its_in
     files = [line.strip() for line in out.splitlines() if line.strip().endswith("attestation.json")]
     assert files and Path(files[0]).is_file()  # the path is printed whole, on a line of its own
     assert any(len(word) == 42 and word.startswith("0x") for word in out.split())  # the wallet, uncut
-    assert (tmp_path / "state" / "mlflow.db").is_file()  # recorded in the embedded store
+    assert (tmp_path / "state" / "cli" / "mlflow.db").is_file()  # recorded in the CLI's own store
+    assert not (tmp_path / "state" / "mlflow.db").exists()  # never in the platform's
     assert "✓ record" in err
 
 
@@ -182,6 +183,7 @@ def test_preview_is_labelled_an_estimate_and_neither_attests_nor_records(
     assert report["kind"] == "preview_estimate"
     assert report["samples"]["benchmark_rows"] == 500
     assert not (tmp_path / "state" / "mlflow.db").exists()
+    assert not (tmp_path / "state" / "cli" / "mlflow.db").exists()
     assert not (tmp_path / "state" / "keys").exists()  # nothing signed
 
 

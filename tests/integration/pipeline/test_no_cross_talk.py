@@ -1,6 +1,7 @@
 """CLI evaluations record where the user said, never into a server that merely answers on the MLflow port.
 
-With no tracking setting, `hokusai pipeline demo|run` records into the embedded store of its own data dir,
+With no tracking setting, `hokusai pipeline demo|run` records into the CLI's own embedded store
+(`<data dir>/cli/mlflow.db`), never the store the platform's MLflow reads (`<data dir>/mlflow.db`),
 even while a real `mlflow server` listens exactly where the settings' default MLflow URL points (on a
 shared host that server may be anyone's). Talking to a platform is explicit (`HOKUSAI_URL` and an API key,
 through its authenticated proxy), and the command says where it records.
@@ -70,11 +71,16 @@ def test_demo_records_into_its_own_embedded_store_while_a_server_answers_on_the_
     assert code == 0, err
     result = json.loads(out)
     assert _everything_recorded(bystander.url) == ([], [])
-    embedded = f"sqlite:///{tmp_path / 'mine' / 'mlflow.db'}"
+    embedded = f"sqlite:///{tmp_path / 'mine' / 'cli' / 'mlflow.db'}"
     assert result["tracking_uri"] == embedded
     runs, models = _everything_recorded(embedded)
     assert result["mlflow_run_id"] in runs and result["registered_model_name"] in models
     assert f"MLflow: the embedded MLflow store {embedded}" in err
+    # the store a platform on this data dir would serve (`hokusai up`'s MLflow) holds nothing of it
+    platform_store = load_settings().mlflow_backend_store_uri
+    assert platform_store == f"sqlite:///{tmp_path / 'mine' / 'mlflow.db'}"
+    assert not (tmp_path / "mine" / "mlflow.db").exists()
+    assert not (tmp_path / "mine" / "mlartifacts").exists()
 
 
 def test_run_records_into_the_platform_only_when_hokusai_url_and_a_key_are_set(

@@ -16,6 +16,7 @@ import pytest
 from eth_account import Account
 
 import hokusai
+from hokusai.errors import Conflict
 from tests.integration.resources.conftest import DOMAIN, DemoFiles
 from tests.support.mlflow import mlflow_settings
 from tests.support.platform import Platform, serve_platform
@@ -99,10 +100,10 @@ def whole_regression_flow(platform: Platform, files: RegressionFiles, name: str,
     assert lineage.cumulative_improvement_pp is None  # RMSE is not in percentage points
 
     later = contributor.contributions.submit(name, second)
-    cooled = contributor.runs.wait(contributor.runs.submit(name, [later.id]).id, timeout=600, interval=0.5)
-    assert cooled.state == "succeeded" and cooled.outcome == "cooldown", cooled.result
-    left = contributor.attestations.report(cooled.attestation_id)["outcome"]["cooldown_left_seconds"]
-    assert 0 < left <= 3600
+    with pytest.raises(Conflict) as cooled:  # refused at submit: nothing is evaluated
+        contributor.runs.submit(name, [later.id])
+    assert cooled.value.code == "cooldown" and "h left" in cooled.value.message
+    assert 0 < cooled.value.details["seconds_left"] <= 3600
 
 
 def test_a_regression_model_goes_through_the_whole_flow_on_sqlite(

@@ -102,9 +102,10 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         spec = prepare_demo(workdir / "demo")
         with hokusai.Client(url=world.url, api_key=world.keys["owner1"]) as owner:
             train, benchmark = owner.datasets.upload(spec.train), owner.datasets.upload(spec.benchmark)
-            owner.models.register(
-                "m1", target=TARGET, train=train, benchmark=benchmark, archive=spec.baseline
-            )
+            owner.models.register(  # no cooldown: wallet B's run follows wallet A's acceptance
+                "m1", target=TARGET, train=train, benchmark=benchmark, archive=spec.baseline,
+                spec={"cooldown_seconds": 0},
+            )  # fmt: skip
         with hokusai.Client(url=world.url, api_key=admin.key) as root:
             root.models.set_onchain_id("m1", 7)  # an admin binds it (an owner needs a signature)
         rows = pd.read_csv(spec.contributions[0].path)

@@ -13,7 +13,13 @@ from sklearn.svm import LinearSVC
 
 from hokusai.errors import InvalidInput
 from hokusai.evaluation.metrics import Task
-from hokusai.evaluation.training import check_classifier, predict, seeded_clone, training_config_hash
+from hokusai.evaluation.training import (
+    check_classifier,
+    predict,
+    seeded_clone,
+    task_of,
+    training_config_hash,
+)
 
 X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "b": [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]})
 Y = np.array([0, 0, 0, 1, 1, 1])
@@ -33,7 +39,23 @@ def test_training_config_hash_changes_with_hyper_parameters_only() -> None:
     assert training_config_hash(LogisticRegression(C=1.0)) != training_config_hash(LogisticRegression(C=2.0))
 
 
-def test_a_regressor_is_not_accepted_as_a_baseline() -> None:
+def test_the_task_comes_from_the_model_and_a_mismatched_metric_names_the_task_flag() -> None:
+    regressor, classifier = LinearRegression().fit(X, Y), LogisticRegression().fit(X, Y)
+    assert task_of(regressor, "baseline b", None, "rmse") == "regression"
+    assert task_of(regressor, "baseline b", None, None) == "regression"
+    assert task_of(classifier, "baseline b", None, "auroc") is None  # binary or multiclass, from the labels
+    with pytest.raises(
+        InvalidInput, match=r"but rmse is a regression metric.*\(--task regression\)"
+    ) as caught:
+        task_of(classifier, "baseline b", None, "rmse")
+    assert caught.value.code == "task_mismatch"
+    with pytest.raises(InvalidInput, match=r"but auroc is a classification metric.*--task binary") as caught:
+        task_of(regressor, "baseline b", None, "auroc")
+    with pytest.raises(InvalidInput, match="not a regressor: --task regression is for regressors"):
+        task_of(classifier, "baseline b", "regression", None)
+
+
+def test_a_regressor_is_not_accepted_as_a_classification_baseline() -> None:
     with pytest.raises(InvalidInput, match="LinearRegression, which is not a classifier") as caught:
         check_classifier(LinearRegression().fit(X, Y), "baseline models:/m/1")
     assert caught.value.code == "not_a_classifier"

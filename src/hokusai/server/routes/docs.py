@@ -92,3 +92,12 @@ async def asset(name: str) -> FileResponse:
     return FileResponse(
         path, media_type=media_type, headers={"Cache-Control": f"public, max-age={CACHE_SECONDS}"}
     )
+
+
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    """The icon browsers ask every page of the site for (the packaged documentation icon, a PNG)."""
+    path, media_type = ASSETS["favicon.png"]
+    return FileResponse(
+        path, media_type=media_type, headers={"Cache-Control": f"public, max-age={CACHE_SECONDS}"}
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
@@ -16,7 +16,14 @@ from hokusai.server.deps import Caller, Checked, SessionDep, StateDep
 from hokusai.server.services.access import run_subject
 from hokusai.server.services.mint import mint_request_for_run
 from hokusai.server.services.models import get_model, get_model_by_id
-from hokusai.server.services.runs import RunOptions, get_run, issue_worker_token, run_view, submit_run
+from hokusai.server.services.runs import (
+    RunOptions,
+    get_run,
+    issue_worker_token,
+    list_runs,
+    run_view,
+    submit_run,
+)
 from hokusai.server.services.signing import sign_run_document
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
@@ -62,6 +69,21 @@ def submit(
     return JSONResponse(
         run_view(session, run).model_dump(mode="json"), status_code=202 if created else 200, headers=headers
     )
+
+
+@router.get("", response_model=schemas.RunList, summary="A model's runs you may read, newest first")
+def model_runs(
+    principal: Caller,
+    session: SessionDep,
+    model: Annotated[str, Query(min_length=1, max_length=128, description="The model's name")],
+) -> schemas.RunList:
+    """The owner (and admins) see every run of the model; a wallet sees the runs it submitted or whose
+    contributions are its own."""
+    found = get_model(session, model)
+    readable = policy.visible(
+        principal, "run.read", ((run_subject(session, run, found), run) for run in list_runs(session, found))
+    )
+    return schemas.RunList(runs=[run_view(session, run) for run in readable])
 
 
 @router.get("/{run_id}", response_model=schemas.Run, summary="A run's state, progress, timings and result")

@@ -64,10 +64,12 @@ def check_file(path: Path, name: str, *, label: str | None = None, schema: Any =
         errors = [f for f in summary["findings"] if f.get("severity") == "error"] or summary["findings"]
         first = errors[0] if errors else {}
         where = f"column {first['column']!r}: " if first.get("column") else ""
+        total = summary["findings_total"]
+        listed = "all" if total <= MAX_FINDINGS else f"the first {MAX_FINDINGS}"
+        shown = "" if total <= 1 else f"; 1 of {total} findings shown, {listed} in the error's details"
         raise InvalidData(
             f"{name} failed validation: {where}{first.get('message', 'see findings')} "
-            f"({first.get('rule', 'validation')}; {summary['findings_total']} finding(s)); "
-            "nothing was stored",
+            f"({first.get('rule', 'validation')}{shown}); nothing was stored",
             code="validation_failed",
             details=summary,
         )

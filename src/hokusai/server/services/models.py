@@ -278,8 +278,10 @@ def _check_model_kind(session: Session, principal: Principal, info: Any, model_t
     wanted = "classifier" if model_type == "classification" else "regressor"
     if info.kind != wanted:
         shown = info.estimator_class or "an unknown object"
+        other = "regression" if model_type == "classification" else "classification"
         raise InvalidInput(
-            f"the model is {shown}, not a scikit-learn {wanted}",
+            f"the model is {shown}, not a scikit-learn {wanted}"
+            + (f": register it with model_type {other}" if info.kind in ("classifier", "regressor") else ""),
             code=f"not_a_{wanted}",
             details={"estimator_class": info.estimator_class},
         )

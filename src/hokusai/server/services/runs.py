@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from hokusai import schemas
 from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, found
 from hokusai.hashing import canonical_hash
+from hokusai.pipeline.benchmark_spec import BenchmarkSpec
 from hokusai.pipeline.options import EvaluationOptions, overrides_of
 from hokusai.server import policy
 from hokusai.server.db.engine import changed_rows
@@ -38,6 +39,13 @@ QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 FINISHED = (SUCCEEDED, FAILED)
 ACCEPTED, SUPERSEDED, COOLDOWN = "accepted", "baseline_superseded", "cooldown"
 CANDIDATE_FORMAT = "skops"  # every candidate the pipeline registers is a canonical skops file
+
+
+SERVER_ONLY_RESULT_KEYS = (
+    "report", "attestation", "out_dir", "files", "plots", "report_path", "attestation_path", "tracking_uri",
+)  # fmt: skip
+"""What a stored pipeline result holds that no client sees: the worker's file paths and the MLflow URL it
+recorded at (the report and attestation are served at ``/attestations/{id}``, MLflow through the proxy)."""
 
 
 RunOptions = overrides_of(
@@ -87,6 +95,7 @@ def submit_run(
                 )
             return earlier, False
     contributions = _authorised_contributions(session, principal, model, contribution_ids)
+    refuse_in_cooldown(model, benchmarks.load(spec_row))
     run = Run(
         id=uuid.uuid4().hex,
         model_id=model.id,
@@ -127,6 +136,28 @@ def submit_run(
             idempotency_key=idempotency_key,
         )
     return run, True
+
+
+def refuse_in_cooldown(model: Model, spec: BenchmarkSpec, now: datetime | None = None) -> None:
+    """409 ``cooldown`` with the time left while the model's cooldown since its last accepted run lasts:
+    a run submitted now could not be accepted, so it is refused before anything is evaluated."""
+    left = benchmarks.cooldown_left(model, spec, now or utcnow())
+    if left is None:
+        return
+    assert model.accepted_at is not None  # a cooldown runs from the last acceptance
+    ends = model.accepted_at + timedelta(seconds=spec.cooldown_seconds)
+    error = Conflict(
+        f"model {model.name} is in its cooldown after its last accepted run: {left / 3600:.2f} h left "
+        f"(until {ends:%Y-%m-%d %H:%M} UTC); submit the run then",
+        code="cooldown",
+        details={
+            "seconds_left": round(left),
+            "ends_at": ends.isoformat(),
+            "cooldown_seconds": spec.cooldown_seconds,
+        },
+    )
+    error.headers["Retry-After"] = str(max(1, round(left)))
+    raise error
 
 
 def _authorised_contributions(
@@ -310,6 +341,14 @@ def queued_runs(session: Session) -> list[str]:
     return list(session.scalars(select(Run.id).where(Run.state == QUEUED).order_by(Run.created_at)))
 
 
+def client_result(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored result without what only the server knows (``SERVER_ONLY_RESULT_KEYS``): results stored
+    before they were left out at the source are shown the same way."""
+    if result is None:
+        return None
+    return {key: value for key, value in result.items() if key not in SERVER_ONLY_RESULT_KEYS}
+
+
 def run_view(session: Session, run: Run) -> schemas.Run:
     """A run as a client sees it: state, progress, timings and, when done, the result."""
     model = session.get(Model, run.model_id)
@@ -330,7 +369,7 @@ def run_view(session: Session, run: Run) -> schemas.Run:
         duration_seconds=duration,
         outcome=run.outcome,
         delta_one_score=run.delta_one_score,
-        result=run.result,  # validated into RunResult
+        result=client_result(run.result),  # validated into RunResult
         attestation_id=run.attestation_id,
         mlflow_run_id=run.mlflow_run_id,
         registered_version=run.registered_version,

@@ -73,6 +73,15 @@ def _scale(values: list[float], top: float, height: float) -> tuple[float, float
     return low, high, y
 
 
+def nice_ticks(low: float, high: float) -> list[float]:
+    """At most five grid values inside ``[low, high]`` on round steps (1, 2, 2.5 or 5 times a power of ten:
+    matplotlib's ``MaxNLocator``), never the data's own odd values."""
+    from matplotlib.ticker import MaxNLocator
+
+    ticks = MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+    return [round(float(t), 12) for t in ticks if low - 1e-12 <= t <= high + 1e-12]
+
+
 def _panel(
     points: list[Point], values: list[float | None], top: float, title: str, fmt: str, xs: list[float]
 ) -> list[str]:
@@ -82,8 +91,7 @@ def _panel(
     if not known:
         return parts
     low, high, y = _scale(known, top, height)
-    for i in range(5):  # grid lines and their labels
-        tick = low + (high - low) * i / 4
+    for tick in nice_ticks(low, high):  # grid lines and their labels
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}"/>'
             f'<text class="tick" x="{LEFT - 8}" y="{y(tick) + 4:.1f}" text-anchor="end">'

@@ -66,6 +66,7 @@ PLOT_ALT = {
     "residuals": "Residuals of the baseline and the candidate against their predictions",
     "predicted_vs_actual": "Predicted against actual values, baseline and candidate",
 }
+WIDE_PLOTS = frozenset({"confusion_matrices"})  # two panels side by side: shown across the whole row
 SIGN_IN_REASONS = {
     "credentials_missing": "Sign in to see this page.",
     "session_expired": "Your session has expired: sign in again.",
@@ -211,13 +212,17 @@ def _readable_run(session: SessionDep, principal: Any, run_id: str) -> Run:
     return run
 
 
-def _plots(settings: SettingsDep, run: Run) -> list[dict[str, str]]:
+def _plots(settings: SettingsDep, run: Run) -> list[dict[str, Any]]:
     """The PNG plots the run's worker wrote, by file name (read from the folder, never from a request)."""
     folder = settings.data_dir / "runs" / run.id / "plots"
     if not folder.is_dir():
         return []
     names = sorted(p.name for p in folder.iterdir() if p.is_file() and PLOT_NAME.match(p.name))
-    return [{"name": n, "alt": PLOT_ALT.get(n.removesuffix(".png"), f"plot {n}")} for n in names]
+    return [
+        {"name": n, "alt": PLOT_ALT.get(n.removesuffix(".png"), f"plot {n}"),
+         "wide": n.removesuffix(".png") in WIDE_PLOTS}
+        for n in names
+    ]  # fmt: skip
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
