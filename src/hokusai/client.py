@@ -401,14 +401,8 @@ class Contributions(_Api):
         """Contribute a data file to ``model`` under terms signed by the contributor's wallet: this client's
         wallet, or ``signer`` (then credited to it), or ``signed_terms`` signed elsewhere (``terms``). An
         admin credits another wallet with ``contributor_address`` (or ``signer``)."""
-        if signed_terms is None:
-            account = signer or self.client.wallet
-            if account is None:
-                raise InvalidInput(
-                    "a contribution's terms are signed by the contributor's wallet: sign in with it, "
-                    "or give signer= or signed_terms=",
-                    code="terms_required",
-                )
+        account = signer or self.client.wallet
+        if signed_terms is None and account is not None:  # else the server names what is missing
             signed_terms = self.terms(
                 model, path, account, license=license, commercial_use=commercial_use,
                 derivatives=derivatives, attribution=attribution, valid_for=valid_for,
@@ -416,11 +410,11 @@ class Contributions(_Api):
         own = self.client.wallet.address if self.client.wallet is not None else None
         if contributor_address is None and signer is not None and signer.address != own:
             contributor_address = signer.address
-        data = {
-            "terms": json.dumps(signed_terms["typed_data"]),
-            "terms_signature": signed_terms["signature"],
-            **({"contributor_address": contributor_address} if contributor_address else {}),
-        }
+        data = {"contributor_address": contributor_address} if contributor_address else {}
+        if signed_terms is not None:
+            data.update(
+                terms=json.dumps(signed_terms["typed_data"]), terms_signature=signed_terms["signature"]
+            )
         with _file_part("file", path) as files:
             answer = self.client.request(
                 "POST", f"/api/v1/models/{model}/contributions", data=data, files=files

@@ -358,5 +358,9 @@ def verify_attestation(
 
         checks.append(_run(f"data:{path.name}", data_check))
     for n, signed in enumerate(terms, 1):
-        checks.append(_run(f"terms:{n}", lambda signed=signed: terms_check(document, report, signed)))
+
+        def signed_check(signed: Mapping[str, Any] = signed) -> tuple[bool, str]:
+            return terms_check(document, report, signed)
+
+        checks.append(_run(f"terms:{n}", signed_check))
     return Verdict(checks)
