@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-import hokusai
 from hokusai.attestation import verify_attestation
 from hokusai.attestation.terms import terms_hash, terms_signer
 from tests.integration.authorization.conftest import World
@@ -148,10 +147,23 @@ def test_the_attestations_terms_hash_reverifies_on_a_bare_machine(world: World, 
     assert not verdict.valid and not check.ok and "not recorded" in check.reason, check
 
 
-def test_the_sdk_signs_the_terms_it_is_given(world: World, tmp_path: Path) -> None:
+def test_the_cli_signs_the_terms_its_flags_give_with_the_sign_in_wallet(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hokusai.cli import main
+
     data = tmp_path / "rows.csv"
     data.write_bytes(_rows(world, 4))
-    with hokusai.Client(url=world.url, wallet=world.actors["walletB"].wallet) as wallet:
-        contribution = wallet.contributions.submit("m1", data, license="CC0-1.0", derivatives=False)
-    assert contribution.terms is not None
-    assert (contribution.terms.license, contribution.terms.derivatives) == ("CC0-1.0", False)
+    wallet = world.actors["walletB"].wallet
+    monkeypatch.setenv("HOKUSAI_WALLET_KEY", wallet.key.hex())  # type: ignore[union-attr]
+    argv = ["contribute", str(data), "--model", "m1", "--url", world.url, "--wallet", "--license", "CC0-1.0",
+            "--no-derivatives", "--no-attribution", "--json"]  # fmt: skip
+    try:
+        main(argv)
+    except SystemExit as exited:  # only a failure raises
+        pytest.fail(f"exit {exited.code}: {capsys.readouterr()}")
+    terms = json.loads(capsys.readouterr().out)["terms"]
+    assert (terms["license"], terms["commercial_use"], terms["derivatives"], terms["attribution"]) == (
+        "CC0-1.0", True, False, False,
+    )  # fmt: skip
+    assert terms_signer(terms["typed_data"], terms["signature"]) == wallet.address  # type: ignore[union-attr]
