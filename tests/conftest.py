@@ -65,7 +65,9 @@ def container_images() -> dict[str, float]:
 
     missing = containers.missing_tools()
     if missing:
-        pytest.skip(f"container tools not installed: {', '.join(missing)} (apt-get install podman runc debootstrap)")
+        pytest.skip(
+            f"container tools not installed: {', '.join(missing)} (apt-get install podman runc debootstrap)"
+        )
     containers.ensure_base()
     return {tag: containers.build_image(tag) for tag in containers.DOCKERFILES}
 

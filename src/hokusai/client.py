@@ -353,10 +353,70 @@ def _archive(path: Path) -> Iterator[Path]:
         yield packed
 
 
+DEFAULT_LICENSE = "CC-BY-4.0"
+TERMS_VALID_SECONDS = 3600
+
+
 class Contributions(_Api):
-    def submit(self, model: str, path: str | Path, *, contributor_address: str | None = None) -> Contribution:
-        """Contribute a data file to ``model``, credited to the signed-in wallet (or an admin's choice)."""
-        data = {"contributor_address": contributor_address} if contributor_address else None
+    def terms(
+        self,
+        model: str,
+        path: str | Path,
+        signer: LocalAccount,
+        *,
+        license: str = DEFAULT_LICENSE,
+        commercial_use: bool = True,
+        derivatives: bool = True,
+        attribution: bool = True,
+        valid_for: float = TERMS_VALID_SECONDS,
+    ) -> dict[str, Any]:
+        """``signer``'s signed ContributionTerms (``{typed_data, signature, hash}``) offering the file at
+        ``path`` to ``model`` under the platform's chain and contract, valid for ``valid_for`` seconds."""
+        from hokusai.attestation.terms import Terms, sign_terms, signed_terms, terms_domain, terms_message
+        from hokusai.hashing import file_sha256
+
+        file = Path(path)
+        if not file.is_file():
+            raise NotFound(f"{file}: no such file", code="file_not_found")
+        published = self.client.attestations.signers()
+        offer = Terms(
+            dataset_hash=file_sha256(file), model=model, license=license, commercial_use=commercial_use,
+            derivatives=derivatives, attribution=attribution, deadline=int(time.time() + valid_for),
+        )  # fmt: skip
+        typed = terms_message(offer, terms_domain(published.chain_id, published.verifying_contract))
+        return signed_terms(typed, sign_terms(signer, typed))
+
+    def submit(
+        self,
+        model: str,
+        path: str | Path,
+        *,
+        license: str = DEFAULT_LICENSE,
+        commercial_use: bool = True,
+        derivatives: bool = True,
+        attribution: bool = True,
+        valid_for: float = TERMS_VALID_SECONDS,
+        signer: LocalAccount | None = None,
+        signed_terms: dict[str, Any] | None = None,
+        contributor_address: str | None = None,
+    ) -> Contribution:
+        """Contribute a data file to ``model`` under terms signed by the contributor's wallet: this client's
+        wallet, or ``signer`` (then credited to it), or ``signed_terms`` signed elsewhere (``terms``). An
+        admin credits another wallet with ``contributor_address`` (or ``signer``)."""
+        account = signer or self.client.wallet
+        if signed_terms is None and account is not None:  # else the server names what is missing
+            signed_terms = self.terms(
+                model, path, account, license=license, commercial_use=commercial_use,
+                derivatives=derivatives, attribution=attribution, valid_for=valid_for,
+            )  # fmt: skip
+        own = self.client.wallet.address if self.client.wallet is not None else None
+        if contributor_address is None and signer is not None and signer.address != own:
+            contributor_address = signer.address
+        data = {"contributor_address": contributor_address} if contributor_address else {}
+        if signed_terms is not None:
+            data.update(
+                terms=json.dumps(signed_terms["typed_data"]), terms_signature=signed_terms["signature"]
+            )
         with _file_part("file", path) as files:
             answer = self.client.request(
                 "POST", f"/api/v1/models/{model}/contributions", data=data, files=files

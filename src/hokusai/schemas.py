@@ -336,8 +336,24 @@ class UploadedDataset(Dataset):
     validation: Validation
 
 
+class ContributionTerms(BaseModel):
+    """The terms a contribution's wallet signed (EIP-712 ``ContributionTerms``): the licence and the rights
+    it grants, the offer's expiry, and the signed message itself with its signature and hash (every run's
+    report records the hash; ``hokusai attest verify --terms`` checks them against an attestation)."""
+
+    license: str
+    commercial_use: bool
+    derivatives: bool
+    attribution: bool
+    deadline: int
+    hash: str
+    signature: str
+    typed_data: dict[str, Any]
+
+
 class Contribution(BaseModel):
-    """A wallet's data offered to a model, with its dataset and the validation it passed."""
+    """A wallet's data offered to a model, with its dataset, the validation it passed and its signed terms
+    (``None`` only for a contribution from before terms were required)."""
 
     id: str
     model: str
@@ -346,6 +362,7 @@ class Contribution(BaseModel):
     dataset: Dataset
     validation: Validation
     created_at: Timestamp
+    terms: ContributionTerms | None = None
 
 
 class ContributionList(BaseModel):

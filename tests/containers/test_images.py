@@ -37,12 +37,16 @@ def _pins() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module", params=sorted(IMAGES), ids=lambda image: image.split("/")[-1].split(":")[0])
-def started(request: pytest.FixtureRequest, container_images: dict[str, float]) -> Iterator[containers.Container]:
+def started(
+    request: pytest.FixtureRequest, container_images: dict[str, float]
+) -> Iterator[containers.Container]:
     """The image started Fargate-like and healthy (its own HEALTHCHECK passes)."""
     image = request.param
     port = IMAGES[image]
     name = f"hokusai-test-{image.split('/')[-1].replace(':', '-')}"
-    container = containers.run_detached(image, name, *FARGATE_LIKE, "--publish", f"127.0.0.1:{free_port()}:{port}")
+    container = containers.run_detached(
+        image, name, *FARGATE_LIKE, "--publish", f"127.0.0.1:{free_port()}:{port}"
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -96,4 +100,3 @@ def test_constraints_pin_the_tested_versions() -> None:
     pins = _pins()
     for name in ("mlflow", "scikit-learn", "fastapi", "skops", "eth-account"):
         assert pins[canonicalize_name(name)] == version(name), name
-

@@ -247,7 +247,7 @@ def seed(up: UpProcess, admin_key: str, demo_spec: PipelineSpec) -> Seeded:
             archive=demo_spec.baseline,
         )  # fmt: skip
         contribution = client.contributions.submit(
-            "supervised", demo_spec.contributions[0].path, contributor_address=Account.create().address
+            "supervised", demo_spec.contributions[0].path, signer=Account.create()
         )
     return Seeded(admin_key, "supervised", contribution.id)
 

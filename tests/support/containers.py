@@ -39,7 +39,9 @@ def missing_tools() -> list[str]:
     return [tool for tool in ("podman", "runc", "debootstrap") if shutil.which(tool) is None]
 
 
-def podman(*args: str, check: bool = True, timeout: float = 600, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def podman(
+    *args: str, check: bool = True, timeout: float = 600, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     """Run ``podman ARGS``; on failure the error carries podman's own output."""
     result = subprocess.run(
         ["podman", *args], env=podman_env(), capture_output=True, text=True, timeout=timeout, **kwargs

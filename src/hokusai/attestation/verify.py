@@ -8,8 +8,10 @@ all 0 when the report's outcome is not accepted: only an accepted run pays),
 ``domain`` (the EIP-712 domain the report records is the attestation domain, one the platform
 published when a history of published signers is given), ``signature`` (the EIP-712 signature under
 that recorded domain recovers the document's ``verification_key``), ``signer`` (that key is the expected
-signer, or was published for that very domain and not retired before the document's time) and one
-``data:<file>`` per data file given (its SHA-256 is attested).
+signer, or was published for that very domain and not retired before the document's time), one
+``data:<file>`` per data file given (its SHA-256 is attested) and one ``terms:<n>`` per signed terms given
+(their EIP-712 hash, recomputed, is the one the report records for a contribution, whose paid wallet
+signed them, for that contribution's data).
 
 The domain is never recomputed from today's settings: a document keeps verifying after the platform
 changes its verifying contract or rotates its signer, because the platform's history still lists what
@@ -36,6 +38,7 @@ from hokusai.attestation.signing import (
     recorded_domain,
     recover_signer,
 )
+from hokusai.attestation.terms import parse_message, terms_hash, terms_signer
 from hokusai.errors import HokusaiError, NotFound
 from hokusai.evaluation.report import payable_bps
 from hokusai.evaluation.weights import TOTAL_BPS, weights_from_values
@@ -179,11 +182,53 @@ def _published_signer_check(
     )
 
 
+def terms_check(
+    document: Mapping[str, Any], report: Mapping[str, Any] | None, signed: Mapping[str, Any]
+) -> tuple[bool, str]:
+    """Signed terms (``{typed_data, signature}``, as a contribution's ``terms``) against an attestation:
+    their recomputed hash is a contribution's recorded terms hash, signed by the wallet that contribution
+    pays, for its data. Needs nothing but the three documents (no platform)."""
+    if report is None:
+        return False, "needs the evaluation report (it records each contribution's terms hash)"
+    typed = signed["typed_data"]
+    offer, _domain = parse_message(typed)
+    digest = terms_hash(typed)
+    if signed.get("hash") is not None and signed["hash"] != digest:
+        return False, f"the terms state hash {signed['hash']}, but their message hashes to {digest}"
+    signer = terms_signer(typed, str(signed["signature"]))
+    positions = [i for i, c in enumerate(report["contributions"]) if c.get("terms_hash") == digest]
+    if not positions:
+        return False, f"terms {digest} (signed by {signer}) are not recorded for any contribution of this run"
+    i = positions[0]
+    paid = document["contributors"][i]
+    if checksum_address(paid["wallet_address"]) != signer:
+        return (
+            False,
+            f"terms {digest} are signed by {signer}, but contribution {i + 1} pays {paid['wallet_address']}",
+        )
+    if paid["data_hash"] != offer.dataset_hash:
+        return (
+            False,
+            f"terms {digest} are for data {offer.dataset_hash}, "
+            f"not contribution {i + 1}'s {paid['data_hash']}",
+        )
+    granted = ", ".join(
+        f"{name} {'yes' if value else 'no'}"
+        for name, value in (
+            ("commercial use", offer.commercial_use),
+            ("derivatives", offer.derivatives),
+            ("attribution", offer.attribution),
+        )
+    )
+    return True, f"contribution {i + 1}: terms {digest} signed by {signer}: {offer.license} ({granted})"
+
+
 def verify_attestation(
     document: Mapping[str, Any],
     *,
     report: Mapping[str, Any] | None = None,
     data_paths: Iterable[str | Path] = (),
+    terms: Sequence[Mapping[str, Any]] = (),
     signer: str | Collection[str] | None = None,
     expected_domain: Mapping[str, Any] | None = None,
     published: Sequence[PublishedSigner] | None = None,
@@ -195,7 +240,8 @@ def verify_attestation(
     time); it replaces ``signer`` and ``expected_domain``. Otherwise ``signer`` is the address the document
     must be signed by, or a set of addresses; without it only the document's own ``verification_key`` is
     used, which proves integrity but not who signed. ``expected_domain`` pins one chain and contract;
-    without it (and without ``published``) the report's recorded domain is trusted.
+    without it (and without ``published``) the report's recorded domain is trusted. ``terms``: signed
+    contribution terms to check against the document (one ``terms:<n>`` check each).
     """
     if published is not None and (signer is not None or expected_domain is not None):
         raise ValueError("give published, or signer/expected_domain, not both")
@@ -311,4 +357,10 @@ def verify_attestation(
             return False, f"sha256 {digest} is not among the attested data hashes"
 
         checks.append(_run(f"data:{path.name}", data_check))
+    for n, signed in enumerate(terms, 1):
+
+        def signed_check(signed: Mapping[str, Any] = signed) -> tuple[bool, str]:
+            return terms_check(document, report, signed)
+
+        checks.append(_run(f"terms:{n}", signed_check))
     return Verdict(checks)

@@ -1,7 +1,8 @@
 """``hokusai attest verify|get|mint-request``: check an attestation; fetch one; get or sign a mint request.
 
-``verify`` exits 0 when every check passes, 1 when one fails (named in the output), 2 for unreadable
-input. The expected signer is ``--signer``, else a saved copy of a platform's published signers
+``verify`` (``--terms FILE``: also signed contribution terms) exits 0 when every check passes, 1 when one
+fails (named in the output), 2 for unreadable input. The expected signer is ``--signer``, else a saved
+copy of a platform's published signers
 (``--signers FILE``, offline), else what the platform publishes (``--platform URL`` or ``HOKUSAI_URL``),
 else this installation's own signer when its key is here. A platform's published signers are a history:
 the document's recorded domain and signer must be among them (see ``hokusai.attestation.verify``).
@@ -60,6 +61,14 @@ def verify(
     data: Annotated[
         list[Path] | None, typer.Option("--data", help="A data file whose hash must be attested (repeat).")
     ] = None,
+    terms: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--terms",
+            help="Signed contribution terms (a contribution's JSON, or its terms object) to check against "
+            "the attestation: their hash is recorded for a contribution its signer is paid for (repeat).",
+        ),
+    ] = None,
     signer: Annotated[
         str | None, typer.Option("--signer", help="Expected signer address (wins over the published ones).")
     ] = None,
@@ -79,15 +88,22 @@ def verify(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
 ) -> None:
-    """Recompute the schema, run id, hash tree root, public-inputs hash, domain, signature and data hashes."""
+    """Recompute the schema, run id, hash tree root, public-inputs hash, domain, signature, data hashes and
+    the hashes and signers of contribution terms."""
     from hokusai.attestation.verify import verify_attestation
 
     document = read_json(file, "attestation")
     report_path = report or file.with_name(REPORT_FILE)
     companion = read_json(report_path, "evaluation report") if report or report_path.is_file() else None
     expected, history = expected_signers(signer, signers, platform)
+    signed_terms = [_terms_of(read_json(path, "terms")) for path in terms or ()]
     verdict = verify_attestation(
-        document, report=companion, data_paths=data or (), signer=expected, published=history
+        document,
+        report=companion,
+        data_paths=data or (),
+        terms=signed_terms,
+        signer=expected,
+        published=history,
     )
     if as_json:
         out.print_json(json.dumps(verdict.to_dict()))
@@ -100,6 +116,14 @@ def verify(
         out.print(table)
     if not verdict.valid:
         raise typer.Exit(1)
+
+
+def _terms_of(value: dict[str, Any]) -> dict[str, Any]:
+    """The signed terms in a terms file: the object itself, or a contribution's ``terms``."""
+    terms = value.get("terms", value)
+    if not isinstance(terms, dict) or "typed_data" not in terms or "signature" not in terms:
+        raise InvalidInput("a terms file holds {typed_data, signature} (or a contribution with its terms)")
+    return terms
 
 
 @app.command("get")

@@ -121,6 +121,18 @@ def model_summary(model: Mapping[str, Any], credential: Credential | None = None
     next_step(f"hokusai contribute FILE --model {model['name']}", credential)
 
 
+def terms_line(terms: Mapping[str, Any] | None) -> str:
+    """A contribution's signed terms in one line (what the wallet granted, and the hash runs record)."""
+    if not terms:
+        return "none (submitted before terms were signed)"
+    granted = ", ".join(
+        f"{name} {'yes' if terms.get(key) else 'no'}"
+        for name, key in (("commercial use", "commercial_use"), ("derivatives", "derivatives"),
+                          ("attribution", "attribution"))
+    )  # fmt: skip
+    return f"{terms.get('license')} ({granted}); hash {terms.get('hash')}"
+
+
 def contribution_summary(contribution: Mapping[str, Any], credential: Credential | None = None) -> None:
     validation = contribution.get("validation") or {}
     findings = validation.get("findings_total", 0)
@@ -130,6 +142,7 @@ def contribution_summary(contribution: Mapping[str, Any], credential: Credential
             ("wallet", contribution.get("contributor_address")),
             ("data hash", contribution.get("data_hash")),
             ("validation", f"{'valid' if validation.get('valid', True) else 'invalid'}, {findings} findings"),
+            ("terms", terms_line(contribution.get("terms"))),
         ]
     )
     model, contribution_id = contribution["model"], contribution["id"]

@@ -27,16 +27,52 @@ contributions_app = typer.Typer(help="Contributions on a Hokusai server.", no_ar
 def contribute(
     file: Annotated[Path, typer.Argument(help="The data file to contribute.")],
     model: Annotated[str, typer.Option(help="The model to contribute to.")],
+    license: Annotated[
+        str | None,
+        typer.Option(
+            "--license", help="The data's licence: an SPDX id, or sha256:<hex> of a terms text [CC-BY-4.0]."
+        ),
+    ] = None,
+    commercial_use: Annotated[
+        bool | None, typer.Option("--commercial-use/--no-commercial-use", help="Allow commercial use [yes].")
+    ] = None,
+    derivatives: Annotated[
+        bool | None,
+        typer.Option(
+            "--derivatives/--no-derivatives", help="Allow derived works, e.g. trained models [yes]."
+        ),
+    ] = None,
+    attribution: Annotated[
+        bool | None, typer.Option("--attribution/--no-attribution", help="Require attribution [yes].")
+    ] = None,
+    valid_for: Annotated[
+        int | None, typer.Option("--valid-for", min=1, help="Seconds the signed offer stays valid [3600].")
+    ] = None,
+    terms: Annotated[
+        Path | None,
+        typer.Option(
+            "--terms", help="Terms the contributor's wallet signed elsewhere ({typed_data, signature})."
+        ),
+    ] = None,
     contributor: Annotated[str | None, typer.Option(help="Admin only: credit this wallet.")] = None,
     wallet: WalletOption = False,
     keystore: KeystoreOption = None,
     url: UrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Upload a data file to a model; it is validated and credited to your wallet."""
+    """Upload a data file to a model under terms your wallet signs (EIP-712 ContributionTerms: the licence,
+    commercial use, derivatives, attribution); it is validated and credited to your wallet."""
+    from hokusai.cli.attest import read_json
+
+    signed = read_json(terms, "terms") if terms is not None else None
+    offer = {"license": license, "commercial_use": commercial_use, "derivatives": derivatives,
+             "attribution": attribution, "valid_for": valid_for}  # fmt: skip
     credential = Credential(url, keystore, wallet)
     with credential.client() as client:
-        contribution = client.contributions.submit(model, file, contributor_address=contributor)
+        contribution = client.contributions.submit(
+            model, file, signed_terms=(signed or {}).get("terms", signed), contributor_address=contributor,
+            **{name: value for name, value in offer.items() if value is not None},
+        )  # fmt: skip
     emit(contribution, as_json, partial(contribution_summary, credential=credential))
 
 

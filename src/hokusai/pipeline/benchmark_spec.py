@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from hokusai.attestation.terms import TermsRequirement
 from hokusai.data.schema import Schema
 from hokusai.evaluation.families import TaskKind, metric
 from hokusai.hashing import canonical_hash
@@ -33,6 +34,9 @@ class BenchmarkSpec(EvaluationOptions):
         None, ge=0, description="The most one evaluation may cost (mint requests)."
     )
     contribution_schema: Schema = Field(description="What every contribution must look like.")
+    contribution_terms: TermsRequirement = Field(
+        TermsRequirement(), description="What every contribution's signed terms must grant (default: any)."
+    )
 
     @model_validator(mode="after")
     def _fits_the_task(self) -> BenchmarkSpec:
@@ -51,5 +55,9 @@ class BenchmarkSpec(EvaluationOptions):
         return EvaluationOptions.model_validate(self.model_dump(include=set(EvaluationOptions.model_fields)))
 
     def canonical_hash(self) -> str:
-        """SHA-256 of the spec's canonical JSON (RFC 8785)."""
-        return canonical_hash(self.model_dump(mode="json"))
+        """SHA-256 of the spec's canonical JSON (RFC 8785); default contribution terms are left out, so a
+        spec from before terms existed keeps its hash."""
+        data = self.model_dump(mode="json")
+        if self.contribution_terms == TermsRequirement():
+            data.pop("contribution_terms")
+        return canonical_hash(data)

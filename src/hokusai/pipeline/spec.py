@@ -23,10 +23,12 @@ MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 @dataclass(frozen=True)
 class Contribution:
-    """One contributed data file and the wallet of its contributor (optional only in a preview)."""
+    """One contributed data file, the wallet of its contributor (optional only in a preview) and the hash of
+    the terms that wallet signed (a platform contribution's; recorded in the report)."""
 
     path: Path
     wallet: str | None = None
+    terms_hash: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))

@@ -403,7 +403,12 @@ def make_report(
         options=options,
         samples=prepared.samples(),
         contributions=[
-            {"wallet": c.wallet, "data_hash": d.data_hash, "excluded": d.excluded}
+            {
+                "wallet": c.wallet,
+                "data_hash": d.data_hash,
+                "excluded": d.excluded,
+                **({"terms_hash": c.terms_hash} if c.terms_hash is not None else {}),
+            }
             for c, d in zip(spec.contributions, inputs.contributions, strict=True)
         ],
         rows=prepared.integration.rows,

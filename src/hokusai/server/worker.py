@@ -176,7 +176,9 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
         baseline=f"models:/{model.name}/{baseline_version}",
         train=local(model.train_dataset_id),
         benchmark=local(spec_row.benchmark_dataset_id),
-        contributions=tuple(Contribution(local(c.dataset_id), c.contributor_address) for _, c in linked),
+        contributions=tuple(
+            Contribution(local(c.dataset_id), c.contributor_address, c.terms_hash) for _, c in linked
+        ),
         target=contract.target_column,
         **{name: getattr(options, name) for name in EvaluationOptions.model_fields},
         task=contract.task,

@@ -31,6 +31,7 @@ from hokusai.server.app import create_app
 from hokusai.server.policy import Access, MlflowLevel, Subject
 from tests.integration.authorization.conftest import World, sign_in
 from tests.support.mlflow import mlflow_settings
+from tests.support.terms import terms_fields
 
 pytestmark = pytest.mark.realparts
 
@@ -108,6 +109,16 @@ def csv_upload(w: World, actor: str, name: str = "rows.csv") -> dict[str, Any]:
     """A small, valid data file whose bytes differ per actor (so no upload is another's duplicate)."""
     frame = pd.read_csv(w.ids["contribution_file"]).sample(n=60, random_state=ACTORS.index(actor))
     return {"files": {"file": (name, frame.to_csv(index=False).encode(), "text/csv")}}
+
+
+def signed_contribution(w: World, actor: str) -> dict[str, Any]:
+    """A contribution with terms signed by the actor's wallet (an admin's: a new wallet it credits)."""
+    upload = csv_upload(w, actor)
+    wallet = w.actors[actor].wallet or Account.create()
+    data = terms_fields(w.url, wallet, "m1", upload["files"]["file"][1])
+    if actor == "admin":
+        data["contributor_address"] = wallet.address
+    return {**upload, "data": data}
 
 
 def archive_upload(w: World, actor: str) -> dict[str, Any]:
@@ -331,10 +342,7 @@ CASES: list[Case] = [
         "POST",
         "/api/v1/models/{name}/contributions",
         fixed("/api/v1/models/m1/contributions"),
-        request=lambda w, a: {
-            **csv_upload(w, a),
-            **({"data": {"contributor_address": Account.create().address}} if a == "admin" else {}),
-        },
+        request=signed_contribution,
         ok=frozenset({200, 201}),
         business=no_wallet("owner2", "owner1"),
     ),

@@ -74,10 +74,7 @@ def test_racing_runs_take_each_head_once_and_the_lineage_counts_each_acceptance_
             archive=demo_files.model_dir, spec={"cooldown_seconds": 0},
         )  # fmt: skip
         genesis = owner.models.get("race").model_dump()["baseline_version"]
-        contributions = [
-            admin.contributions.submit("race", path, contributor_address=Account.create().address)
-            for path in files
-        ]
+        contributions = [admin.contributions.submit("race", path, signer=Account.create()) for path in files]
         submitted = [owner.runs.submit("race", [c.id]) for c in contributions]  # all at once
         final = {run.id: owner.runs.wait(run.id, timeout=900, interval=1.5) for run in submitted}
         lineage = owner.models.lineage("race")
@@ -186,7 +183,7 @@ def test_a_run_that_fails_at_record_after_signing_leaves_no_attestation(
         tmp_path / "state", mlflow_url=mlflow.url, public_domain=DOMAIN, job_workers=1,
         signer_url=f"http://127.0.0.1:{proxy.port}",
     )  # fmt: skip
-    wallet = Account.create().address
+    wallet = Account.create()
     try:
         with proxy.serving(), serve_platform(settings) as platform, platform.client() as admin:
             proxy.upstream, admin_key = platform.url, platform.admin_key
@@ -195,9 +192,7 @@ def test_a_run_that_fails_at_record_after_signing_leaves_no_attestation(
                 "unlucky", target=demo_files.target, train=demo_files.base, benchmark=demo_files.benchmark,
                 archive=demo_files.model_dir,
             )  # fmt: skip
-            contribution = admin.contributions.submit(
-                "unlucky", demo_files.contribution, contributor_address=wallet
-            )
+            contribution = admin.contributions.submit("unlucky", demo_files.contribution, signer=wallet)
             run = owner.runs.wait(
                 owner.runs.submit("unlucky", [contribution.id]).id, timeout=600, interval=0.5
             )

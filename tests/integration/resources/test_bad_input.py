@@ -71,9 +71,7 @@ def test_a_file_that_is_not_data_is_refused_and_not_stored(
     path.write_bytes(content)
     before = stored_blobs(platform)
     with platform.client() as admin:
-        error = error_of(
-            lambda: admin.contributions.submit(model, path, contributor_address=Account.create().address)
-        )
+        error = error_of(lambda: admin.contributions.submit(model, path, signer=Account.create()))
     assert isinstance(error, InvalidInput)
     assert name in error.message and "/tmp/" not in error.message.replace(str(tmp_path), "")
     assert stored_blobs(platform) == before and leftover_uploads(platform) == []
@@ -84,9 +82,7 @@ def test_a_file_over_the_limit_is_413_and_not_stored(platform: Platform, model: 
     big.write_bytes(b"a,b\n" + b"1,2\n" * ((6 << 20) // 4))
     before = stored_blobs(platform)
     with platform.client() as admin:
-        error = error_of(
-            lambda: admin.contributions.submit(model, big, contributor_address=Account.create().address)
-        )
+        error = error_of(lambda: admin.contributions.submit(model, big, signer=Account.create()))
     assert isinstance(error, PayloadTooLarge)
     assert stored_blobs(platform) == before and leftover_uploads(platform) == []
 
@@ -103,9 +99,7 @@ def test_a_csv_with_the_wrong_columns_is_422_and_not_stored(
     frame.to_csv(wrong, index=False)
     before = stored_blobs(platform)
     with platform.client() as admin:
-        error = error_of(
-            lambda: admin.contributions.submit(model, wrong, contributor_address=Account.create().address)
-        )
+        error = error_of(lambda: admin.contributions.submit(model, wrong, signer=Account.create()))
     assert isinstance(error, InvalidData) and error.code == "validation_failed"
     assert "mean_radius" in error.message and "schema.required" in error.message
     assert stored_blobs(platform) == before
@@ -121,9 +115,7 @@ def test_an_extra_column_is_refused_at_upload_with_the_reason(
     frame.to_csv(extra, index=False)
     before = stored_blobs(platform)
     with platform.client() as admin:
-        error = error_of(
-            lambda: admin.contributions.submit(model, extra, contributor_address=Account.create().address)
-        )
+        error = error_of(lambda: admin.contributions.submit(model, extra, signer=Account.create()))
         spec = admin.benchmarks.current(model)
     assert isinstance(error, InvalidData) and error.code == "validation_failed"
     assert "'favourite_colour'" in error.message and "schema.extra" in error.message, error.message

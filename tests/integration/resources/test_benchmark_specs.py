@@ -41,7 +41,7 @@ def _owner(platform: Platform, name: str) -> hokusai.Client:
 def _contribute(platform: Platform, model: str, path: Path) -> hokusai.client.Contribution:
     """A contribution credited to a fresh wallet (an admin submits it for the wallet)."""
     with platform.client() as admin:
-        return admin.contributions.submit(model, path, contributor_address=Account.create().address)
+        return admin.contributions.submit(model, path, signer=Account.create())
 
 
 def whole_regression_flow(platform: Platform, files: RegressionFiles, name: str, tmp_path: Path) -> None:

@@ -79,8 +79,7 @@ def test_an_accepted_runs_mint_request_is_accepted_on_chain_and_a_stale_one_is_r
 
         runs = []
         for half in halves:
-            wallet = Account.create().address
-            contribution = admin.contributions.submit("minted", half, contributor_address=wallet)
+            contribution = admin.contributions.submit("minted", half, signer=Account.create())
             submitted = owner.runs.submit("minted", [contribution.id])
             runs.append(owner.runs.wait(submitted.id, timeout=600, interval=1.5))  # within the key's 100/min
         assert runs[0].outcome == "accepted", runs[0].result

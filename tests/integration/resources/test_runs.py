@@ -43,9 +43,7 @@ def test_a_failed_run_says_why_and_leaves_no_attestation(platform: Platform, dem
             "leaky", target=demo_files.target, train=demo_files.benchmark, benchmark=demo_files.benchmark,
             archive=demo_files.model_dir,
         )  # fmt: skip
-        contribution = admin.contributions.submit(
-            "leaky", demo_files.contribution, contributor_address=Account.create().address
-        )
+        contribution = admin.contributions.submit("leaky", demo_files.contribution, signer=Account.create())
         run = admin.runs.wait(admin.runs.submit("leaky", [contribution.id]).id, timeout=300, interval=0.5)
     assert run.state == "failed"
     assert run.error and run.error.message and "benchmark" in run.error.message.lower(), run.error
@@ -101,7 +99,7 @@ def test_an_evaluation_on_postgres_and_s3_stores_data_in_the_bucket(
         register(platform, demo_files, "on-s3")
         with platform.client() as admin:
             contribution = admin.contributions.submit(
-                "on-s3", demo_files.contribution, contributor_address=Account.create().address
+                "on-s3", demo_files.contribution, signer=Account.create()
             )
             run = admin.runs.wait(admin.runs.submit("on-s3", [contribution.id]).id, timeout=600, interval=0.5)
     keys = {o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket).get("Contents", [])}

@@ -96,8 +96,7 @@ def hooked(
         }
         for name, receiver in receivers.items():
             receiver.secret = new_secret() if name == "wrong" else hooks[name].secret
-        wallet = Account.create().address
-        contribution = admin.contributions.submit(MODEL, demo_files.contribution, contributor_address=wallet)
+        contribution = admin.contributions.submit(MODEL, demo_files.contribution, signer=Account.create())
         run = owner.runs.wait(owner.runs.submit(MODEL, [contribution.id]).id, timeout=600, interval=0.5)
         assert run.state == "succeeded" and run.outcome == "accepted", run.error
         yield Hooked(platform, owner, other, hooks, receivers, run)
@@ -396,7 +395,7 @@ def test_an_event_committed_before_the_api_is_killed_arrives_exactly_as_stored_a
                                    benchmark=demo_files.benchmark, archive=demo_files.model_dir)  # fmt: skip
             hook = client.webhooks.create(f"http://127.0.0.1:{receiver_port}/hook")
             contribution = client.contributions.submit(
-                "restarted", demo_files.contribution, contributor_address=Account.create().address
+                "restarted", demo_files.contribution, signer=Account.create()
             )
             run = client.runs.wait(client.runs.submit("restarted", [contribution.id]).id, timeout=600)
             assert run.outcome == "accepted", run.error

@@ -193,7 +193,7 @@ def test_the_run_page_shows_the_verdict_and_every_metric_of_the_report(
     page.screenshot(path=screenshots / "run.png", full_page=True)
 
 
-def test_the_run_page_shows_each_contributor_with_value_method_near_copies_weight_and_payout(
+def test_the_run_page_shows_each_contributor_with_value_method_near_copies_weight_payout_and_terms(
     browse: Browsing, platform: Platform
 ) -> None:
     wallet = platform.wallets["walletA"].address
@@ -205,8 +205,9 @@ def test_the_run_page_shows_each_contributor_with_value_method_near_copies_weigh
     page = browse.page("walletA")
     page.goto(f"/ui/runs/{platform.ids['run']}")
     (row,) = page.locator("#contributor-table tbody tr").all()
-    contribution, shown_wallet, value, method, near, weight, paid = cells(row)
+    contribution, shown_wallet, value, method, near, weight, paid, terms = cells(row)
     assert (contribution, shown_wallet) == (platform.ids["contribution"], wallet)
+    assert terms.startswith("CC-BY-4.0: commercial use yes") and terms.endswith(reported["terms_hash"])
     assert value.startswith(f"{entry['value_pp']:+.2f}") and value.endswith("pp")
     assert method == f"{reported['method']}, {reported['retrains']} retrains"
     assert near == str(entry["near_duplicates"])

@@ -220,6 +220,10 @@ class Contribution(Base):
     submitted_by: Mapped[str] = mapped_column(String(32))
     validation: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The signed ContributionTerms ({typed_data, signature, hash}) and their EIP-712 digest; None only for
+    # contributions from before terms were required (migration 0011).
+    terms: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    terms_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
 
 
 class Run(Base):

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hokusai import schemas
+from hokusai.attestation.terms import terms_domain
 from hokusai.server import policy
 from hokusai.server.body_schema import CHECKSUM, DATA_RULES, semantic_rules
 from hokusai.server.deps import Caller, SessionDep, StateDep
@@ -27,7 +28,8 @@ router = APIRouter(prefix="/api/v1", tags=["contributions"])
     "/models/{name}/contributions",
     status_code=201,
     response_model=schemas.Contribution,
-    summary="Contribute a data file (multipart field `file`; admins may add `contributor_address`)",
+    summary="Contribute a data file under signed terms (multipart fields `file`, `terms`, `terms_signature`; "
+    "admins may add `contributor_address`)",
     openapi_extra={
         **multipart_body(
             "file",
@@ -37,15 +39,30 @@ router = APIRouter(prefix="/api/v1", tags=["contributions"])
                     "type": "string",
                     "pattern": schemas.ADDRESS_PATTERN,
                     "description": "Admins only: the contributor's wallet",
-                }
+                },
+                "terms": {
+                    "type": "string",
+                    "description": "JSON: the EIP-712 ContributionTerms typed data (eth_signTypedData_v4) "
+                    "for this file's SHA-256 and this model, under the platform's chain and contract",
+                },
+                "terms_signature": {
+                    "type": "string",
+                    "pattern": "^0x[0-9a-fA-F]{130}$",
+                    "description": "The credited wallet's 65-byte signature of the terms",
+                },
             },
+            required=("terms", "terms_signature"),
         ),
         **semantic_rules(*DATA_RULES, CHECKSUM),
     },
     responses={200: {"model": schemas.Contribution, "description": "These bytes were contributed before"}},
 )
 async def contribute(name: str, request: Request, principal: Caller, state: StateDep) -> JSONResponse:
-    """Validation and manifest in the answer; the contributor is the signed-in wallet."""
+    """Validation, manifest and the stored terms in the answer; the contributor is the signed-in wallet (or
+    the wallet an admin names), and the terms must be signed by that wallet: refused otherwise with
+    ``terms_required``, ``terms_invalid``, ``terms_mismatch``, ``terms_signature_invalid``,
+    ``terms_signer_mismatch`` (403), ``terms_expired`` or ``terms_insufficient`` (422: less than the
+    model's benchmark spec requires)."""
 
     def model_exists() -> None:
         with state.sessions() as session:
@@ -65,6 +82,9 @@ async def contribute(name: str, request: Request, principal: Caller, state: Stat
                 principal=principal,
                 requested_contributor=upload.fields.get("contributor_address") or None,
                 quota_bytes=state.settings.owner_storage_max_bytes,
+                terms_domain=terms_domain(state.settings.chain_id, state.settings.delta_verifier_address),
+                terms=upload.fields.get("terms"),
+                terms_signature=upload.fields.get("terms_signature"),
                 sha256=upload.sha256,
             )
             session.commit()

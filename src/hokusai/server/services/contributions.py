@@ -1,17 +1,24 @@
-"""Contributions: a wallet's dataset offered to a model, checked against its benchmark spec's contribution
-schema (the same schema the run checks it with: one contract)."""
+"""Contributions: a wallet's dataset offered to a model under terms its wallet signed, checked against its
+benchmark spec's contribution schema and terms requirement (the same spec the run is held to: one
+contract). The terms are checked before a byte is stored: a refused offer leaves nothing behind."""
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hokusai import schemas
-from hokusai.errors import Conflict, Forbidden, NotFound, found
+from hokusai.attestation.terms import check_offer
+from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound, found
+from hokusai.hashing import file_sha256
 from hokusai.server.db.models import Contribution, Dataset, Model, utcnow
 from hokusai.server.principal import Principal
 from hokusai.server.services import benchmarks
@@ -49,15 +56,31 @@ def submit(
     principal: Principal,
     requested_contributor: str | None,
     quota_bytes: int,
+    terms_domain: Mapping[str, Any],
+    terms: str | None = None,
+    terms_signature: str | None = None,
     sha256: str | None = None,
 ) -> tuple[Contribution, Ingested]:
-    """Validate and store ``path`` for ``model``; the same bytes again return the same contribution."""
+    """Validate and store ``path`` for ``model`` under ``terms`` (the ContributionTerms typed-data JSON)
+    signed by the credited wallet (``terms_signature``) for ``terms_domain``; the same bytes again return
+    the same contribution (with the terms it was first given)."""
     contributor = contributor_for(principal, requested_contributor)
     if not model.accepts_contributions:
         raise Forbidden(
             f"model {model.name!r} does not accept contributions now", code="contributions_closed"
         )
-    schema = benchmarks.load(benchmarks.current(session, model)).contribution_schema
+    spec = benchmarks.load(benchmarks.current(session, model))
+    offer, signed = check_offer(
+        _json_field(terms),
+        terms_signature,
+        domain=terms_domain,
+        contributor=contributor,
+        dataset_hash=sha256 or file_sha256(path),
+        model=model.name,
+        required=spec.contribution_terms,
+        now=time.time(),
+    )
+    schema = spec.contribution_schema
     ingested = ingest(
         session,
         store,
@@ -79,6 +102,8 @@ def submit(
             submitted_by=principal.id,
             validation=ingested.validation,
             created_at=utcnow(),
+            terms=signed,
+            terms_hash=signed["hash"],
         )
         try:
             with session.begin_nested():
@@ -89,7 +114,12 @@ def submit(
                 principal_id=principal.id,
                 wallet_address=contributor,
                 resource=f"contribution:{contribution.id}",
-                details={"model": model.name, "data_hash": ingested.dataset.sha256},
+                details={
+                    "model": model.name,
+                    "data_hash": ingested.dataset.sha256,
+                    "terms_hash": signed["hash"],
+                    "license": offer.license,
+                },
             )
             return contribution, ingested
         except IntegrityError:  # the same bytes arrived concurrently
@@ -101,6 +131,16 @@ def submit(
             code="already_contributed",
         )
     return existing, Ingested(ingested.dataset, False, ingested.validation)
+
+
+def _json_field(value: str | None) -> Any:
+    """A form field holding JSON (None when absent); not JSON is ``terms_invalid``."""
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise InvalidInput("the terms field is not JSON", code="terms_invalid") from None
 
 
 def _find(session: Session, model_id: str, sha256: str) -> Contribution | None:
@@ -148,4 +188,18 @@ def contribution_view(session: Session, contribution: Contribution, model_name: 
         dataset=dataset_view(dataset),
         validation=schemas.Validation(**contribution.validation),
         created_at=contribution.created_at,
+        terms=terms_view(contribution.terms),
     )
+
+
+def terms_view(signed: Mapping[str, Any] | None) -> schemas.ContributionTerms | None:
+    """Stored signed terms as a client sees them (None for a contribution from before terms)."""
+    if not signed:
+        return None
+    message = signed["typed_data"]["message"]
+    return schemas.ContributionTerms(
+        license=message["license"], commercial_use=message["commercialUse"],
+        derivatives=message["derivatives"], attribution=message["attribution"],
+        deadline=message["deadline"], hash=signed["hash"], signature=signed["signature"],
+        typed_data=signed["typed_data"],
+    )  # fmt: skip

@@ -77,6 +77,9 @@ def mismatches(
     ]
     if identity["contributions"] != expected:
         problems.append("the contributions are not the run's (data hashes and wallets, in order)")
+    stated_terms = [entry.get("terms_hash") for entry in report.get("contributions") or []]
+    if stated_terms != [c.terms_hash for _, c in run_contributions(session, run)]:
+        problems.append("the contributions' terms hashes are not the ones their wallets signed")
     options = report.get("options") or {}
     for name in _OPTIONS_BOUND:
         if options.get(name) != run.options.get(name):

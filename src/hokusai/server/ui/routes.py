@@ -45,7 +45,12 @@ from hokusai.server.services.attestations import (
     verify_document,
 )
 from hokusai.server.services.audit import record_event
-from hokusai.server.services.contributions import contribution_view, contributions_of, list_contributions
+from hokusai.server.services.contributions import (
+    contribution_view,
+    contributions_of,
+    list_contributions,
+    terms_view,
+)
 from hokusai.server.services.mint import mint_request_for_run
 from hokusai.server.services.models import get_model, get_model_by_id, lineage, list_models, model_view
 from hokusai.server.services.runs import FINISHED, get_run, list_runs, run_contributions, run_view
@@ -238,6 +243,7 @@ def run_page(
     entries = (report or {}).get("contributions") or []
     contributors = [
         {"id": c.id, "wallet": c.contributor_address, "weight_bps": link.weight_bps,
+         "terms": None if (terms := terms_view(c.terms)) is None else _json(terms),
          **_json(contribution_value(session, run, position)),
          **payout(entries[position] if position < len(entries) else {}, link.weight_bps)}
         for position, (link, c) in enumerate(run_contributions(session, run))
