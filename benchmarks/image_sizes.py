@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support import containers  # noqa: E402
+from tests.support import containers
 
 BASE = "docker.io/library/python:3.11-slim-bookworm"
 PACKAGES = {
