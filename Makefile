@@ -31,8 +31,13 @@ install: $(BIN)/.installed
 up: $(BIN)/.installed
 	$(BIN)/hokusai up
 
+# Two pytest processes side by side: the container tests (image builds, mostly waiting on downloads and
+# the disk) beside everything else; the container half's output follows, and either failing fails the target.
 test: $(BIN)/.installed $(CHECKOV) $(CONTRACT_DEPS)
-	HOKUSAI_CHECKOV=$(abspath $(CHECKOV)) $(BIN)/python -m pytest
+	@$(BIN)/python -m pytest -m containers -p no:cacheprovider > .pytest-containers.log 2>&1 & containers=$$!; \
+	HOKUSAI_CHECKOV=$(abspath $(CHECKOV)) $(BIN)/python -m pytest -m "not containers"; rest=$$?; \
+	wait $$containers; images=$$?; echo "---- pytest -m containers ----"; cat .pytest-containers.log; \
+	exit $$(( rest || images ))
 
 # checkov on the Terraform, the Dockerfiles and the workflow; accepted findings: infrastructure/checkov-skips.yaml.
 checkov: $(BIN)/.installed $(CHECKOV)
