@@ -4,11 +4,14 @@ block is either run (tests/integration/docs) or marked ``<!-- not-run: reason --
 from __future__ import annotations
 
 import ast
+import re
+import shlex
 from pathlib import Path
 
 import pytest
 
-from tests.support.docs import Block, blocks, pages
+from hokusai.cli import main
+from tests.support.docs import REPO, Block, blocks, pages
 
 
 def test_every_page_has_only_named_fences_and_reasoned_markers() -> None:
@@ -65,3 +68,21 @@ def test_python_blocks_that_are_not_run_still_parse_and_import_what_they_name() 
             tree = ast.parse(block.code, block.where)
             imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
             exec(compile(ast.Module(imports, type_ignores=[]), block.where, "exec"), {})
+
+
+def test_the_operators_guide_makes_the_admin_key_of_the_form_it_documents(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    guide = "infrastructure/README.md"
+    lines = (REPO / guide).read_text().splitlines()
+    (row,) = [line for line in lines if line.startswith("| `API_SECRET_KEY`")]
+    documented = re.search(r"`(hk_\w+?_)<key_id>", row)
+    assert documented is not None, row
+    (command,) = [
+        found.group(0)
+        for block in blocks(guide)
+        if (found := re.search(r"hokusai keys generate[^|)\n]*", block.code)) is not None
+    ]
+    monkeypatch.setenv("HOKUSAI_ENVIRONMENT", "development")  # an operator's machine
+    main(shlex.split(command)[1:])  # a failure raises SystemExit
+    assert capsys.readouterr().out.splitlines()[0].startswith(documented.group(1))
