@@ -428,6 +428,11 @@ class Settings(BaseSettings):
         return self.environment == "production"
 
     @property
+    def public_origin(self) -> str:
+        """The platform's public origin: ``https://<public domain>``, ``http://`` outside production."""
+        return f"{'https' if self.environment == 'production' else 'http'}://{self.public_domain}"
+
+    @property
     def api_url(self) -> str:
         """Base URL of the API as a local user reaches it."""
         host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host

@@ -131,6 +131,15 @@ def test_validate_on_an_uninitialised_terraform_folder_exits_2(
     assert code == 2 and "Terraform outputs lack api_endpoint" in err
 
 
+def test_validate_on_an_uninitialised_backend_names_it_without_terminal_escapes(
+    tmp_path: Path, terraform_bin: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "versions.tf").write_text('terraform {\n  backend "s3" {}\n}\n')
+    code, err = run(["infra", "validate", "--terraform-dir", str(tmp_path)], capsys)
+    assert code == 2 and "Backend initialization required" in err
+    assert "\x1b" not in err
+
+
 def validate_cli(outputs: Path, moto_server: MotoServer, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **FAKE_AWS_ENV, "AWS_ENDPOINT_URL": moto_server.endpoint}
     env.pop("HOKUSAI_API_KEY", None)

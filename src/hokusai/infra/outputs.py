@@ -53,8 +53,8 @@ def terraform_outputs(directory: Path, terraform: str = "terraform") -> dict[str
     binary = shutil.which(terraform)
     if binary is None:
         raise InvalidInput(f"`{terraform}` is not on PATH: install Terraform or pass --outputs FILE")
-    result = subprocess.run(
-        [binary, "output", "-json"], cwd=directory, capture_output=True, text=True, check=False
+    result = subprocess.run(  # -no-color: the error is quoted in one line, never a terminal's escapes
+        [binary, "output", "-json", "-no-color"], cwd=directory, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
         reason = next((line for line in result.stderr.splitlines() if "Error" in line), result.stderr.strip())

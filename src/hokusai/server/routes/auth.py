@@ -28,10 +28,9 @@ def nonce(session: SessionDep, state: StateDep) -> Nonce:
     row = issue_nonce(session)
     session.commit()
     settings = state.settings
-    scheme = "https" if settings.environment == "production" else "http"
     return Nonce(
         nonce=row.nonce, expires_at=row.expires_at, domain=str(settings.public_domain),
-        uri=f"{scheme}://{settings.public_domain}", chain_ids=sorted(settings.chain_id_set),
+        uri=settings.public_origin, chain_ids=sorted(settings.chain_id_set),
     )  # fmt: skip
 
 

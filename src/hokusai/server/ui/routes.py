@@ -314,6 +314,7 @@ def attestation_page(
     return render(request, "attestation.html", principal, {
         "attestation": attestation, "document": attestation.document, "report": attestation.report,
         "mint": _mint(session, state, principal, attestation), "verdict": None,
+        "origin": state.settings.public_origin,
     })  # fmt: skip
 
 
@@ -329,6 +330,7 @@ def verify_page(
     return render(request, "attestation.html", principal, {
         "attestation": attestation, "document": attestation.document, "report": attestation.report,
         "mint": _mint(session, state, principal, attestation), "verdict": verdict,
+        "origin": state.settings.public_origin,
     })  # fmt: skip
 
 
