@@ -142,17 +142,19 @@ class _S3Writer(BlobWriter):
     def _commit(self, key: str) -> str:
         if self._buffer or not self._parts:
             self._flush()
-        self.client.complete_multipart_upload(
+        done = self.client.complete_multipart_upload(
             Bucket=self.bucket, Key=self._tmp_key, UploadId=self._upload_id,
             MultipartUpload={"Parts": self._parts},
         )  # fmt: skip
         final = f"{self.prefix}{key}"
+        # on a versioned bucket, deleting the key alone would keep the bytes as a noncurrent version
+        version = {"VersionId": done["VersionId"]} if done.get("VersionId") else {}
         try:
             self.client.copy_object(
                 Bucket=self.bucket, Key=final, CopySource={"Bucket": self.bucket, "Key": self._tmp_key}
             )
         finally:
-            self.client.delete_object(Bucket=self.bucket, Key=self._tmp_key)
+            self.client.delete_object(Bucket=self.bucket, Key=self._tmp_key, **version)
         return f"s3://{self.bucket}/{final}"
 
     def _abort(self) -> None:
