@@ -179,10 +179,8 @@ def test_withdrawal_after_an_accepted_run_keeps_the_proof_and_names_the_versions
         assert answer.model_versions == [f"models:/rights/{rights.ids['version']}"]
         assert answer.kept.attestations == [rights.ids["attestation"]] and answer.kept.manifest
         assert rights.holders(MARKERS[0]) == []
-        assert answer.contribution.dataset.manifest["sha256"] == answer.kept.data_hash
-        assert (
-            wallet.attestations.get(rights.ids["attestation"])["attestation_id"] == rights.ids["attestation"]
-        )
+        assert answer.contribution.data_hash == answer.kept.data_hash and answer.contribution.dataset.manifest
+        assert wallet.attestations.verify(wallet.attestations.get(rights.ids["attestation"])).valid
         with pytest.raises(Conflict) as refused:
             wallet.runs.submit("rights", [rights.ids["used"]])
         assert refused.value.code == "contribution_withdrawn"
