@@ -25,7 +25,6 @@ from hokusai.api_keys import generate_key
 from hokusai.config import Settings, env_name
 from hokusai.errors import Conflict, Forbidden, NotFound
 from hokusai.pipeline.demo import TARGET, prepare_demo
-from tests.integration.authorization.conftest import sign_in
 from tests.support.net import free_port
 from tests.support.stack import UpProcess
 
