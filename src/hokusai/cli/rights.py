@@ -3,8 +3,9 @@ their data on a Hokusai server (docs/data-rights.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -40,7 +41,7 @@ def withdraw(
     emit(answer, as_json, _withdrawn)
 
 
-def _withdrawn(data: dict) -> None:  # type: ignore[type-arg]
+def _withdrawn(data: Mapping[str, Any]) -> None:
     console.print(f"withdrawn: {data['contribution']['id']} (raw data deleted)")
     for version in data["model_versions"]:
         console.print(f"trained on it (accepted, stays): {version}")
