@@ -92,10 +92,11 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
       id     = "expire-raw-contributions"
       status = "Enabled"
 
+      # the tag alone: the platform sets it only on raw contributions (never on an owner's dataset)
       filter {
-        and {
-          prefix = "${local.bucket_lifecycle[each.key].prefix}sha256/"
-          tags   = { "hokusai-retention" = "contribution" }
+        tag {
+          key   = "hokusai-retention"
+          value = "contribution"
         }
       }
 

@@ -467,11 +467,12 @@ def test_the_operator_guide_documents_every_output_alarm_and_script_option(plans
         assert all(option in (scripts / script).read_text() for option in documented), documented
 
 
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_raw_contributions_expire_after_the_retention_age_the_api_is_given(
     plans: dict[str, Any], environment: str
 ) -> None:
     """The S3 rule and the API's sweep (HOKUSAI_RETENTION_DAYS) delete raw contributions at the same age, and
-    only tagged objects under the data prefix (an owner's dataset carries no tag)."""
+    only objects the platform tagged as raw contributions (an owner's dataset carries no tag)."""
     env = output_value(plans[environment], "task_containers")["api"]["environment"]
     (lifecycle,) = [
         r
@@ -480,6 +481,5 @@ def test_raw_contributions_expire_after_the_retention_age_the_api_is_given(
     ]
     (rule,) = [r for r in lifecycle["values"]["rule"] if r["id"] == "expire-raw-contributions"]
     assert rule["expiration"][0]["days"] == int(env["HOKUSAI_RETENTION_DAYS"]) == 365
-    (combined,) = rule["filter"][0]["and"]
-    assert combined["tags"] == {"hokusai-retention": "contribution"}
-    assert combined["prefix"] == "contributions/sha256/"
+    (tag,) = rule["filter"][0]["tag"]
+    assert (tag["key"], tag["value"]) == ("hokusai-retention", "contribution")
