@@ -72,7 +72,8 @@ def container_images() -> dict[str, float]:
     containers.ensure_base()
     # Both at once: a build mostly waits on downloads and the disk, so two overlap well on two cores.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(containers.DOCKERFILES, pool.map(containers.build_image, containers.DOCKERFILES)))
+        tags = list(containers.DOCKERFILES)
+        return dict(zip(tags, pool.map(containers.build_image, tags), strict=True))
 
 
 @pytest.fixture(scope="session")

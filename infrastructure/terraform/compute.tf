@@ -32,6 +32,7 @@ locals {
     HOKUSAI_ECS_SUBNETS         = join(",", aws_subnet.private[*].id)
     HOKUSAI_ECS_SECURITY_GROUPS = aws_security_group.api.id
     HOKUSAI_CHAIN_ID            = tostring(var.chain_id)
+    HOKUSAI_RETENTION_DAYS      = tostring(var.contribution_retention_days)
   }
 
   # The chain settings are plain: both the API (signs) and runs (record the domain in the report).

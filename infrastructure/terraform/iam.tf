@@ -77,7 +77,7 @@ resource "aws_iam_role_policy" "execution_secrets" {
 data "aws_iam_policy_document" "buckets" {
   statement {
     sid       = "ListBuckets"
-    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketLocation"]
     resources = values(local.bucket_arns)
   }
 
@@ -85,6 +85,13 @@ data "aws_iam_policy_document" "buckets" {
     sid       = "ReadWriteObjects"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
     resources = [for arn in values(local.bucket_arns) : "${arn}/*"]
+  }
+
+  # Withdrawal deletes every version of a raw contribution; retention tags them (storage.tf's rule).
+  statement {
+    sid       = "EraseAndTagRawContributions"
+    actions   = ["s3:DeleteObjectVersion", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging"]
+    resources = ["${local.bucket_arns.pipeline_data}/*"]
   }
 }
 

@@ -82,6 +82,34 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  # Raw contributions (tagged by the platform, which re-tags them after each evaluation so that the age
+  # counts from the last one) expire after the retention age, their old versions a day later: the same
+  # rule as the API's retention sweep, enforced by S3 even when no API runs.
+  dynamic "rule" {
+    for_each = each.key == "pipeline_data" ? [1] : []
+
+    content {
+      id     = "expire-raw-contributions"
+      status = "Enabled"
+
+      # the tag alone: the platform sets it only on raw contributions (never on an owner's dataset)
+      filter {
+        tag {
+          key   = "hokusai-retention"
+          value = "contribution"
+        }
+      }
+
+      expiration {
+        days = var.contribution_retention_days
+      }
+
+      noncurrent_version_expiration {
+        noncurrent_days = 1
+      }
+    }
+  }
+
   rule {
     id     = "abort-incomplete-uploads"
     status = "Enabled"

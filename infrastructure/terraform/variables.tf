@@ -387,6 +387,17 @@ variable "log_retention_days" {
   }
 }
 
+variable "contribution_retention_days" {
+  type        = number
+  description = "Days a raw contribution is kept after its last evaluation: the API's HOKUSAI_RETENTION_DAYS and the age of the S3 lifecycle rule that expires objects tagged hokusai-retention=contribution."
+  default     = 365
+
+  validation {
+    condition     = var.contribution_retention_days >= 1 && var.contribution_retention_days == floor(var.contribution_retention_days)
+    error_message = "contribution_retention_days must be a whole number of days, at least 1 (S3 expiration counts whole days)."
+  }
+}
+
 variable "alarm_email" {
   type        = string
   description = "E-mail address subscribed to the alerts topic (confirm the subscription mail). Null: no subscription."

@@ -49,11 +49,13 @@ from hokusai.schemas import (
     MintRequest,
     Model,
     NewKey,
+    RetentionSweep,
     Run,
     Signers,
     UploadedDataset,
     Verdict,
     Webhook,
+    Withdrawal,
 )
 from hokusai.schemas import KeyInfo as ApiKey
 
@@ -194,6 +196,23 @@ class Client:
             )
         if self.wallet is None:
             raise Unauthorized(f"{self.url} refused the API key ({self.key_source}): {reason}", code=code)
+
+    def export(self, path: str | Path) -> Path:
+        """Save everything the platform holds about you (one zip archive, streamed) to ``path``."""
+        target = Path(path)
+        try:
+            with self.http.stream("GET", "/api/v1/me/export", headers=self._auth_headers()) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise_for_error(response)
+                partial = target.with_name(f".{target.name}.partial")
+                with partial.open("wb") as out:
+                    for chunk in response.iter_bytes(1 << 20):
+                        out.write(chunk)
+                partial.replace(target)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(f"cannot reach Hokusai at {self.url}: {type(exc).__name__}") from None
+        return target
 
     def me(self) -> Me:
         """Who the server says this client is (principal, method, scopes, wallet)."""
@@ -430,6 +449,19 @@ class Contributions(_Api):
     def get(self, contribution_id: str) -> Contribution:
         return Contribution.model_validate(
             self.client.request("GET", f"/api/v1/contributions/{contribution_id}")
+        )
+
+    def withdraw(self, contribution_id: str) -> Withdrawal:
+        """Withdraw your contribution: every copy of its raw data is deleted (idempotent); the answer says
+        what stays (hashes, manifest, attestations) and which model versions were trained on it."""
+        return Withdrawal.model_validate(
+            self.client.request("POST", f"/api/v1/contributions/{contribution_id}/withdraw")
+        )
+
+    def retention(self, *, dry_run: bool = True) -> RetentionSweep:
+        """(Admins) the contributions whose raw data is past retention; ``dry_run=False`` deletes it now."""
+        return RetentionSweep.model_validate(
+            self.client.request("POST", "/api/v1/retention/sweep", json={"dry_run": dry_run})
         )
 
 

@@ -170,6 +170,16 @@ class Settings(BaseSettings):
     owner_storage_max_bytes: int = Field(
         10 << 30, ge=1, description="Bytes of uploaded data one principal may keep stored."
     )
+    # contributors' rights (issue 23)
+    retention_days: int = Field(
+        365, ge=0, le=36500, description="Days a raw contribution is kept after its last evaluation."
+    )
+    retention_sweep_seconds: float = Field(
+        3600.0,
+        ge=0,
+        le=86400,
+        description="How often the API deletes raw contributions past retention (0: never).",
+    )
     wallet_key_max_seconds: int = Field(
         30 * 86400, ge=60, description="Longest lifetime of an API key minted under a wallet sign-in."
     )

@@ -351,6 +351,30 @@ class ContributionTerms(BaseModel):
     typed_data: dict[str, Any]
 
 
+class DataKept(BaseModel):
+    """What stays of a contribution whose raw bytes were deleted, and why (the contributor's proof)."""
+
+    data_hash: str = Field(description="SHA-256 of the deleted bytes: the contribution's identity")
+    manifest: bool = Field(description="The manifest (hashes, row and column counts; no rows) stays")
+    attestations: list[str] = Field(description="Attestations of runs that evaluated it (proof of payment)")
+    model_versions: list[str] = Field(description="`models:/<name>/<version>` trained on it by accepted runs")
+    raw_bytes_kept: bool = Field(description="True only when the same bytes are still another record's")
+    reasons: list[str] = Field(description="Why each of the above stays, in words")
+
+
+class ContributionData(BaseModel):
+    """Where a contribution's raw bytes are: ``stored``, or ``deleted`` (when, why, and what stays)."""
+
+    state: Literal["stored", "deleted"]
+    deleted_at: Timestamp | None = None
+    reason: Literal["withdrawn", "retention"] | None = None
+    kept: DataKept | None = None
+    retention_days: int = Field(description="Days its raw bytes are kept after its last evaluation")
+    delete_after: Timestamp | None = Field(
+        None, description="When retention deletes them (unless evaluated again); null while a run is pending"
+    )
+
+
 class Contribution(BaseModel):
     """A wallet's data offered to a model, with its dataset, the validation it passed and its signed terms
     (``None`` only for a contribution from before terms were required)."""
@@ -363,6 +387,43 @@ class Contribution(BaseModel):
     validation: Validation
     created_at: Timestamp
     terms: ContributionTerms | None = None
+    withdrawn_at: Timestamp | None = None
+    data: ContributionData | None = None
+
+
+class Withdrawal(BaseModel):
+    """The answer to a withdrawal: the contribution as it is now, and what the withdrawal did."""
+
+    contribution: Contribution
+    cancelled_runs: list[str] = Field(description="Queued or running runs that would have used it")
+    model_versions: list[str] = Field(description="`models:/<name>/<version>` trained on it (accepted runs)")
+    kept: DataKept
+
+
+class RetentionItem(BaseModel):
+    """A contribution whose raw bytes are past retention: deleted by the sweep, or listed by a dry run."""
+
+    contribution_id: str
+    model: str
+    contributor_address: str
+    data_hash: str
+    last_evaluated_at: Timestamp | None
+    retention_days: int
+    due_at: Timestamp
+    deleted: bool
+
+
+class RetentionSweep(BaseModel):
+    """What a retention sweep deleted (or, in a dry run, would delete)."""
+
+    dry_run: bool
+    items: list[RetentionItem]
+
+
+class RetentionRequest(RequestBody):
+    """A retention sweep: a dry run lists what is due without deleting anything."""
+
+    dry_run: bool = True
 
 
 class ContributionList(BaseModel):
@@ -386,6 +447,13 @@ class ModelUpdate(RequestBody):
     )
 
     accepts_contributions: bool | None = None
+    retention_days: int | None = Field(
+        None,
+        ge=0,
+        le=36500,
+        description="Days raw contributions to this model are kept after their last evaluation (0: deleted "
+        "at the next sweep); null goes back to the platform's HOKUSAI_RETENTION_DAYS",
+    )
     onchain_id: str | None = Field(
         None,
         pattern=UINT256_PATTERN,
@@ -436,6 +504,9 @@ class Model(BaseModel):
     model_format: str
     benchmark_spec: SpecRef | None
     accepts_contributions: bool
+    retention_days: int | None = Field(
+        None, description="Its raw-data retention override (null: the setting)"
+    )
     experiment_id: str | None
     onchain_id: str | None
     onchain_chain_id: int | None = Field(None, description="The chain the on-chain id is bound on")

@@ -13,12 +13,14 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from hokusai.errors import InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
 from hokusai.hashing import file_sha256
 
 S3_PART_BYTES = 8 << 20  # S3 multipart parts must be >= 5 MiB except the last
+# The S3 tag by which the bucket's lifecycle rule expires raw contributions (terraform/storage.tf)
+RETENTION_TAG = {"Key": "hokusai-retention", "Value": "contribution"}
 
 
 @dataclass(frozen=True)
@@ -140,17 +142,19 @@ class _S3Writer(BlobWriter):
     def _commit(self, key: str) -> str:
         if self._buffer or not self._parts:
             self._flush()
-        self.client.complete_multipart_upload(
+        done = self.client.complete_multipart_upload(
             Bucket=self.bucket, Key=self._tmp_key, UploadId=self._upload_id,
             MultipartUpload={"Parts": self._parts},
         )  # fmt: skip
         final = f"{self.prefix}{key}"
+        # on a versioned bucket, deleting the key alone would keep the bytes as a noncurrent version
+        version = {"VersionId": done["VersionId"]} if done.get("VersionId") else {}
         try:
             self.client.copy_object(
                 Bucket=self.bucket, Key=final, CopySource={"Bucket": self.bucket, "Key": self._tmp_key}
             )
         finally:
-            self.client.delete_object(Bucket=self.bucket, Key=self._tmp_key)
+            self.client.delete_object(Bucket=self.bucket, Key=self._tmp_key, **version)
         return f"s3://{self.bucket}/{final}"
 
     def _abort(self) -> None:
@@ -212,6 +216,75 @@ class BlobStore:
             return True
         except self._client.exceptions.ClientError:
             return False
+
+    def open(self, key: str) -> BinaryIO:
+        """The blob's bytes as a stream, read where they are (an S3 body is not cached on disk)."""
+        if self.local_root is not None:
+            path = self.local_root / key
+            if not path.is_file():
+                raise NotFound(f"blob {key} is not in {self.root}")
+            return path.open("rb")
+        try:
+            return self._client.get_object(Bucket=self.bucket, Key=f"{self.prefix}{key}")["Body"]
+        except self._client.exceptions.NoSuchKey:
+            raise NotFound(f"blob {key} is not in {self.root}") from None
+        except self._client.exceptions.ClientError as exc:
+            raise ServiceUnavailable(f"could not read {key} from {self.root}: {exc}") from None
+
+    def delete(self, key: str) -> int:
+        """Delete every copy of ``key``: the object (on S3 every version and delete marker of it, since the
+        bucket is versioned) and the local cache's copy; returns how many were removed (0: already gone)."""
+        removed = 0
+        if self.cache_dir is not None and (self.cache_dir / key).is_file():
+            (self.cache_dir / key).unlink(missing_ok=True)
+            removed += 1
+        if self.local_root is not None:
+            path = self.local_root / key
+            if path.is_file():
+                path.unlink()
+                removed += 1
+            return removed
+        full = f"{self.prefix}{key}"
+        try:
+            listing = self._client.list_object_versions(Bucket=self.bucket, Prefix=full)
+            versions = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for kind in ("Versions", "DeleteMarkers")
+                for v in listing.get(kind, [])
+                if v["Key"] == full
+            ]
+            if not versions and self.exists(key):  # a store without versioning answers no versions
+                versions = [{"Key": full}]
+            for version in versions:
+                self._client.delete_object(Bucket=self.bucket, **version)
+        except self._client.exceptions.ClientError as exc:
+            raise ServiceUnavailable(f"could not delete {key} from {self.root}: {exc}") from None
+        return removed + len(versions)
+
+    def mark_for_retention(self, key: str) -> None:
+        """Tag an S3 object as a raw contribution (the bucket's lifecycle rule expires it by age) and restart
+        its age: a copy onto itself is a new object, so S3 counts from the last evaluation, as the platform's
+        sweep does. Nothing to do on a local folder (the sweep alone deletes there)."""
+        if self.local_root is not None:
+            return
+        full = f"{self.prefix}{key}"
+        try:
+            self._client.copy_object(
+                Bucket=self.bucket, Key=full, CopySource={"Bucket": self.bucket, "Key": full},
+                MetadataDirective="REPLACE", TaggingDirective="REPLACE",
+                Tagging=f"{RETENTION_TAG['Key']}={RETENTION_TAG['Value']}",
+            )  # fmt: skip
+        except self._client.exceptions.ClientError as exc:
+            raise ServiceUnavailable(f"could not tag {key} in {self.root}: {exc}") from None
+
+    def clear_retention(self, key: str) -> None:
+        """Take the raw-contribution tag off an S3 object (the same bytes are now also an owner's dataset,
+        which no age rule deletes). Nothing to do on a local folder."""
+        if self.local_root is None:
+            try:
+                self._client.delete_object_tagging(Bucket=self.bucket, Key=f"{self.prefix}{key}")
+            except self._client.exceptions.ClientError as exc:
+                raise ServiceUnavailable(f"could not untag {key} in {self.root}: {exc}") from None
 
     def local_path(self, key: str) -> Path:
         """A local file with the blob's bytes (S3 blobs are downloaded once into the cache, hash-checked)."""

@@ -465,3 +465,21 @@ def test_the_operator_guide_documents_every_output_alarm_and_script_option(plans
         )
         assert documented, script
         assert all(option in (scripts / script).read_text() for option in documented), documented
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_raw_contributions_expire_after_the_retention_age_the_api_is_given(
+    plans: dict[str, Any], environment: str
+) -> None:
+    """The S3 rule and the API's sweep (HOKUSAI_RETENTION_DAYS) delete raw contributions at the same age, and
+    only objects the platform tagged as raw contributions (an owner's dataset carries no tag)."""
+    env = output_value(plans[environment], "task_containers")["api"]["environment"]
+    (lifecycle,) = [
+        r
+        for r in planned(plans[environment], "aws_s3_bucket_lifecycle_configuration")
+        if "pipeline_data" in r["index"]
+    ]
+    (rule,) = [r for r in lifecycle["values"]["rule"] if r["id"] == "expire-raw-contributions"]
+    assert rule["expiration"][0]["days"] == int(env["HOKUSAI_RETENTION_DAYS"]) == 365
+    (tag,) = rule["filter"][0]["tag"]
+    assert (tag["key"], tag["value"]) == ("hokusai-retention", "contribution")

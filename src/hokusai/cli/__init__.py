@@ -25,6 +25,7 @@ from hokusai.cli import (
     models,
     pipeline,
     preview,
+    rights,
     runs,
     up,
     webhooks,
@@ -52,6 +53,9 @@ app.add_typer(benchmarks.app, name="benchmarks")
 app.add_typer(runs.app, name="runs")
 app.command("contribute")(runs.contribute)
 app.add_typer(runs.contributions_app, name="contributions")
+app.command("withdraw")(rights.withdraw)
+app.add_typer(rights.me, name="me")
+data.app.command("retention")(rights.retention)
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(attest.app, name="attest")
 app.command("preview")(preview.preview)

@@ -50,6 +50,7 @@ class Access(StrEnum):
     PARTICIPANT = (
         "participant"  # its owner, or someone taking part (a contribution's wallet, a run's submitter)
     )
+    CONTRIBUTOR = "contributor"  # only who takes part (a contribution's wallet, its submitter): not its owner
     WORKER = "worker"  # the run worker, with its one-run token (no principal)
     PROXY = "proxy"  # the MLflow proxy's own routes: they authenticate themselves (Basic credentials too)
 
@@ -88,6 +89,9 @@ RULES: dict[str, Rule] = {
     "benchmark.write": R(WRITE, OWNERS, Access.OWNER, "change your model's benchmark spec"),
     "contribution.submit": R(WRITE, EVERYONE, Access.ANY, "contribute data to a model that accepts it"),
     "contribution.read": R(READ, EVERYONE, Access.PARTICIPANT, "your contributions (owners: their models')"),
+    "contribution.withdraw": R(WRITE, EVERYONE, Access.CONTRIBUTOR, "withdraw yours: deletes its raw data"),
+    "me.export": R(READ, EVERYONE, Access.ANY, "everything the platform holds about you, as one archive"),
+    "retention.sweep": R(ADMIN, ADMINS, Access.ANY, "list (dry run) or delete data past retention"),
     "run.submit": R(WRITE, EVERYONE, Access.PARTICIPANT, "evaluate your contributions (owners: any)"),
     "run.read": R(READ, EVERYONE, Access.PARTICIPANT, "runs you submitted or take part in"),
     "run.mint": R(WRITE, OWNERS, Access.OWNER, "an accepted run's signed mint request (your models')"),
@@ -145,6 +149,9 @@ ENDPOINTS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/models/{name}/contributions"): "contribution.submit",
     ("GET", "/api/v1/models/{name}/contributions"): "contribution.read",
     ("GET", "/api/v1/contributions/{contribution_id}"): "contribution.read",
+    ("POST", "/api/v1/contributions/{contribution_id}/withdraw"): "contribution.withdraw",
+    ("GET", "/api/v1/me/export"): "me.export",
+    ("POST", "/api/v1/retention/sweep"): "retention.sweep",
     ("POST", "/api/v1/runs"): "run.submit",
     ("GET", "/api/v1/runs"): "run.read",
     ("GET", "/api/v1/runs/{run_id}"): "run.read",
@@ -219,6 +226,10 @@ class Subject:
             return False
         if principal.role == ADMIN_ROLE or access is Access.ANY:
             return True
+        if access is Access.CONTRIBUTOR:
+            return principal.id in self.participants or (
+                principal.wallet_address is not None and principal.wallet_address in self.wallets
+            )
         if principal.id in self.owners:
             return True
         if access is Access.PARTICIPANT or access is Access.PUBLIC:
@@ -278,6 +289,11 @@ def require(principal: Principal | None, action: str, subject: Subject) -> None:
         return
     if not subject.relation_holds(principal, subject.readable):
         raise _not_found(subject)
+    if rule.access is Access.CONTRIBUTOR:
+        raise Forbidden(
+            f"only the contributor of this {subject.kind.replace('_', ' ')} (or an admin) may do this",
+            code="not_contributor",
+        )
     raise Forbidden(
         f"only the owner of this {subject.kind.replace('_', ' ')} (or an admin) may do this", code="not_owner"
     )

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -44,9 +45,10 @@ from hokusai.server.db.models import Principal as PrincipalRow
 from hokusai.server.jobs import local_worker_id
 from hokusai.server.services import attestations, benchmarks, runs, webhooks
 from hokusai.server.services.audit import record_event
+from hokusai.server.services.contributions import sole_holder
 from hokusai.server.services.models import get_model_by_id
 from hokusai.storage import BlobStore
-from hokusai.tracking.registry import model_experiment, server_target, withdraw_candidate
+from hokusai.tracking.registry import erase_candidate, model_experiment, server_target, withdraw_candidate
 from hokusai.tracking.target import UNAVAILABLE, server_answers
 
 if TYPE_CHECKING:
@@ -213,7 +215,21 @@ def _execute(session: Session, run_id: str, settings: Settings) -> None:
     sealer = remote_sealer(str(settings.signer_url), run_id, token)
     tracking = settings.model_copy(update={"tracking_uri": settings.mlflow_url})
     result = run_pipeline(spec, tracking, progress, sealer)
+    session.refresh(run)
+    if run.state != runs.RUNNING:  # cancelled while it ran: a contribution was withdrawn, its data deleted
+        shutil.rmtree(spec.out_dir or "", ignore_errors=True)
+        erase_candidate(
+            server_target(settings), model.name, result.registered_model_version, result.mlflow_run_id
+        )
+        raise HokusaiError(f"run {run_id} was cancelled while it ran ({run.error_code}); nothing is recorded")
     lost = record_result(session, run, model, result, contract.cooldown_seconds, linked)
+    for _, contribution in linked:  # S3's age rule counts from the last evaluation, as the sweep does
+        dataset = session.get(Dataset, contribution.dataset_id)
+        if dataset is not None and sole_holder(session, dataset):
+            try:
+                store.mark_for_retention(dataset.storage_key)
+            except HokusaiError:
+                log.warning("run %s: could not restart the retention age of %s", run_id, dataset.storage_key)
     if lost is not None and result.registered_model_version is not None:
         try:  # MLflow is outside the transaction: the version is taken back after the result is stored
             withdraw_candidate(

@@ -17,7 +17,13 @@ from typing import Any
 from hokusai.config import Settings
 from hokusai.errors import Conflict, NotFound
 from hokusai.tracking.runs import DESCRIPTION, MODEL_HASH_TAG, ROLE_TAG, PipelineRun
-from hokusai.tracking.target import TrackingTarget, client, experiment_location, mlflow_errors
+from hokusai.tracking.target import (
+    TrackingTarget,
+    artifact_repository,
+    client,
+    experiment_location,
+    mlflow_errors,
+)
 
 BASELINE_ARTIFACT = "baseline"
 PLATFORM_EXPERIMENT_PREFIX = "hokusai/"  # experiments of platform models: only the platform makes them
@@ -114,6 +120,37 @@ def withdraw_candidate(
         mlflow.delete_model_version(name, version)
         if mlflow_run_id:
             mlflow.set_tag(mlflow_run_id, "hokusai.outcome", reason)
+
+
+CANDIDATE_ARTIFACTS = ("model",)  # what a pipeline run logs that was fitted on the contributed rows
+
+
+def erase_candidate(
+    target: TrackingTarget, name: str, version: str | None, mlflow_run_id: str | None
+) -> None:
+    """Delete what MLflow holds that was fitted on a run's contributed rows, for a run that was not accepted:
+    its candidate's registered version and the candidate model the run logged (an instance-based model keeps
+    rows). The run's params, metrics, plots and report (hashes and counts, no rows) stay. Idempotent."""
+    mlflow = client(target)
+    if version is not None:
+        with (
+            contextlib.suppress(NotFound),
+            mlflow_errors(target, f"registered model {name} version {version}"),
+        ):
+            mlflow.delete_model_version(name, version)
+    if mlflow_run_id is None:
+        return
+    try:
+        with mlflow_errors(target, f"run {mlflow_run_id}"):
+            artifact_uri = mlflow.get_run(mlflow_run_id).info.artifact_uri
+    except NotFound:
+        return
+    repository = artifact_repository(target, artifact_uri)
+    with mlflow_errors(target, f"artifacts of run {mlflow_run_id}"):
+        present = {info.path for info in repository.list_artifacts()}
+        for folder in CANDIDATE_ARTIFACTS:
+            if folder in present:
+                repository.delete_artifacts(folder)
 
 
 def registered_versions(target: TrackingTarget, name: str) -> list[dict[str, Any]]:

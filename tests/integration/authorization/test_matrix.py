@@ -90,6 +90,19 @@ def contribution_subject(w: World) -> Subject:
     )
 
 
+def withdrawable(w: World) -> str:
+    """A contribution of walletA's own (bytes no other case uploads), for the withdrawal case."""
+    frame = pd.read_csv(w.ids["contribution_file"]).sample(n=70, random_state=99)
+    body = {"file": ("withdrawn.csv", frame.to_csv(index=False).encode(), "text/csv")}
+    with w.http("walletA") as wallet:
+        return wallet.post("/api/v1/models/m1/contributions", files=body).raise_for_status().json()["id"]
+
+
+def withdrawable_subject(w: World) -> Subject:
+    subject = contribution_subject(w)
+    return Subject("contribution", w.ids["withdrawn"], subject.owners, subject.participants, subject.wallets)
+
+
 def run_subject(w: World) -> Subject:
     subject = contribution_subject(w)
     return Subject("run", w.ids["run"], subject.owners, subject.participants, subject.wallets)
@@ -352,6 +365,23 @@ CASES: list[Case] = [
         "/api/v1/contributions/{contribution_id}",
         lambda w, a: f"/api/v1/contributions/{w.ids['contribution']}",
         subject=contribution_subject,
+    ),
+    Case(
+        "POST",
+        "/api/v1/contributions/{contribution_id}/withdraw",
+        lambda w, a: f"/api/v1/contributions/{ensure(w, 'withdrawn', withdrawable)}/withdraw",
+        subject=withdrawable_subject,
+    ),  # walletA withdraws a contribution of its own that nothing else uses; the admin's second is idempotent
+    Case(
+        "GET",
+        "/api/v1/me/export",
+        fixed("/api/v1/me/export"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/retention/sweep",
+        fixed("/api/v1/retention/sweep"),
+        request=lambda w, a: {"json": {"dry_run": True}},
     ),
     Case(
         "POST",

@@ -71,3 +71,30 @@ def test_aborted_upload_leaves_nothing(store: BlobStore) -> None:
     writer.write(b"partial")
     writer.abort()
     assert stored_keys(store) == []
+
+
+def all_bytes(store: BlobStore) -> list[bytes]:
+    """Every stored copy: local files, or every version of every S3 object (noncurrent ones too)."""
+    if store.local_root is not None:
+        return [p.read_bytes() for p in store.local_root.rglob("*") if p.is_file()]
+    client, found = store._client, []
+    for version in client.list_object_versions(Bucket=store.bucket).get("Versions", []):
+        body = client.get_object(Bucket=store.bucket, Key=version["Key"], VersionId=version["VersionId"])
+        found.append(body["Body"].read())
+    return found
+
+
+def test_delete_leaves_no_copy_of_the_bytes_on_a_versioned_bucket_or_in_the_cache(store: BlobStore) -> None:
+    if store.local_root is None:
+        store._client.put_bucket_versioning(
+            Bucket=store.bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
+    data = b"a,b\n1,raw-row-marker-5f1c\n"
+    stored = upload(store, data)
+    store.mark_for_retention(stored.key)  # on S3 a copy onto itself: a second version of the bytes
+    store.local_path(stored.key)  # on S3 a cached download
+    assert any(b"raw-row-marker-5f1c" in blob for blob in all_bytes(store))
+    assert store.delete(stored.key) >= 1
+    assert not any(b"raw-row-marker-5f1c" in blob for blob in all_bytes(store))
+    assert store.cache_dir is None or not (store.cache_dir / stored.key).exists()
+    assert store.delete(stored.key) == 0  # idempotent

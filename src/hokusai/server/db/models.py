@@ -8,6 +8,8 @@ attestations.
 Authorization (issue 10): MLflow permissions per experiment and registered model, model hashes and formats.
 Acceptance events (issue 13): owners' webhooks, the outbox of events, one delivery per webhook and event.
 Signer history (issue 19): every attestation signer and EIP-712 domain the platform published, and when.
+Contributors' rights (issue 23): a contribution's withdrawal and the deletion of its raw bytes; a model's
+retention override.
 Times are stored in UTC and always come back timezone-aware, on SQLite as on PostgreSQL.
 """
 
@@ -205,6 +207,7 @@ class Model(Base):
     accepts_contributions: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     experiment_id: Mapped[str | None] = mapped_column(String(64))  # the model's MLflow experiment
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # its head last moved (cooldown)
+    retention_days: Mapped[int | None] = mapped_column(Integer)  # raw contributions kept (None: the setting)
 
 
 class Contribution(Base):
@@ -224,6 +227,11 @@ class Contribution(Base):
     # contributions from before terms were required (migration 0011).
     terms: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     terms_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    # contributors' rights (issue 23): withdrawn by its wallet; its raw bytes deleted (why, and what stays)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    data_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    data_deleted_reason: Mapped[str | None] = mapped_column(String(16))  # "withdrawn" | "retention"
+    data_kept: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # what stayed after deletion, and why
 
 
 class Run(Base):

@@ -10,15 +10,11 @@ from hokusai import schemas
 from hokusai.attestation.terms import terms_domain
 from hokusai.server import policy
 from hokusai.server.body_schema import CHECKSUM, DATA_RULES, semantic_rules
-from hokusai.server.deps import Caller, SessionDep, StateDep
+from hokusai.server.deps import Caller, SessionDep, SettingsDep, StateDep
 from hokusai.server.services.access import contribution_subject
-from hokusai.server.services.contributions import (
-    contribution_view,
-    get_contribution,
-    list_contributions,
-    submit,
-)
+from hokusai.server.services.contributions import get_contribution, list_contributions, submit
 from hokusai.server.services.models import get_model, get_model_by_id
+from hokusai.server.services.rights import Copies, contribution_view, withdraw
 from hokusai.server.uploads import Stored, Upload, multipart_body, respond_to_upload
 
 router = APIRouter(prefix="/api/v1", tags=["contributions"])
@@ -88,7 +84,7 @@ async def contribute(name: str, request: Request, principal: Caller, state: Stat
                 sha256=upload.sha256,
             )
             session.commit()
-            return contribution_view(session, contribution, model.name), ingested.created
+            return contribution_view(session, contribution, model, state.settings), ingested.created
 
     return await respond_to_upload(request, state.settings, store)
 
@@ -98,7 +94,9 @@ async def contribute(name: str, request: Request, principal: Caller, state: Stat
     response_model=schemas.ContributionList,
     summary="A model's contributions you may read",
 )
-def model_contributions(name: str, principal: Caller, session: SessionDep) -> schemas.ContributionList:
+def model_contributions(
+    name: str, principal: Caller, session: SessionDep, settings: SettingsDep
+) -> schemas.ContributionList:
     """The owner (and admins) see every contribution; a wallet sees its own."""
     model = get_model(session, name)
     readable = policy.visible(
@@ -107,15 +105,35 @@ def model_contributions(name: str, principal: Caller, session: SessionDep) -> sc
         ((contribution_subject(c, model), c) for c in list_contributions(session, model)),
     )
     return schemas.ContributionList(
-        contributions=[contribution_view(session, c, model.name) for c in readable]
+        contributions=[contribution_view(session, c, model, settings) for c in readable]
     )
 
 
 @router.get(
     "/contributions/{contribution_id}", response_model=schemas.Contribution, summary="One contribution"
 )
-def read_contribution(contribution_id: str, principal: Caller, session: SessionDep) -> schemas.Contribution:
+def read_contribution(
+    contribution_id: str, principal: Caller, session: SessionDep, settings: SettingsDep
+) -> schemas.Contribution:
+    """With where its raw data is (``data``): stored until when, or deleted, why, and what stays."""
     contribution = get_contribution(session, contribution_id)
     model = get_model_by_id(session, contribution.model_id)
     policy.require(principal, "contribution.read", contribution_subject(contribution, model))
-    return contribution_view(session, contribution, model.name)
+    return contribution_view(session, contribution, model, settings)
+
+
+@router.post(
+    "/contributions/{contribution_id}/withdraw",
+    response_model=schemas.Withdrawal,
+    summary="Withdraw your contribution: every copy of its raw data is deleted",
+)
+def withdraw_contribution(
+    contribution_id: str, principal: Caller, session: SessionDep, state: StateDep
+) -> schemas.Withdrawal:
+    """Its wallet (or an admin) withdraws it; queued runs that would use it are cancelled. Hashes, manifest
+    and attestations stay; ``model_versions`` lists what accepted runs trained on it. Idempotent."""
+    contribution = get_contribution(session, contribution_id)
+    model = get_model_by_id(session, contribution.model_id)
+    answer = withdraw(session, Copies(state.store, state.settings), principal, contribution, model)
+    session.commit()
+    return answer

@@ -42,6 +42,7 @@ async def upload_dataset(request: Request, principal: Caller, state: StateDep) -
                 sha256=upload.sha256,
             )
             session.commit()
+            state.store.clear_retention(ingested.dataset.storage_key)  # an owner's data: no age rule
             return uploaded_view(ingested), ingested.created
 
     return await respond_to_upload(request, state.settings, store)

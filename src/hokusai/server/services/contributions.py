@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -108,6 +108,8 @@ def submit(
         try:
             with session.begin_nested():
                 session.add(contribution)
+            if ingested.created and sole_holder(session, ingested.dataset):
+                store.mark_for_retention(ingested.dataset.storage_key)  # S3's lifecycle rule deletes it too
             record_event(
                 session,
                 "contribution_submitted",
@@ -130,6 +132,7 @@ def submit(
             f"these exact bytes were already contributed to {model.name!r} by another wallet",
             code="already_contributed",
         )
+    ensure_usable(existing)  # withdrawn bytes are not taken back silently
     return existing, Ingested(ingested.dataset, False, ingested.validation)
 
 
@@ -141,6 +144,28 @@ def _json_field(value: str | None) -> Any:
         return json.loads(value)
     except ValueError:
         raise InvalidInput("the terms field is not JSON", code="terms_invalid") from None
+
+
+def sole_holder(session: Session, dataset: Dataset) -> bool:
+    """Whether no other record holds the same bytes (only then may S3's age rule delete them)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Dataset)
+            .where(Dataset.storage_key == dataset.storage_key, Dataset.id != dataset.id)
+        )
+        == 0
+    )
+
+
+def ensure_usable(contribution: Contribution) -> None:
+    """409 for a contribution whose raw data is gone (withdrawn, or past retention): no run can use it."""
+    if contribution.withdrawn_at is not None or contribution.data_deleted_at is not None:
+        why = "was withdrawn" if contribution.withdrawn_at is not None else "was deleted by retention"
+        raise Conflict(
+            f"contribution {contribution.id!r} {why}: its raw data is gone, so no run can use it",
+            code="contribution_withdrawn" if contribution.withdrawn_at else "contribution_data_deleted",
+        )
 
 
 def _find(session: Session, model_id: str, sha256: str) -> Contribution | None:

@@ -305,6 +305,9 @@ def update_model(
                            code="bad_onchain_id")  # fmt: skip
     if "accepts_contributions" in changes:
         model.accepts_contributions = changes["accepts_contributions"]
+    if "retention_days" in update.model_fields_set:  # null goes back to HOKUSAI_RETENTION_DAYS
+        model.retention_days = update.retention_days
+        changes["retention_days"] = update.retention_days
     if "weight_head" in changes:
         promoted = record_head(session, model, changes["weight_head"])
         changes["baseline_version"] = model.baseline_version if promoted else None
@@ -346,6 +349,7 @@ def model_view(session: Session, model: Model) -> schemas.Model:
         model_format=model.model_format,
         benchmark_spec=_spec_ref(session, model),
         accepts_contributions=model.accepts_contributions,
+        retention_days=model.retention_days,
         experiment_id=model.experiment_id,
         onchain_id=model.onchain_id,
         onchain_chain_id=model.onchain_chain_id,

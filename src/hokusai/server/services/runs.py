@@ -34,6 +34,7 @@ from hokusai.server.principal import Principal
 from hokusai.server.services import benchmarks
 from hokusai.server.services.access import contribution_subject, model_subject
 from hokusai.server.services.audit import record_event
+from hokusai.server.services.contributions import ensure_usable
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 FINISHED = (SUCCEEDED, FAILED)
@@ -177,6 +178,7 @@ def _authorised_contributions(
                 f"contribution {contribution_id!r} was submitted to another model", code="wrong_model"
             )
         policy.require(principal, "run.submit", contribution_subject(contribution, model))
+        ensure_usable(contribution)
         found.append(contribution)
     return found
 
