@@ -140,6 +140,8 @@ def test_export_holds_the_wallets_files_runs_payouts_and_audit_rows(rights: Righ
         used = f"contributions/{rights.ids['used']}"
         assert {f"{used}/contribution.json", f"{used}/used.csv", "payouts.json", "audit.jsonl"} <= names
         assert archive.read(f"{used}/used.csv") == rights.files["used"].read_bytes()
+        terms = json.loads(archive.read(f"{used}/contribution.json"))["terms"]  # what the wallet signed
+        assert terms["hash"].startswith("0x") and terms["signature"] and terms["typed_data"]["message"]
         assert f"runs/{rights.ids['run']}/attestation.json" in names
         (payout,) = json.loads(archive.read("payouts.json"))
         assert payout["accepted"] and payout["weight_bps"] == 10000
