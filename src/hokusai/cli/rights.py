@@ -9,7 +9,15 @@ from typing import Annotated, Any
 
 import typer
 
-from hokusai.cli._client import JsonOption, KeystoreOption, UrlOption, WalletOption, console, make_client
+from hokusai.cli._client import (
+    Credential,
+    JsonOption,
+    KeystoreOption,
+    UrlOption,
+    WalletOption,
+    console,
+    make_client,
+)
 from hokusai.cli.output import emit
 
 me = typer.Typer(help="What the server holds about you.", no_args_is_help=True)
@@ -23,7 +31,7 @@ def export(
     url: UrlOption = None,
 ) -> None:
     """Download everything the server holds about you as one zip archive."""
-    with make_client(url, keystore, wallet) as client:
+    with Credential(url, keystore, wallet).client() as client:
         written = client.export(output)
     console.print(f"wrote {written} ({written.stat().st_size} bytes)")
 
@@ -36,7 +44,7 @@ def withdraw(
     as_json: JsonOption = False,
 ) -> None:
     """Withdraw your contribution: every copy of its raw data is deleted (hashes and attestations stay)."""
-    with make_client(url, keystore, wallet) as client:
+    with Credential(url, keystore, wallet).client() as client:
         answer = client.contributions.withdraw(contribution)
     emit(answer, as_json, _withdrawn)
 
@@ -55,7 +63,7 @@ def retention(
     as_json: JsonOption = False,
 ) -> None:
     """(Admins) delete raw contributions past retention now, or list them with --dry-run."""
-    with make_client(url, None, False) as client:
+    with make_client(url) as client:
         swept = client.contributions.retention(dry_run=dry_run)
     if as_json:
         emit(swept, True)
