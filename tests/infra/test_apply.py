@@ -53,7 +53,8 @@ from tests.support.postgres import PostgresCluster
 from tests.support.registry import BINARY as REGISTRY_BINARY
 from tests.support.registry import OciRegistry
 
-pytestmark = [pytest.mark.realparts, pytest.mark.containers]
+# The first test's setup builds (or reuses) both images, pushes them and applies ~100 resources.
+pytestmark = [pytest.mark.realparts, pytest.mark.containers, pytest.mark.timeout(1500)]
 
 ENVIRONMENT = "development"
 CLUSTER = f"hokusai-{ENVIRONMENT}"
