@@ -9,9 +9,10 @@
 #   TF_STATE_BUCKET     state bucket (default hokusai-terraform-state-<env>)
 #   TF_BACKEND_CONFIG   optional file of extra S3 backend settings (e.g. a role to assume)
 #   TF_DIR              Terraform folder (default: ../terraform beside this script)
+#   HOKUSAI_SOURCE_DIR  checkout the images are built from and tagged by (default: the one holding this script)
 
 SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$SCRIPTS_DIR/../.." && pwd)"
+REPO_ROOT="$(cd "${HOKUSAI_SOURCE_DIR:-$SCRIPTS_DIR/../..}" && pwd)"
 TF_DIR="${TF_DIR:-$SCRIPTS_DIR/../terraform}"
 
 die() {

@@ -68,10 +68,18 @@ locals {
     ]
   }
 
+  # By digest when deploy.sh pushed the images (what runs is exactly what was pushed), else by tag.
+  repository_image = {
+    for key in ["api", "mlflow"] : key => (
+      contains(keys(var.image_digests), key)
+      ? "${aws_ecr_repository.this[key].repository_url}@${var.image_digests[key]}"
+      : "${aws_ecr_repository.this[key].repository_url}:${var.image_tag}"
+    )
+  }
   task_image = {
-    api      = "${aws_ecr_repository.this["api"].repository_url}:${var.image_tag}"
-    pipeline = "${aws_ecr_repository.this["api"].repository_url}:${var.image_tag}"
-    mlflow   = "${aws_ecr_repository.this["mlflow"].repository_url}:${var.image_tag}"
+    api      = local.repository_image["api"]
+    pipeline = local.repository_image["api"]
+    mlflow   = local.repository_image["mlflow"]
   }
 
   task_log_group = {

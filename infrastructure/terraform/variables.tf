@@ -108,6 +108,17 @@ variable "image_tag" {
   }
 }
 
+variable "image_digests" {
+  type        = map(string)
+  description = "Digest (sha256:...) of each pushed image, by repository key (api, mlflow); deploy.sh passes what it pushed. A task definition names its image by digest when one is given, else by image_tag."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for key, digest in var.image_digests : contains(["api", "mlflow"], key) && can(regex("^sha256:[0-9a-f]{64}$", digest))])
+    error_message = "image_digests maps api and mlflow to digests sha256:<64 hex digits>."
+  }
+}
+
 variable "api_desired_count" {
   type        = number
   description = "API tasks to run; also the autoscaling minimum."

@@ -13,6 +13,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,3 +222,29 @@ def make_workspace(
         (workspace.tf_dir / "emulator_override.tf").write_text(override_hcl(endpoint, local_backend))
         workspace.run("fmt", "emulator_override.tf")
     return workspace
+
+
+def main(argv: list[str]) -> int:
+    """``python -m tests.infra.terraform ENDPOINT FOLDER``: what a deploy to a local moto needs.
+
+    Writes ``FOLDER/terraform/emulator_override.tf`` (into a copy of infrastructure/terraform that
+    ``TF_DIR`` then names) and ``FOLDER/backend.hcl`` (for ``TF_BACKEND_CONFIG``): the steps of
+    "Try the deployment locally" in infrastructure/README.md.
+    """
+    if len(argv) != 2 or not argv[0].startswith("http://"):
+        print("usage: python -m tests.infra.terraform http://127.0.0.1:PORT FOLDER", file=sys.stderr)
+        return 2
+    endpoint, folder = argv[0], Path(argv[1])
+    if not (folder / "terraform" / "main.tf").is_file():
+        print(f"error: {folder}/terraform is not a copy of infrastructure/terraform", file=sys.stderr)
+        return 2
+    override = folder / "terraform" / "emulator_override.tf"
+    override.write_text(override_hcl(endpoint, local_backend=False))
+    subprocess.run(["terraform", "fmt", str(override)], check=True, capture_output=True)  # deploy.sh checks
+    (folder / "backend.hcl").write_text(backend_hcl(endpoint))
+    print(f"wrote {folder}/terraform/emulator_override.tf and {folder}/backend.hcl")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

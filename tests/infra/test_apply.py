@@ -1,13 +1,18 @@
-"""Deploy the development environment to the emulated AWS with the operator's scripts, check it, destroy it.
+"""Deploy the development environment to the emulated AWS with the operator's scripts, run it in containers,
+check it, destroy it.
 
-``deploy.sh`` runs as an operator runs it — state in the (emulated) S3 bucket
-``hokusai-terraform-state-development`` locked by a lock file, ``fmt -check``, ``validate``, ``plan``,
-``apply`` — with ``--skip-images --skip-rollout``: no Docker engine runs here, and rolling ECS
-services needs real Fargate. moto cannot run the containers either, so the API and MLflow are then
-started locally from the task definitions Terraform registered (same commands, same plain
-environment, the same secrets from Secrets Manager), with loopback addresses for the load balancer
-and service discovery and a local PostgreSQL for RDS. ``validate.sh`` checks that stand-in plus every
-emulated AWS resource. The tests run in file order: deploy, inspect, validate, break, destroy.
+``deploy.sh`` runs as an operator runs it, with podman for docker and a local OCI registry
+(Debian's ``docker-registry`` on loopback) standing in for ECR: it builds both images from the
+repository's Dockerfiles, tags them by git commit, pushes them, applies Terraform (state in the
+emulated S3 bucket ``hokusai-terraform-state-development`` locked by a lock file, ``fmt -check``,
+``validate``, ``plan``, ``apply``) with the pushed image digests, and forces a new deployment of both
+ECS services. moto cannot run Fargate tasks, so the test then does what ECS would: it pulls the images
+the registered task definitions name (by digest, from the stand-in registry) and runs them as
+containers with the task definitions' commands, plain environment, secrets from Secrets Manager,
+read-only root and ``/tmp`` mount, on loopback ports of the host network, with a local PostgreSQL for
+RDS and moto for S3. ``validate.sh`` checks that stack plus every emulated AWS resource, fails while
+the MLflow container is stopped and passes once it is started again. The tests run in file order:
+deploy, inspect, validate, break, heal, destroy.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -29,16 +36,25 @@ import pytest
 from botocore.exceptions import ClientError
 
 from hokusai.config import normalize_sql_url
-from hokusai.stack import Child, wait_for_health
 from tests.infra.conftest import EMULATED_RUNNING_TASKS
 from tests.infra.policies import allowing_statements, allows, principals
-from tests.infra.terraform import API_SECRET_KEY, DB_PASSWORD, Workspace, backend_hcl, make_workspace
+from tests.infra.terraform import (
+    API_SECRET_KEY,
+    DB_PASSWORD,
+    ROOT,
+    Workspace,
+    backend_hcl,
+    make_workspace,
+)
+from tests.support.containers import CONTAINERS_CONF, podman, podman_env
 from tests.support.moto import FAKE_AWS_ENV, MotoServer
-from tests.support.net import free_port
+from tests.support.net import free_port, wait_http
 from tests.support.postgres import PostgresCluster
-from tests.support.stack import UpProcess
+from tests.support.registry import BINARY as REGISTRY_BINARY
+from tests.support.registry import OciRegistry
 
-pytestmark = pytest.mark.realparts
+# The first test's setup builds (or reuses) both images, pushes them and applies ~100 resources.
+pytestmark = [pytest.mark.realparts, pytest.mark.containers, pytest.mark.timeout(1500)]
 
 ENVIRONMENT = "development"
 CLUSTER = f"hokusai-{ENVIRONMENT}"
@@ -46,6 +62,7 @@ STATE_BUCKET = f"hokusai-terraform-state-{ENVIRONMENT}"
 BUCKETS = (f"hokusai-mlflow-artifacts-{ENVIRONMENT}", f"hokusai-pipeline-data-{ENVIRONMENT}")
 FAMILIES = {task: f"hokusai-{task}-{ENVIRONMENT}" for task in ("api", "mlflow", "pipeline")}
 PROXY_CHECKS = {"mlflow ui via proxy", "mlflow api via proxy"}
+REPOSITORIES = {task: f"hokusai-{task}-{ENVIRONMENT}" for task in ("api", "mlflow")}
 BIN = Path(sys.executable).parent
 TIMINGS: dict[str, float] = {}
 
@@ -56,6 +73,8 @@ class Deployment:
 
     workspace: Workspace
     endpoint: str
+    registry: OciRegistry
+    image_tag: str
     clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -92,13 +111,27 @@ def script_failure(result: Any) -> str:
 
 
 @pytest.fixture(scope="module")
+def oci_registry() -> Iterator[OciRegistry]:
+    """The stand-in for ECR that deploy.sh pushes to (``IMAGE_REGISTRY``)."""
+    if shutil.which(REGISTRY_BINARY) is None:
+        pytest.skip(f"{REGISTRY_BINARY} is not installed (apt-get install docker-registry)")
+    registry = OciRegistry().start()
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture(scope="module")
 def deployment(
     plan_jobs: dict[str, Any],  # started first: the plans of every environment run during the apply
+    container_images: dict[
+        str, float
+    ],  # the stand-in base and the images' layers: deploy.sh's build is a cache hit
+    oci_registry: OciRegistry,
     infra_tmp: Path,
     terraform_bin: str,
     plugin_dir: Path,
     aws_emulator: MotoServer,
-) -> Deployment:
+) -> Iterator[Deployment]:
     tmp = infra_tmp / "apply"
     tmp.mkdir()
     workspace = make_workspace(tmp, terraform_bin, plugin_dir, aws_emulator.endpoint, local_backend=False)
@@ -113,35 +146,76 @@ def deployment(
     )
     backend = tmp / "backend.hcl"
     backend.write_text(backend_hcl(aws_emulator.endpoint))
-    deployed = Deployment(workspace, aws_emulator.endpoint)
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    deployed = Deployment(workspace, aws_emulator.endpoint, oci_registry, commit)
     deployed.client("s3").create_bucket(Bucket=STATE_BUCKET)  # the one-time bootstrap of the guide
     workspace.env.update(
         {
             **FAKE_AWS_ENV,
-            "AWS_ENDPOINT_URL": aws_emulator.endpoint,  # for `hokusai infra validate` (boto3)
+            "AWS_ENDPOINT_URL": aws_emulator.endpoint,  # the aws CLI and `hokusai infra validate` (boto3)
             "ENVIRONMENT": ENVIRONMENT,
             "DATABASE_PASSWORD": DB_PASSWORD,
             "API_SECRET_KEY": API_SECRET_KEY,
             "TF_BACKEND_CONFIG": str(backend),
             "TF_CLI_ARGS_init": f"-plugin-dir={plugin_dir}",
-            "IMAGE_TAG": "test-0001",
             "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+            # podman for docker, the local registry for ECR's host, this checkout as the source
+            "CONTAINER_CLI": "podman",
+            "CONTAINERS_CONF": str(CONTAINERS_CONF),
+            "REGISTRY_AUTH_FILE": str(tmp / "auth.json"),  # podman login writes here, not to /run
+            "IMAGE_REGISTRY": oci_registry.host,
+            "HOKUSAI_SOURCE_DIR": str(ROOT),
         }
     )
+    workspace.env.pop("IMAGE_TAG", None)  # deploy.sh tags by the git commit
     started = time.monotonic()
-    result = workspace.script("deploy.sh", "--yes", "--skip-images", "--skip-rollout", "--skip-validate")
-    timed("deploy.sh (init, fmt, validate, plan, apply)", started)
+    result = workspace.script("deploy.sh", "--yes", "--skip-validate")
+    timed("deploy.sh (init, fmt, validate, build, push, plan, apply, rollout)", started)
     assert result.returncode == 0, script_failure(result)
-    return deployed
+    yield deployed
+    for repository in REPOSITORIES.values():  # the tags deploy.sh made in podman's store (layers stay)
+        podman("rmi", f"{oci_registry.host}/{repository}:{commit}", check=False)
+
+
+@dataclass
+class Task:
+    """One task definition's container, run with podman as ECS would run it."""
+
+    name: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_healthy(self, path: str, timeout: float = 180.0) -> None:
+        try:
+            wait_http(f"{self.url}{path}", timeout)
+        except TimeoutError:
+            logs = podman("logs", "--tail", "40", self.name, check=False)
+            raise AssertionError(f"{self.name} not healthy:\n{logs.stdout}{logs.stderr}") from None
 
 
 @dataclass
 class StandIn:
-    """The API and MLflow of the task definitions, running locally."""
+    """The API and MLflow of the task definitions, running as containers."""
 
-    api: UpProcess
-    mlflow: Child
+    api: Task
+    mlflow: Task
     database_url: str
+
+    @property
+    def api_url(self) -> str:
+        return self.api.url
+
+    def remove(self) -> None:
+        for task in (self.api, self.mlflow):
+            podman("rm", "--force", "--time", "5", task.name, check=False)
 
 
 def localize(command: list[str], values: dict[str, str]) -> list[str]:
@@ -152,10 +226,38 @@ def localize(command: list[str], values: dict[str, str]) -> list[str]:
     return result
 
 
+def run_task(deployment: Deployment, container: dict[str, Any], env: dict[str, str], port: int) -> Task:
+    """Pull the container's image by digest from the stand-in registry and start it as ECS would.
+
+    The root filesystem is read-only and ``/tmp`` the one writable mount (as the task definition says);
+    the variables reach podman through its environment (``--env NAME``), never on its command line.
+    The host network stands in for the task's awsvpc interface: moto and PostgreSQL are on loopback.
+    """
+    repository_url, digest = container["image"].split("@")
+    image = f"{deployment.registry.host}/{repository_url.split('/', 1)[1]}@{digest}"
+    podman("pull", "--tls-verify=false", "--quiet", image)
+    assert container["readonlyRootFilesystem"] is True
+    (mount,) = container["mountPoints"]
+    task = Task(f"hokusai-deploy-{container['name']}-{os.getpid()}", port)
+    podman("rm", "--force", task.name, check=False)
+    command = localize(container["command"], {"--host": "127.0.0.1", "--port": str(port)})
+    options = ["--network", "host", "--read-only", "--tmpfs", f"{mount['containerPath']}:rw,mode=1777"]
+    options += ["--stop-timeout", str(container["stopTimeout"])]
+    subprocess.run(
+        ["podman", "run", "--detach", "--name", task.name, *options]
+        + [arg for name in sorted(env) for arg in ("--env", name)]
+        + [image, *command],
+        env=podman_env(**env),
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return task
+
+
 @pytest.fixture(scope="module")
-def stand_in(deployment: Deployment, postgres: PostgresCluster, infra_tmp: Path) -> Iterator[StandIn]:
-    """MLflow then the API, from their registered task definitions, on loopback ports."""
-    tmp = infra_tmp / "stand-in"
+def stand_in(deployment: Deployment, postgres: PostgresCluster) -> Iterator[StandIn]:
+    """MLflow then the API, as containers of their registered task definitions, on loopback ports."""
     database_url = normalize_sql_url(postgres.create_database("standin"))  # the shape of the secret
     local_secrets = {"HOKUSAI_DATABASE_URL": database_url, "MLFLOW_BACKEND_STORE_URI": database_url}
 
@@ -166,36 +268,33 @@ def stand_in(deployment: Deployment, postgres: PostgresCluster, infra_tmp: Path)
                 secret["valueFrom"]
             )
         # Any AWS call the services make (S3, ECS RunTask) goes to the emulator.
-        return {**os.environ, **FAKE_AWS_ENV, "AWS_ENDPOINT_URL": deployment.endpoint, **env}
+        return {**env, **FAKE_AWS_ENV, "AWS_ENDPOINT_URL": deployment.endpoint}
 
     mlflow_def, api_def = deployment.container("mlflow"), deployment.container("api")
-    mlflow_port, api_port = free_port(), free_port()
     mlflow_env = environment(mlflow_def) | {"MLFLOW_S3_ENDPOINT_URL": deployment.endpoint}
-    mlflow_command = localize(mlflow_def["command"], {"--host": "127.0.0.1", "--port": str(mlflow_port)})
-    mlflow = Child("mlflow", [str(BIN / "mlflow"), *mlflow_command[1:]], mlflow_env, tmp / "mlflow.log")
-    wait_for_health(f"http://127.0.0.1:{mlflow_port}/health", mlflow, 120)
-
+    mlflow = run_task(deployment, mlflow_def, mlflow_env, free_port())
+    api_port = free_port()
     api_env = environment(api_def) | {
         "HOKUSAI_API_HOST": "127.0.0.1",
         "HOKUSAI_API_PORT": str(api_port),
-        "HOKUSAI_MLFLOW_URL": f"http://127.0.0.1:{mlflow_port}",
-        "HOKUSAI_DATA_DIR": str(tmp / "data"),
+        "HOKUSAI_MLFLOW_URL": mlflow.url,
         "HOKUSAI_S3_ENDPOINT_URL": deployment.endpoint,
     }
-    api_command = localize(api_def["command"], {"--host": "127.0.0.1", "--port": str(api_port)})
-    assert api_command[:2] == ["hokusai", "serve"]
-    api = UpProcess(tmp / "api", api_env, tuple(api_command[2:]), command="serve")
+    assert api_def["command"][:2] == ["hokusai", "serve"]
+    stack = StandIn(run_task(deployment, api_def, api_env, api_port), mlflow, database_url)
     try:
-        api.wait_ready()
-        yield StandIn(api, mlflow, database_url)
+        started = time.monotonic()
+        mlflow.wait_healthy("/health")
+        stack.api.wait_healthy("/ready")
+        timed("containers to /ready", started)
+        yield stack
     finally:
-        api.kill()
-        mlflow.stop()
+        stack.remove()
 
 
 def validate(deployment: Deployment, stand_in: StandIn) -> tuple[Any, list[dict[str, Any]]]:
-    """``validate.sh --json`` against the deployment, with the stand-in as the API endpoint."""
-    deployment.workspace.env["HOKUSAI_URL"] = stand_in.api.api_url
+    """``validate.sh --json`` against the deployment, with the containers as the API endpoint."""
+    deployment.workspace.env["HOKUSAI_URL"] = stand_in.api_url
     started = time.monotonic()
     result = deployment.workspace.script("validate.sh", "--json")
     timed("validate.sh", started)
@@ -226,6 +325,22 @@ def test_the_outputs_name_what_operators_type(deployment: Deployment) -> None:
     assert outputs["api_endpoint"] == f"http://{outputs['load_balancer_dns_name']}"
     assert outputs["mlflow_endpoint"] == f"{outputs['api_endpoint']}/mlflow"
     assert outputs["api_repository_url"].endswith(f"/hokusai-api-{ENVIRONMENT}")
+
+
+def test_deploy_pushed_both_images_by_commit_and_the_task_definitions_name_their_digests(
+    deployment: Deployment,
+) -> None:
+    outputs = deployment.outputs()
+    images = {task: deployment.container(task)["image"] for task in FAMILIES}
+    for task, repository in REPOSITORIES.items():
+        pushed = deployment.registry.digest(repository, deployment.image_tag)  # tagged by git commit
+        assert images[task] == f"{outputs[f'{task}_repository_url']}@{pushed}"
+    assert images["pipeline"] == images["api"]  # runs use the API image, the very same one
+    ecs = deployment.client("ecs")
+    services = ecs.describe_services(cluster=CLUSTER, services=["hokusai-api", "hokusai-mlflow"])["services"]
+    for service in services:  # the services run the task definitions that name those digests
+        definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+        assert definition["containerDefinitions"][0]["image"] in images.values()
 
 
 def test_both_services_run_on_fargate_and_the_api_sits_behind_the_listener_rules(
@@ -365,10 +480,10 @@ def test_validate_passes_every_check_against_the_deployment(
     assert by_name["alarms"]["detail"].startswith("5 alarms exist")
 
 
-def test_validate_fails_naming_the_ready_check_when_mlflow_stops(
+def test_validate_fails_naming_mlflow_when_its_container_stops(
     deployment: Deployment, stand_in: StandIn
 ) -> None:
-    stand_in.mlflow.stop()
+    podman("stop", "--time", "5", stand_in.mlflow.name)  # MLflow outlasts SIGTERM: killed after 5 s
     result, checks = validate(deployment, stand_in)
     assert result.returncode == 1
     failing = {check["name"]: check["detail"] for check in checks if not check["ok"]}
@@ -376,11 +491,25 @@ def test_validate_fails_naming_the_ready_check_when_mlflow_stops(
     assert set(failing) == {"api ready", *PROXY_CHECKS}  # MLflow behind the proxy is down too
 
 
-def test_destroy_removes_every_resource(deployment: Deployment) -> None:
+def test_validate_passes_again_when_the_mlflow_container_starts_again(
+    deployment: Deployment, stand_in: StandIn
+) -> None:
+    podman("start", stand_in.mlflow.name)
+    stand_in.mlflow.wait_healthy("/health")
+    result, checks = validate(deployment, stand_in)
+    assert [check for check in checks if not check["ok"]] == []
+    assert result.returncode == 0
+
+
+def test_destroy_removes_every_resource(deployment: Deployment, stand_in: StandIn) -> None:
     started = time.monotonic()
     result = deployment.workspace.script("destroy.sh", "--yes")
     timed("destroy.sh", started)
     assert result.returncode == 0, script_failure(result)
+    stand_in.remove()  # what ECS would stop with the services
+    names = podman("ps", "--all", "--format", "{{.Names}}").stdout.split()
+    assert {stand_in.api.name, stand_in.mlflow.name}.isdisjoint(names)
+    assert not deployment.client("ecr").describe_repositories()["repositories"]
     assert deployment.workspace.run("state", "list").stdout.strip() == ""
     s3, rds = deployment.client("s3"), deployment.client("rds")
     assert {b["Name"] for b in s3.list_buckets()["Buckets"]} & set(BUCKETS) == set()
