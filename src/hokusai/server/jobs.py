@@ -32,7 +32,7 @@ from hokusai.config import Settings, settings_env
 from hokusai.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
-    from hokusai.server.state import AppState
+    from sqlalchemy.orm import Session, sessionmaker
 
 ExitCallback = Callable[[str, int], None]
 log = logging.getLogger("hokusai.jobs")
@@ -218,12 +218,15 @@ def make_runner(settings: Settings, on_exit: ExitCallback) -> JobRunner:
     )
 
 
-def start_runner(state: AppState) -> JobRunner:
-    """The app's runner, after failing runs orphaned by a dead worker and re-queuing waiting ones."""
+def start_runner(settings: Settings, sessions: sessionmaker[Session]) -> JobRunner:
+    """The app's runner, after failing runs orphaned by a dead worker and re-queuing waiting ones.
+
+    It takes the settings and the session factory, not the app's state: the state holds the runner, so
+    this module must not import it (imports point one way; tests/unit/test_architecture.py checks it)."""
     from hokusai.server.services import runs
 
     def on_exit(run_id: str, code: int) -> None:
-        with state.sessions() as session:
+        with sessions() as session:
             if code != 0 and getattr(runner, "stopping", False):
                 runs.fail(
                     session, run_id, "platform_stopped",
@@ -234,9 +237,9 @@ def start_runner(state: AppState) -> JobRunner:
                 runs.worker_exited(session, run_id, code)
             session.commit()
 
-    runner = make_runner(state.settings, on_exit)
+    runner = make_runner(settings, on_exit)
     try:
-        with state.sessions() as session:
+        with sessions() as session:
             orphaned = runs.recover_orphans(session, runner.is_alive)
             waiting = runs.queued_runs(session)
             session.commit()
@@ -246,7 +249,7 @@ def start_runner(state: AppState) -> JobRunner:
     if orphaned:
         log.warning("runs left running by a dead worker were marked failed", extra={"runs": orphaned})
     for run_id in waiting:
-        with state.sessions() as session:
+        with sessions() as session:
             token = runs.issue_worker_token(session, run_id)
             session.commit()
         runner.submit(run_id, token)
