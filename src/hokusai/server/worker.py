@@ -31,6 +31,7 @@ import importlib
 import json
 import logging
 import os
+import select
 import sys
 import time
 from datetime import timedelta
@@ -128,6 +129,8 @@ def standby() -> int:
 
     lifeline.die_with_parent()  # it may wait for hours: gone with its API all that time
     for module in STANDBY_PRELOAD:
+        if select.select([sys.stdin], [], [], 0)[0]:  # handed its run already: it imports the rest as it goes
+            break
         importlib.import_module(module)
     settings = load_settings()
     line = sys.stdin.readline()
