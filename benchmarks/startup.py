@@ -227,6 +227,7 @@ def platform_startup(rows: int, repeat: int) -> None:
 
     from hokusai.api_keys import generate_key
     from hokusai.client import Client
+    from hokusai.server.jobs import STANDBY_DELAY_SECONDS
     from hokusai.tracking.models import save_model_dir
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -257,6 +258,7 @@ def platform_startup(rows: int, repeat: int) -> None:
                 "HOKUSAI_SIGNER_KEY": SIGNER_KEY,
             })  # fmt: skip
             in_process_run(root)  # warm-up: this process imports what the command needs
+            settle = 1.5 * time_command([sys.executable, "-c", PRELOAD])  # a standby's imports, with a margin
             headers = {"Authorization": f"Bearer {admin.key}"}
             with httpx.Client(base_url=up.api_url, headers=headers, timeout=60) as http:
                 for i in range(
@@ -269,7 +271,8 @@ def platform_startup(rows: int, repeat: int) -> None:
                         submitted = client.contributions.submit(
                             "startup", root / "contribution-i.parquet", contributor_address=WALLET
                         )
-                    time.sleep(1.0 if i else 8.0)  # both slots have their standby worker ready
+                    # every slot's standby has started (slot i after (i + 1) x the delay) and imported
+                    time.sleep(settle + (2 * STANDBY_DELAY_SECONDS if i == 0 else 0))
                     started = time.perf_counter()
                     run = http.post(
                         "/api/v1/runs", json={"model": "startup", "contributions": [submitted.id]}
