@@ -262,7 +262,7 @@ def platform_startup(rows: int, repeat: int) -> None:
             "HOKUSAI_DATA_DIR": str(root / "state"), "HOKUSAI_API_PORT": str(free_port()),
             "HOKUSAI_MLFLOW_PORT": str(mlflow_port), "HOKUSAI_ENVIRONMENT": "test",
             "HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH": admin.bootstrap_line,
-            "HOKUSAI_RATE_LIMIT_PER_MINUTE": "100000",
+            "HOKUSAI_RATE_LIMIT_PER_MINUTE": "100000", "HOKUSAI_JOB_STANDBY": "true",
         })  # fmt: skip
         walls: dict[str, list[float]] = {"platform": [], "warm": [], "imports": []}
         cpus: dict[str, list[float]] = {"platform": [], "warm": [], "imports": []}

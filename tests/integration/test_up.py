@@ -284,6 +284,34 @@ def get_run(api_url: str, admin_key: str, run_id: str) -> dict:
         return http.get(f"/api/v1/runs/{run_id}").raise_for_status().json()
 
 
+def test_a_run_goes_to_the_worker_its_slot_started_ahead_and_succeeds(
+    tmp_path: Path,
+    up_env: dict[str, str],
+    admin: str,
+    demo_spec: PipelineSpec,
+    launched: list[UpProcess],
+) -> None:
+    """Issue 22: a platform run does not wait for a fresh worker's imports. Each slot starts a worker ahead
+    (`hokusai worker standby`) and hands it the run on stdin: the run's claim names that process."""
+    up = UpProcess(tmp_path / "run", {**up_env, "HOKUSAI_JOB_STANDBY": "true", "HOKUSAI_JOB_WORKERS": "1"})
+    launched.append(up)
+    up.wait_ready()
+    standby: list[int] = []
+
+    def started_ahead() -> bool:
+        standby[:] = [pid for pid, cmd in descendants(up.process.pid).items() if "worker standby" in cmd]
+        return bool(standby)
+
+    wait_for(started_ahead, 60, "a worker started ahead")
+    run_id = start_run(up, seed(up, admin, demo_spec))
+    log = tmp_path / "state" / "logs" / "runs" / f"{run_id}.log"
+    assert run_worker(up, log) == standby[0]  # started before the run was submitted
+    wait_for(lambda: get_run(up.api_url, admin, run_id)["state"] != "running", 120, "the run's end")
+    run = get_run(up.api_url, admin, run_id)
+    assert run["state"] == "succeeded" and run["attestation_id"], run  # signed: the token came on stdin
+    assert f"run {run_id}: succeeded" in log.read_text()  # its output went to the run's log
+
+
 def test_a_killed_mlflow_is_restarted_while_the_api_keeps_answering_and_ready_names_it(
     tmp_path: Path, up_env: dict[str, str], launched: list[UpProcess]
 ) -> None:

@@ -95,7 +95,7 @@ class LocalRunner:
         env: dict[str, str] | None = None,
         log_dir: Path | None = None,
         command: Callable[[], list[str]] = standby_command,
-        standby_delay: float = STANDBY_DELAY_SECONDS,
+        standby_delay: float | None = STANDBY_DELAY_SECONDS,  # None: a worker starts when its run comes
     ) -> None:
         self._on_exit, self._env, self._log_dir, self._command = on_exit, env, log_dir, command
         self._standby_delay = standby_delay
@@ -105,7 +105,10 @@ class LocalRunner:
         self._lock = threading.Lock()
         self._threads = [
             threading.Thread(
-                target=self._work, args=(standby_delay * (i + 1),), name=f"run-worker-{i}", daemon=True
+                target=self._work,
+                args=(None if standby_delay is None else standby_delay * (i + 1),),
+                name=f"run-worker-{i}",
+                daemon=True,
             )
             for i in range(max_workers)
         ]
@@ -133,23 +136,23 @@ class LocalRunner:
             if output != subprocess.DEVNULL:
                 os.close(output)
 
-    def _work(self, delay: float) -> None:
+    def _work(self, delay: float | None) -> None:
         ready: subprocess.Popen[bytes] | None = None
         while True:
-            if ready is None:
+            if ready is None and delay is not None:
                 try:
                     item = self._queue.get(timeout=delay) if delay > 0 else self._queue.get_nowait()
                 except queue.Empty:  # idle: get a worker ready for the next run (retry later if it fails)
                     try:
                         ready, delay = self._start(), 0
                     except OSError:
-                        delay = self._standby_delay
+                        delay = max(self._standby_delay or 0.0, 1.0)
                     continue
             else:
                 item = self._queue.get()
             if item is None:
                 break
-            delay = 0
+            delay = None if delay is None else 0
             run_id, token = item
             process, ready = ready, None
             log = None if self._log_dir is None else str(self._log_dir / f"{run_id}.log")
@@ -270,8 +273,9 @@ def make_runner(settings: Settings, on_exit: ExitCallback) -> JobRunner:
     env = {k: v for k, v in {**os.environ, **settings_env(settings)}.items() if k not in _WORKER_WITHHELD}
     env = {**WORKER_ENV_DEFAULTS, **env}
     return LocalRunner(
-        on_exit, max_workers=settings.job_workers, env=env, log_dir=settings.data_dir / "logs" / "runs"
-    )
+        on_exit, max_workers=settings.job_workers, env=env, log_dir=settings.data_dir / "logs" / "runs",
+        standby_delay=STANDBY_DELAY_SECONDS if settings.job_standby else None,
+    )  # fmt: skip
 
 
 def start_runner(settings: Settings, sessions: sessionmaker[Session]) -> JobRunner:
