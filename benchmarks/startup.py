@@ -233,7 +233,10 @@ def time_platform_run(http: Any, model: str, contribution: str, api: int) -> tup
     wall = time.perf_counter() - started
     if state["state"] != "succeeded":
         raise SystemExit(f"platform run {run_id} {state['state']}: {state.get('error')}")
-    time.sleep(0.5)  # the API reaps the worker once it has recorded its exit
+    deadline = time.monotonic() + 60  # the run's worker exits after its result is stored; the API reaps it
+    while waiting and all(Path(f"/proc/{pid}").exists() for pid in waiting) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
     spent = process_cpu(api, reaped_children=True) - cpu
     return wall, spent - sum(before for pid, before in waiting.items() if not Path(f"/proc/{pid}").exists())
 
