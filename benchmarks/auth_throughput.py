@@ -86,6 +86,7 @@ def main() -> None:
         with app.state.hokusai.sessions() as session:
             key = create_key(session, actor=None, name="bench", scopes=frozenset({"read"}), live=False,
                              principal_name="bench", rate_limit_per_minute=1_000_000).key  # fmt: skip
+            session.commit()  # services never commit (docs/architecture.md): whoever opens the session does
         cases = {"health": ("/health", ""), "keyed": ("/api/v1/me", f"Authorization: Bearer {key}")}
         wall: dict[str, list[float]] = {name: [] for name in cases}
         per_cpu: dict[str, list[float]] = {name: [] for name in cases}

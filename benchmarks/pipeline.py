@@ -36,12 +36,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from _common import console, median, print_ratio
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+from sklearn.neighbors import KDTree
 
 from hokusai.cli import main as hokusai_main
 from hokusai.tracking.models import save_model_dir
@@ -82,6 +84,36 @@ def bare_work(baseline: HistGradientBoostingClassifier, train: pd.DataFrame, ben
         for metric in (accuracy_score, precision_score, recall_score, f1_score):
             metric(y_bench, labels)
         roc_auc_score(y_bench, scores)
+    return time.perf_counter() - started
+
+
+def bare_near_copies(
+    base: pd.DataFrame,
+    contribution: pd.DataFrame,
+    bench: pd.DataFrame,
+    tolerance: float = 0.05,
+    probe: int = 5,
+) -> float:
+    """A bare scikit-learn ``KDTree`` near-copy search of the same rows (the pipeline's trust work, without
+    its plumbing): which contributed rows lie within ``tolerance`` base standard deviations, on every
+    feature, of a base row with the same label, then the rest of a benchmark row; a Chebyshev tree on the
+    first ``probe`` features (as the pipeline's probe), its candidates checked on all. Returns the wall
+    time."""
+    features = [c for c in base.columns if c != "label"]
+    started = time.perf_counter()
+    scale = base[features].std(ddof=0).to_numpy()
+    for label in (0, 1):
+        queries = contribution.loc[contribution["label"] == label, features].to_numpy() / scale
+        for frame in (base, bench):
+            reference = frame.loc[frame["label"] == label, features].to_numpy() / scale
+            tree = KDTree(np.ascontiguousarray(reference[:, :probe]), leaf_size=40, metric="chebyshev")
+            near = np.ascontiguousarray(queries[:, :probe])
+            candidates = np.flatnonzero(tree.query_radius(near, r=tolerance, count_only=True))
+            neighbours = tree.query_radius(near[candidates], r=tolerance)
+            asker = np.repeat(candidates, [len(n) for n in neighbours])
+            answer = np.concatenate([*neighbours, np.zeros(0, dtype=np.intp)])
+            close = np.abs(queries[asker] - reference[answer]).max(axis=1) <= tolerance
+            queries = np.delete(queries, np.unique(asker[close]), axis=0)  # the rest go on to the benchmark
     return time.perf_counter() - started
 
 

@@ -1,4 +1,4 @@
-"""Startup, three parts (``--part up|cli|pipeline|all``, default all):
+"""Startup, four parts (``--part up|cli|pipeline|platform|all``, default all):
 
 * up: `hokusai up` launch -> /ready 200, divided by bare `mlflow server --workers 1` -> /health 200. Both on
   a fresh SQLite backend store (same kind), interleaved, 3 repetitions each, in one run.
@@ -6,10 +6,18 @@
   fresh processes (the console script), interleaved with the named baseline: the `--help` of a one-command
   Typer app (the floor of any Typer + rich CLI); medians of ``--cli-repeat`` runs. Goal: each <= 0.5 s.
 * pipeline: `hokusai pipeline run` as a fresh process (the console script's entry point) divided by the bare
-  scikit-learn work of benchmarks/pipeline.py (P1's own data, baseline, command and bare work, imported from
-  it), interleaved, ``--repeat`` times after one untimed cold run, in wall-clock time and in CPU time (the
-  child's user + system time from ``wait4``; the bare work's process time). CPU time is what the other work on
-  a shared machine does not distort. Goal: <= 1.3. ``--rows`` as P1 (1,000,000).
+  scikit-learn work of benchmarks/pipeline.py plus a bare ``KDTree`` near-copy search of the same rows
+  (``bare_near_copies``: the trust work the pipeline does and P1's bare work does not; P1's own data,
+  baseline, command and bare work, imported from it), interleaved, ``--repeat`` times after one untimed cold
+  run, in wall-clock time and in CPU time (the child's user + system time from ``wait4``; the bare work's
+  process time). CPU time is what the other work on a shared machine does not distort.
+  Goal: <= 1.3. ``--rows`` as P1 (1,000,000).
+* platform: a run submitted to a real `hokusai up` (POST /api/v1/runs until the client sees it succeeded,
+  polling every 250 ms) divided by the same evaluation in a warm process: `hokusai pipeline run` through its
+  entry point in this process (after one untimed run), on the same files, recording into the same MLflow.
+  The platform's local runner hands each run to a worker started ahead (``hokusai worker standby``, its
+  imports done); what that saves is reported too: the standby's imports timed as a fresh process. Each
+  repetition submits a new contribution (a fresh copy of P1's, one row changed). Goal: <= 1.1.
 Usage: python benchmarks/startup.py [--part all] [--repeat 3] [--cli-repeat 10] [--rows 1000000]
 """
 
@@ -23,11 +31,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _common import median, print_ratio
 
 from tests.support.net import free_port, wait_http
-from tests.support.stack import UpProcess
+from tests.support.stack import UpProcess, children
 
 
 def time_hokusai_up(workdir: Path) -> float:
@@ -110,7 +119,7 @@ def cli_startup(repeat: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--part", choices=("up", "cli", "pipeline", "all"), default="all")
+    parser.add_argument("--part", choices=("up", "cli", "pipeline", "platform", "all"), default="all")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cli-repeat", type=int, default=10)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -119,6 +128,8 @@ def main() -> None:
         cli_startup(args.cli_repeat)
     if args.part in ("pipeline", "all"):
         pipeline_startup(args.rows, args.repeat)
+    if args.part in ("platform", "all"):
+        platform_startup(args.rows, args.repeat)
     if args.part in ("up", "all"):
         up_startup(args.repeat)
 
@@ -139,7 +150,7 @@ def pipeline_startup(rows: int, repeat: int) -> None:
     """`hokusai pipeline run` as a fresh process against P1's bare scikit-learn work, wall clock and CPU."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # as P1: both sides on one thread, set before numpy loads
     import pandas as pd
-    from pipeline import SEED, SIGNER_KEY, bare_work, generate, run_args
+    from pipeline import SEED, SIGNER_KEY, bare_near_copies, bare_work, generate, run_args
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from hokusai.tracking.models import save_model_dir
@@ -165,6 +176,7 @@ def pipeline_startup(rows: int, repeat: int) -> None:
             for i in range(repeat):
                 cpu_started, started = time.process_time(), time.perf_counter()
                 bare_work(baseline, train, parts["benchmark"])
+                bare_near_copies(parts["base"], parts["contribution"], parts["benchmark"])
                 walls["bare"].append(time.perf_counter() - started)
                 cpus["bare"].append(time.process_time() - cpu_started)
                 wall, cpu = child_run(command, env)
@@ -180,10 +192,143 @@ def pipeline_startup(rows: int, repeat: int) -> None:
     for measure, series in (("wall clock", walls), ("CPU time", cpus)):
         print_ratio(
             f"hokusai pipeline run as a fresh process vs bare work ({rows:,} rows, {measure})",
-            [("hokusai pipeline run (fresh process)", series["child"], "s"), ("bare", series["bare"], "s")],
+            [
+                ("hokusai pipeline run (fresh process)", series["child"], "s"),
+                ("bare scikit-learn work + bare KDTree near-copy search", series["bare"], "s"),
+            ],
             median(series["child"]) / median(series["bare"]),
             "<= 1.3",
         )
+
+
+PRELOAD = (
+    "import importlib; from hokusai.server.worker import STANDBY_PRELOAD as m; "
+    "[importlib.import_module(n) for n in m]"
+)
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's reaped children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pid: int, reaped_children: bool = False) -> float:
+    """CPU seconds (user + system) of ``pid``, plus those of the children it has reaped if asked."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(f) for f in fields[11 : 15 if reaped_children else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def time_platform_run(http: Any, model: str, contribution: str, api: int) -> tuple[float, float]:
+    """(wall, CPU) seconds of one platform run: from POST /api/v1/runs until the client sees it succeeded;
+    CPU of the API process and of the run's worker, without what the worker spent before it was handed the
+    run (its imports ahead) and without the worker its slot starts for the next run."""
+    waiting = {pid: process_cpu(pid) for pid in children(api)}
+    cpu = process_cpu(api, reaped_children=True)
+    started = time.perf_counter()
+    run_id = http.post("/api/v1/runs", json={"model": model, "contributions": [contribution]}).json()["id"]
+    while (state := http.get(f"/api/v1/runs/{run_id}").json())["state"] in ("queued", "running"):
+        time.sleep(0.25)  # the API's CPU for answering is in the figure: a poll costs it ~1 ms
+    wall = time.perf_counter() - started
+    if state["state"] != "succeeded":
+        raise SystemExit(f"platform run {run_id} {state['state']}: {state.get('error')}")
+    deadline = time.monotonic() + 60  # the run's worker exits after its result is stored; the API reaps it
+    while waiting and all(Path(f"/proc/{pid}").exists() for pid in waiting) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    spent = process_cpu(api, reaped_children=True) - cpu
+    return wall, spent - sum(before for pid, before in waiting.items() if not Path(f"/proc/{pid}").exists())
+
+
+def platform_startup(rows: int, repeat: int) -> None:
+    """A run through a real `hokusai up` (its worker started ahead) against the same run in a warm process."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # as P1, and the platform's worker inherits it
+    import httpx
+    from pipeline import SEED, SIGNER_KEY, WALLET, generate, in_process_run
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from hokusai.api_keys import generate_key
+    from hokusai.client import Client
+    from hokusai.server.jobs import STANDBY_DELAY_SECONDS
+    from hokusai.tracking.models import save_model_dir
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        parts = generate(root, rows)
+        baseline = HistGradientBoostingClassifier(random_state=SEED)
+        baseline.fit(parts["base"].drop(columns="label"), parts["base"]["label"])
+        save_model_dir(baseline, root / "baseline")
+        admin = generate_key(live=False)
+        mlflow_port = free_port()
+        up = UpProcess(root / "up", {
+            "HOKUSAI_DATA_DIR": str(root / "state"), "HOKUSAI_API_PORT": str(free_port()),
+            "HOKUSAI_MLFLOW_PORT": str(mlflow_port), "HOKUSAI_ENVIRONMENT": "test",
+            "HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH": admin.bootstrap_line,
+            "HOKUSAI_RATE_LIMIT_PER_MINUTE": "100000", "HOKUSAI_JOB_STANDBY": "true",
+        })  # fmt: skip
+        walls: dict[str, list[float]] = {"platform": [], "warm": [], "imports": []}
+        cpus: dict[str, list[float]] = {"platform": [], "warm": [], "imports": []}
+        try:
+            up.wait_ready(180)
+            api = up.api_pid()
+            assert api is not None
+            with Client(api_key=admin.key, url=up.api_url) as client:
+                client.models.register(
+                    "startup", target="label", train=root / "base.parquet",
+                    benchmark=root / "benchmark.parquet", archive=root / "baseline",
+                )  # fmt: skip
+                client.request("POST", "/api/v1/benchmarks", json={"model": "startup", "cooldown_seconds": 0})
+            os.environ.update({
+                "HOKUSAI_DATA_DIR": str(root / "cli"), "HOKUSAI_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
+                "HOKUSAI_SIGNER_KEY": SIGNER_KEY,
+            })  # fmt: skip
+            in_process_run(root)  # warm-up: this process imports what the command needs
+            settle = 1.5 * time_command([sys.executable, "-c", PRELOAD])  # a standby's imports, with a margin
+            headers = {"Authorization": f"Bearer {admin.key}"}
+            with httpx.Client(base_url=up.api_url, headers=headers, timeout=60) as http:
+                for i in range(repeat + 1):  # the first platform run is untimed (it warms the page cache)
+                    contribution = parts["contribution"].copy()
+                    contribution.iloc[0, 0] += i + 1  # a new data hash: a new contribution
+                    contribution.to_parquet(root / "contribution-i.parquet", index=False)
+                    with Client(api_key=admin.key, url=up.api_url) as client:
+                        submitted = client.contributions.submit(
+                            "startup", root / "contribution-i.parquet", contributor_address=WALLET
+                        )
+                    # every slot's standby has started (slot i after (i + 1) x the delay) and imported
+                    time.sleep(settle + (2 * STANDBY_DELAY_SECONDS if i == 0 else 0))
+                    seconds, cpu = time_platform_run(http, "startup", submitted.id, api)
+                    if i == 0:
+                        continue
+                    walls["platform"].append(seconds)
+                    cpus["platform"].append(cpu)
+                    cpu_started = time.process_time()
+                    walls["warm"].append(in_process_run(root))
+                    cpus["warm"].append(time.process_time() - cpu_started)
+                    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    walls["imports"].append(time_command([sys.executable, "-c", PRELOAD]))
+                    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    cpus["imports"].append(
+                        after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                    )
+                    print(
+                        f"repetition {i}: platform {seconds:.2f} s (CPU {cpu:.2f} s), warm process "
+                        f"{walls['warm'][-1]:.2f} s (CPU {cpus['warm'][-1]:.2f} s), a worker's imports "
+                        f"{walls['imports'][-1]:.2f} s (CPU {cpus['imports'][-1]:.2f} s), "
+                        f"load {os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
+        finally:
+            up.kill()
+    for measure, series in (("wall clock", walls), ("CPU time", cpus)):
+        print_ratio(
+            f"a platform run vs the same run in a warm process ({rows:,} rows, {measure})",
+            [("run through hokusai up (POST -> succeeded)", series["platform"], "s"),
+             ("hokusai pipeline run in a warm process", series["warm"], "s"),
+             ("a fresh worker's imports (saved by the standby)", series["imports"], "s")],
+            median(series["platform"]) / median(series["warm"]),
+            "<= 1.1",
+        )  # fmt: skip
 
 
 def up_startup(repeat: int) -> None:

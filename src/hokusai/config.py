@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     )
     job_runner: Literal["local", "ecs"] = Field("local", description="Where evaluation runs execute.")
     job_workers: int = Field(2, ge=1, le=64, description="Evaluation runs at once with the local runner.")
+    job_standby: bool = Field(
+        True,
+        description="Each local runner slot keeps a worker started ahead, its imports done (~360 MB idle).",
+    )
     ecs_cluster: str | None = Field(None, description="ECS cluster for runs (job runner `ecs`).")
     ecs_task_definition: str | None = Field(None, description="Task definition for runs (job runner `ecs`).")
     ecs_subnets: str = Field("", description="Subnets for run tasks (comma list; job runner `ecs`).")

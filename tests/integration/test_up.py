@@ -266,9 +266,50 @@ def start_run(up: UpProcess, seeded: Seeded) -> str:
     return run_id
 
 
+def run_worker(up: UpProcess, log: Path) -> int:
+    """The pid of the worker that claimed the run (its log says ``claimed by local:<host>:<pid>``), a live
+    descendant of ``up`` (a worker started ahead of its run: its command line names no run)."""
+
+    def claimed() -> re.Match[str] | None:
+        return re.search(r"claimed by local:[^:]+:(\d+)", log.read_text() if log.exists() else "")
+
+    wait_for(claimed, 30, f"the claim in {log}")  # logged just after the claim commits
+    pid = int(claimed().group(1))  # type: ignore[union-attr]
+    assert pid in descendants(up.process.pid)
+    return pid
+
+
 def get_run(api_url: str, admin_key: str, run_id: str) -> dict:
     with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=30) as http:
         return http.get(f"/api/v1/runs/{run_id}").raise_for_status().json()
+
+
+def test_a_run_goes_to_the_worker_its_slot_started_ahead_and_succeeds(
+    tmp_path: Path,
+    up_env: dict[str, str],
+    admin: str,
+    demo_spec: PipelineSpec,
+    launched: list[UpProcess],
+) -> None:
+    """Issue 22: a platform run does not wait for a fresh worker's imports. Each slot starts a worker ahead
+    (`hokusai worker standby`) and hands it the run on stdin: the run's claim names that process."""
+    up = UpProcess(tmp_path / "run", {**up_env, "HOKUSAI_JOB_STANDBY": "true", "HOKUSAI_JOB_WORKERS": "1"})
+    launched.append(up)
+    up.wait_ready()
+    standby: list[int] = []
+
+    def started_ahead() -> bool:
+        standby[:] = [pid for pid, cmd in descendants(up.process.pid).items() if "worker standby" in cmd]
+        return bool(standby)
+
+    wait_for(started_ahead, 60, "a worker started ahead")
+    run_id = start_run(up, seed(up, admin, demo_spec))
+    log = tmp_path / "state" / "logs" / "runs" / f"{run_id}.log"
+    assert run_worker(up, log) == standby[0]  # started before the run was submitted
+    wait_for(lambda: get_run(up.api_url, admin, run_id)["state"] != "running", 120, "the run's end")
+    run = get_run(up.api_url, admin, run_id)
+    assert run["state"] == "succeeded" and run["attestation_id"], run  # signed: the token came on stdin
+    assert f"run {run_id}: succeeded" in log.read_text()  # its output went to the run's log
 
 
 def test_a_killed_mlflow_is_restarted_while_the_api_keeps_answering_and_ready_names_it(
@@ -387,7 +428,7 @@ def test_after_sigkill_of_up_no_child_lives_on_the_run_records_nothing_and_the_n
     run_id = start_run(up, seed(up, admin, demo_spec))
     children = descendants(up.process.pid)
     assert any(" mlflow server " in f" {cmd} " for cmd in children.values())
-    assert any(f"worker run {run_id}" in cmd for cmd in children.values())  # the run's worker
+    assert run_worker(up, tmp_path / "state" / "logs" / "runs" / f"{run_id}.log") in children
 
     up.process.kill()  # SIGKILL: no handler runs in `up`
     up.wait()
@@ -427,7 +468,7 @@ def test_a_crashed_api_is_restarted_while_mlflow_keeps_its_pid_and_the_run_it_he
     mlflow, api = mlflow_leader(up), up.api_pid()
     assert api is not None
     run_id = start_run(up, seed(up, admin, demo_spec))
-    (worker,) = [pid for pid, cmd in descendants(up.process.pid).items() if f"worker run {run_id}" in cmd]
+    worker = run_worker(up, tmp_path / "state" / "logs" / "runs" / f"{run_id}.log")
 
     os.kill(api, signal.SIGSEGV)  # what a parser's stack overflow does
     wait_for(lambda: up.process.poll() is not None or serving_again(up, api), 120, "a new API serves")

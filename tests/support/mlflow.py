@@ -18,6 +18,8 @@ def mlflow_settings(data_dir: Path, **overrides: object) -> Settings:
         "data_dir": data_dir,
         "api_port": free_port(),
         "mlflow_port": free_port(),
+        # no worker started ahead (each holds ~360 MB and imports for seconds): test_up.py tests it
+        "job_standby": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

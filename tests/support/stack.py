@@ -76,7 +76,8 @@ class UpProcess:
             self.process = subprocess.Popen(
                 [str(hokusai), command, *args],
                 cwd=workdir,
-                env={**os.environ, **env},
+                # no run worker started ahead unless a test asks (each holds ~360 MB and imports for seconds)
+                env={**os.environ, "HOKUSAI_JOB_STANDBY": "false", **env},
                 stdout=out,
                 stderr=err,
                 stdin=subprocess.DEVNULL,

@@ -1,5 +1,6 @@
 """The package's structure holds: imports point one way (the layer contract in pyproject.toml) and no two
-sibling modules import each other, directly or around a circle (import-linter on the real import graph)."""
+sibling modules import each other, directly or around a circle (import-linter on the real import graph,
+type-only imports under ``if TYPE_CHECKING:`` included: a circle through them is still a circle)."""
 
 from __future__ import annotations
 

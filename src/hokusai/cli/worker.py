@@ -29,3 +29,11 @@ def run(
     Console(stderr=True, highlight=False).print(f"run {run_id}: {state}")
     if state != "succeeded":
         raise typer.Exit(1)
+
+
+@app.command("standby", hidden=True)
+def standby() -> None:
+    """Import what a run needs, then execute the run the local runner sends on stdin (started by the API)."""
+    from hokusai.server.worker import standby as serve
+
+    raise typer.Exit(serve())

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hokusai import __version__
 from hokusai.attestation import load_attesters
+from hokusai.attestation.attesters import AttesterSet
 from hokusai.config import Settings, load_settings
 from hokusai.server import ui
 from hokusai.server.auth.authenticator import Authenticator
@@ -122,12 +123,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             except Exception:  # the next sweep tries again; a sweep is idempotent
                 log.exception("the retention sweep failed; retrying at the next one")
 
-    async def publish_signers_when_possible() -> None:
+    async def publish_signers_when_possible(attesters: AttesterSet) -> None:
         """Publish the signers in the history at start; while the database is unreachable (``/ready`` names
         it) retry, so the API still starts (verification counts the current signers meanwhile)."""
         while True:
             try:
-                await run_in_threadpool(publish_current_signers, state)
+                await run_in_threadpool(publish_current_signers, state.sessions, settings, attesters)
                 return
             except SQLAlchemyError as exc:
                 log.warning("attestation signers not published yet (%s); retrying", type(exc).__name__)
@@ -135,11 +136,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        state.attesters = await run_in_threadpool(load_attesters, settings)
-        state.runner = await run_in_threadpool(start_runner, state)
+        attesters = state.attesters = await run_in_threadpool(load_attesters, settings)
+        state.runner = await run_in_threadpool(start_runner, settings, state.sessions)
         flusher = asyncio.create_task(flush_audit())
         dispatcher = asyncio.create_task(webhooks.run_forever())
-        publisher = asyncio.create_task(publish_signers_when_possible())
+        publisher = asyncio.create_task(publish_signers_when_possible(attesters))
         sweeper = asyncio.create_task(sweep_retention())
         # aiohttp for the upstream hop: measured ~1 ms less per proxied request than httpx here.
         connector = aiohttp.TCPConnector(limit=100, limit_per_host=100, keepalive_timeout=30)

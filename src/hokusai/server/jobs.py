@@ -1,6 +1,9 @@
 """Job runners: where an evaluation run executes; everywhere the command is `hokusai worker run RUN_ID`.
 
-``LocalRunner`` runs it as a child process (a bounded pool, so the API stays responsive);
+``LocalRunner`` runs it as a child process (a bounded pool, so the API stays responsive), started ahead of
+the run: each slot keeps one worker waiting (``hokusai worker standby``) that has already imported what a run
+needs, and hands it the run id and token on its stdin (a fresh process per run all the same: no state
+carries over from one run to the next);
 ``EcsRunner`` starts it as an ECS Fargate task of the same image. Both can tell whether a worker
 is still alive, so runs orphaned by a dead process are marked failed instead of left running.
 
@@ -14,6 +17,8 @@ MLflow answers, when a run starts, does not wait).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import queue
@@ -32,15 +37,15 @@ from hokusai.config import Settings, settings_env
 from hokusai.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
-    from hokusai.server.state import AppState
+    from sqlalchemy.orm import Session, sessionmaker
 
 ExitCallback = Callable[[str, int], None]
 log = logging.getLogger("hokusai.jobs")
 
 
-def worker_command(run_id: str) -> list[str]:
-    """The one command that executes a run, locally or in a container."""
-    return [sys.executable, "-m", "hokusai", "worker", "run", run_id]
+def standby_command() -> list[str]:
+    """A local worker started ahead of its run: it reads the run to execute from stdin."""
+    return [sys.executable, "-m", "hokusai", "worker", "standby"]
 
 
 def local_worker_id(pid: int | None = None) -> str:
@@ -49,6 +54,10 @@ def local_worker_id(pid: int | None = None) -> str:
 
 
 TOKEN_ENV = "HOKUSAI_RUN_TOKEN"  # the worker's one-run token (it proves itself to the signer with it)
+# Slot i starts its first standby worker after (i + 1) times this long without a run, not at once: the API's
+# own start (and `hokusai up`'s) does not share the cores with the standbys' imports. A run that comes first
+# starts its worker then (as without a standby).
+STANDBY_DELAY_SECONDS = 10.0
 # Never handed to a worker: it loads models and data, so it must not hold the signing key.
 _WORKER_WITHHELD = ("HOKUSAI_SIGNER_KEY", "HOKUSAI_SIGNER_KEY_FILE")
 # What a local worker's environment gets unless the operator set it: output straight to the run log, and
@@ -71,7 +80,12 @@ class JobRunner(Protocol):
 
 
 class LocalRunner:
-    """At most ``max_workers`` run processes at a time; ``on_exit(run_id, returncode)`` after each."""
+    """At most ``max_workers`` run processes at a time; ``on_exit(run_id, returncode)`` after each.
+
+    Each slot (a thread) keeps one process of ``command`` started and waiting; a run is handed to it as one
+    JSON line on its stdin, ``{"run_id", "token", "log"}`` (the token never in an environment or a command
+    line), and the slot starts the next one as soon as the run ends. Waiting processes write to
+    ``<log_dir>/standby.log`` until they are handed a run, then to its log."""
 
     def __init__(
         self,
@@ -80,48 +94,93 @@ class LocalRunner:
         max_workers: int = 2,
         env: dict[str, str] | None = None,
         log_dir: Path | None = None,
-        command: Callable[[str], list[str]] = worker_command,
+        command: Callable[[], list[str]] = standby_command,
+        standby_delay: float | None = STANDBY_DELAY_SECONDS,  # None: a worker starts when its run comes
     ) -> None:
         self._on_exit, self._env, self._log_dir, self._command = on_exit, env, log_dir, command
+        self._standby_delay = standby_delay
         self.stopping = False  # set by shutdown: workers that exit now were terminated by it
         self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
         self._threads = [
-            threading.Thread(target=self._work, name=f"run-worker-{i}", daemon=True)
+            threading.Thread(
+                target=self._work,
+                args=(None if standby_delay is None else standby_delay * (i + 1),),
+                name=f"run-worker-{i}",
+                daemon=True,
+            )
             for i in range(max_workers)
         ]
         for thread in self._threads:
             thread.start()
 
     def submit(self, run_id: str, token: str) -> None:
-        """Queue ``run_id``; it starts as soon as a worker slot is free, with ``token`` in its environment."""
+        """Queue ``run_id``; it starts as soon as a worker slot is free, with ``token`` on its stdin."""
         self._queue.put((run_id, token))
 
-    def _work(self) -> None:
-        while (item := self._queue.get()) is not None:
+    def _start(self) -> subprocess.Popen[bytes]:
+        """A worker waiting for its run: started from this slot's long-lived thread, so the parent-death
+        signal it asks for follows the API process (``hokusai.lifeline``)."""
+        output = subprocess.DEVNULL
+        if self._log_dir is not None:
+            self._log_dir.mkdir(parents=True, exist_ok=True)
+            output = os.open(self._log_dir / "standby.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            env = self._env if self._env is not None else dict(os.environ)
+            return subprocess.Popen(
+                self._command(), env=lifeline.child_env(env), stdin=subprocess.PIPE, stdout=output,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        finally:
+            if output != subprocess.DEVNULL:
+                os.close(output)
+
+    def _work(self, delay: float | None) -> None:
+        ready: subprocess.Popen[bytes] | None = None
+        while True:
+            if ready is None and delay is not None:
+                try:
+                    item = self._queue.get(timeout=delay) if delay > 0 else self._queue.get_nowait()
+                except queue.Empty:  # idle: get a worker ready for the next run (retry later if it fails)
+                    try:
+                        ready, delay = self._start(), 0
+                    except OSError:
+                        delay = max(self._standby_delay or 0.0, 1.0)
+                    continue
+            else:
+                item = self._queue.get()
+            if item is None:
+                break
+            delay = None if delay is None else 0
             run_id, token = item
-            log = None
-            if self._log_dir is not None:
-                self._log_dir.mkdir(parents=True, exist_ok=True)
-                log = (self._log_dir / f"{run_id}.log").open("ab")
+            process, ready = ready, None
+            log = None if self._log_dir is None else str(self._log_dir / f"{run_id}.log")
+            job = json.dumps({"run_id": run_id, "token": token, "log": log}).encode() + b"\n"
             try:
-                env = {**(self._env if self._env is not None else os.environ), TOKEN_ENV: token}
-                process = subprocess.Popen(  # from this long-lived thread: the parent-death signal follows it
-                    self._command(run_id), env=lifeline.child_env(env), stdin=subprocess.DEVNULL,
-                    stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                )  # fmt: skip
+                if process is None or process.poll() is not None:  # none ready, or it died waiting
+                    process = self._start()
                 with self._lock:
                     self._processes[run_id] = process
+                assert process.stdin is not None
+                with contextlib.suppress(BrokenPipeError):  # it died: its exit code says so
+                    process.stdin.write(job)
+                    process.stdin.close()
                 code = process.wait()
             except OSError:
                 code = -1
             finally:
-                if log is not None:
-                    log.close()
                 with self._lock:
                     self._processes.pop(run_id, None)
             self._on_exit(run_id, code)
+        if ready is not None:  # shut down: the waiting worker reads no run and exits
+            if ready.stdin is not None:
+                with contextlib.suppress(OSError):
+                    ready.stdin.close()
+            try:
+                ready.wait(5)
+            except subprocess.TimeoutExpired:
+                ready.kill()
 
     def is_alive(self, worker: str) -> bool:
         """Whether ``local:<host>:<pid>`` is a live process on this host."""
@@ -214,16 +273,20 @@ def make_runner(settings: Settings, on_exit: ExitCallback) -> JobRunner:
     env = {k: v for k, v in {**os.environ, **settings_env(settings)}.items() if k not in _WORKER_WITHHELD}
     env = {**WORKER_ENV_DEFAULTS, **env}
     return LocalRunner(
-        on_exit, max_workers=settings.job_workers, env=env, log_dir=settings.data_dir / "logs" / "runs"
-    )
+        on_exit, max_workers=settings.job_workers, env=env, log_dir=settings.data_dir / "logs" / "runs",
+        standby_delay=STANDBY_DELAY_SECONDS if settings.job_standby else None,
+    )  # fmt: skip
 
 
-def start_runner(state: AppState) -> JobRunner:
-    """The app's runner, after failing runs orphaned by a dead worker and re-queuing waiting ones."""
+def start_runner(settings: Settings, sessions: sessionmaker[Session]) -> JobRunner:
+    """The app's runner, after failing runs orphaned by a dead worker and re-queuing waiting ones.
+
+    It takes the settings and the session factory, not the app's state: the state holds the runner, so
+    this module must not import it (imports point one way; tests/unit/test_architecture.py checks it)."""
     from hokusai.server.services import runs
 
     def on_exit(run_id: str, code: int) -> None:
-        with state.sessions() as session:
+        with sessions() as session:
             if code != 0 and getattr(runner, "stopping", False):
                 runs.fail(
                     session, run_id, "platform_stopped",
@@ -234,9 +297,9 @@ def start_runner(state: AppState) -> JobRunner:
                 runs.worker_exited(session, run_id, code)
             session.commit()
 
-    runner = make_runner(state.settings, on_exit)
+    runner = make_runner(settings, on_exit)
     try:
-        with state.sessions() as session:
+        with sessions() as session:
             orphaned = runs.recover_orphans(session, runner.is_alive)
             waiting = runs.queued_runs(session)
             session.commit()
@@ -246,7 +309,7 @@ def start_runner(state: AppState) -> JobRunner:
     if orphaned:
         log.warning("runs left running by a dead worker were marked failed", extra={"runs": orphaned})
     for run_id in waiting:
-        with state.sessions() as session:
+        with sessions() as session:
             token = runs.issue_worker_token(session, run_id)
             session.commit()
         runner.submit(run_id, token)

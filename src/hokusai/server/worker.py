@@ -15,6 +15,10 @@ attestation (the signed document says "accepted", which the platform did not gra
 version it registered in MLflow is deleted again (MLflow is outside the transaction: the lineage shows only
 versions a stored run claims, so a version whose deletion failed never shows either).
 
+Start-up: the local runner keeps a worker started ahead of the run (``standby``): it has already imported
+what a run needs (scikit-learn, pandas, MLflow, skops, the pipeline) and loaded its settings when it is handed
+a run on its standard input, so a platform run does not pay the interpreter's start-up and imports.
+
 Process lifecycle: a local worker dies with the API that started it (``hokusai.lifeline``: SIGKILL when its
 parent goes) and checks its parent is still there before it records anything, so a worker whose API died
 records no result; the next API start fails the run it left ``running``. Its log lines (the run log) say
@@ -23,10 +27,13 @@ which step it reached; a run that loses MLflow fails with ``mlflow_unavailable``
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
+import select
 import shutil
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -57,6 +64,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("hokusai.worker")
 PROGRESS_INTERVAL_SECONDS = 0.5
 TOKEN_ENV = "HOKUSAI_RUN_TOKEN"
+# What a standby worker imports before it is handed a run: the modules a run loads (benchmarks/startup.py
+# --part platform measures what is left).
+STANDBY_PRELOAD = (
+    "hokusai.pipeline.run", "hokusai.pipeline.options", "hokusai.pipeline.spec", "hokusai.pipeline.steps",
+    "hokusai.tracking.models", "hokusai.tracking.model_files", "hokusai.tracking.registry",
+    "hokusai.evaluation.plots", "mlflow.sklearn", "mlflow.tracking", "skops.io", "sklearn.ensemble",
+    "sklearn.linear_model", "sklearn.neighbors", "matplotlib.pyplot",
+)  # fmt: skip
 SIGN_TIMEOUT_SECONDS = 60.0
 ORPHANED_EXIT_CODE = 3
 
@@ -104,6 +119,43 @@ def worker_identity() -> str:
         except (httpx.HTTPError, KeyError, ValueError):
             log.warning("could not read the ECS task ARN; recording a local worker id")
     return local_worker_id()
+
+
+def standby() -> int:
+    """A worker started ahead of its run (``LocalRunner``): it imports what a run needs, then executes the one
+    run handed to it on stdin, a JSON line ``{"run_id", "token", "log"}``; its output goes to ``log`` from
+    then on. Returns the exit code of ``hokusai worker run`` (0 succeeded, 1 failed); 0 without a run (its
+    runner stopped)."""
+    from hokusai.config import load_settings
+    from hokusai.log import configure_logging
+
+    lifeline.die_with_parent()  # it may wait for hours: gone with its API all that time
+    for module in STANDBY_PRELOAD:
+        if select.select([sys.stdin], [], [], 0)[0]:  # handed its run already: it imports the rest as it goes
+            break
+        importlib.import_module(module)
+    settings = load_settings()
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0
+    job = json.loads(line)
+    if job.get("log"):
+        _output_to(job["log"])
+    os.environ[TOKEN_ENV] = job["token"]
+    configure_logging(settings.log_level)
+    state = execute_run(job["run_id"], settings)
+    print(f"run {job['run_id']}: {state}", file=sys.stderr, flush=True)
+    return 0 if state == runs.SUCCEEDED else 1
+
+
+def _output_to(path: str) -> None:
+    """Point this process's stdout and stderr (the file descriptors) at the end of ``path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def execute_run(run_id: str, settings: Settings) -> str:

@@ -244,6 +244,7 @@ def ui_sign_in(w: World, actor: str) -> dict[str, Any]:
 
 
 PUBLIC_PAGES = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+PUBLIC_PAGES += ("/favicon.ico",)
 E = "/mlflow/api/2.0/mlflow"
 CASES: list[Case] = [
     *(Case("GET", page, fixed(page)) for page in PUBLIC_PAGES),
@@ -394,6 +395,7 @@ CASES: list[Case] = [
             "headers": {"Idempotency-Key": f"matrix-{a}"},
         },
     ),
+    Case("GET", "/api/v1/runs", fixed("/api/v1/runs?model=m1")),
     Case("GET", "/api/v1/runs/{run_id}", lambda w, a: f"/api/v1/runs/{w.ids['run']}", subject=run_subject),
     Case(
         "POST",

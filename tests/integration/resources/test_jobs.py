@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import boto3
@@ -14,8 +16,24 @@ import pytest
 from hokusai.errors import ServiceUnavailable
 from hokusai.server.jobs import EcsRunner, LocalRunner, local_worker_id
 
+# A stand-in for `hokusai worker standby`: it notes when it started, reads its run from stdin, records when
+# it got it, the token and whether a token was in its environment; "bad" exits 3.
+STANDBY = """
+import json, os, sys, time
+started = time.time()
+job = json.loads(sys.stdin.readline())
+open(os.path.join(sys.argv[1], job["run_id"]), "w").write(json.dumps({
+    "started": started, "got": time.time(), "token": job["token"], "env": "HOKUSAI_RUN_TOKEN" in os.environ,
+    "log": job["log"],
+}))
+time.sleep(0.3)
+sys.exit(3 if job["run_id"] == "bad" else 0)
+"""
 
-def test_local_runner_runs_each_job_and_reports_its_exit_code(tmp_path: Path) -> None:
+
+def test_local_runner_hands_each_run_to_a_worker_started_ahead_and_reports_its_exit(
+    tmp_path: Path,
+) -> None:
     done: dict[str, int] = {}
     finished = threading.Event()
 
@@ -24,24 +42,24 @@ def test_local_runner_runs_each_job_and_reports_its_exit_code(tmp_path: Path) ->
         if len(done) == 3:
             finished.set()
 
-    def command(run_id: str) -> list[str]:
-        # each job records when it ran and the token it was given; "bad" exits 3
-        return [sys.executable, "-c",
-                f"import os,time,sys; open({str(tmp_path)!r}+'/'+{run_id!r},'w').write("
-                f"str(time.time())+' '+os.environ['HOKUSAI_RUN_TOKEN']);"
-                f"time.sleep(0.3); sys.exit(3 if {run_id!r}=='bad' else 0)"]  # fmt: skip
-
-    runner = LocalRunner(on_exit, max_workers=2, command=command, log_dir=tmp_path / "logs")
+    runner = LocalRunner(
+        on_exit, max_workers=2, command=lambda: [sys.executable, "-c", STANDBY, str(tmp_path)],
+        log_dir=tmp_path / "logs", standby_delay=0.01,
+    )  # fmt: skip
+    time.sleep(1.0)  # both slots start their worker ahead of any run
+    submitted = time.time()
     for run_id in ("a", "b", "bad"):
         runner.submit(run_id, f"token-of-{run_id}")
     assert finished.wait(20)
     runner.shutdown()
     assert done == {"a": 0, "b": 0, "bad": 3}
-    assert [(tmp_path / r).read_text().split()[1] for r in ("a", "b", "bad")] == [
-        "token-of-a", "token-of-b", "token-of-bad"
-    ]  # fmt: skip
-    starts = sorted(float((tmp_path / r).read_text().split()[0]) for r in ("a", "b", "bad"))
-    assert starts[2] - starts[0] >= 0.25  # the third waited for a free slot: at most two at once
+    seen = {r: json.loads((tmp_path / r).read_text()) for r in ("a", "b", "bad")}
+    assert [seen[r]["token"] for r in ("a", "b", "bad")] == ["token-of-a", "token-of-b", "token-of-bad"]
+    assert not any(s["env"] for s in seen.values())  # the token reaches the worker on stdin only
+    assert seen["a"]["log"] == str(tmp_path / "logs" / "a.log")
+    assert seen["a"]["started"] < submitted and seen["b"]["started"] < submitted  # started ahead of the run
+    gots = sorted(s["got"] for s in seen.values())
+    assert gots[2] - gots[0] >= 0.25  # the third waited for a free slot: at most two at once
 
 
 def test_local_worker_liveness_follows_the_process() -> None:

@@ -21,7 +21,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from hokusai.attestation.content import hash_tree_root, identity_of, pipeline_run_id
 from hokusai.attestation.document import seal
@@ -36,7 +36,6 @@ from hokusai.server.services.runs import RUNNING, check_worker_token, get_run, r
 
 if TYPE_CHECKING:
     from hokusai.attestation.attesters import AttesterSet
-    from hokusai.server.state import AppState
 
 log = logging.getLogger("hokusai.signing")
 
@@ -200,11 +199,12 @@ def signer_history(session: Session, settings: Settings, attesters: AttesterSet)
     return history
 
 
-def publish_current_signers(state: AppState) -> None:
+def publish_current_signers(
+    sessions: sessionmaker[Session], settings: Settings, attesters: AttesterSet
+) -> None:
     """At start: publish the loaded attesters under the settings' domain, in its own transaction."""
-    assert state.attesters is not None
-    with state.sessions() as session:
-        changed = publish_signers(session, state.settings, state.attesters)
+    with sessions() as session:
+        changed = publish_signers(session, settings, attesters)
         session.commit()
     for change in changed:
         log.info("attestation signers: %s", change)
