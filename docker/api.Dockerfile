@@ -27,7 +27,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 # for), so ECS's stop (SIGTERM, then SIGKILL after stopTimeout) would always end in a kill. tini passes
 # the signal to the server's whole process group (-g) and reaps what it leaves.
 RUN apt-get update -qq \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tini \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tini=0.19.0-1+b3 \
     && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 ENTRYPOINT ["/usr/bin/tini", "-g", "--"]
 

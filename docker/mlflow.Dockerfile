@@ -21,7 +21,7 @@ RUN pip install --constraint /tmp/constraints.txt "mlflow==3.17.2" "psycopg[bina
 # for), so ECS's stop (SIGTERM, then SIGKILL after stopTimeout) would always end in a kill. tini passes
 # the signal to the server's whole process group (-g) and reaps what it leaves.
 RUN apt-get update -qq \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tini \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tini=0.19.0-1+b3 \
     && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 ENTRYPOINT ["/usr/bin/tini", "-g", "--"]
 

@@ -93,9 +93,12 @@ def contribution_subject(w: World) -> Subject:
 def withdrawable(w: World) -> str:
     """A contribution of walletA's own (bytes no other case uploads), for the withdrawal case."""
     frame = pd.read_csv(w.ids["contribution_file"]).sample(n=70, random_state=99)
-    body = {"file": ("withdrawn.csv", frame.to_csv(index=False).encode(), "text/csv")}
+    data = frame.to_csv(index=False).encode()
+    body = {"file": ("withdrawn.csv", data, "text/csv")}
+    terms = terms_fields(w.url, w.actors["walletA"].wallet, "m1", data)
     with w.http("walletA") as wallet:
-        return wallet.post("/api/v1/models/m1/contributions", files=body).raise_for_status().json()["id"]
+        posted = wallet.post("/api/v1/models/m1/contributions", files=body, data=terms)
+        return posted.raise_for_status().json()["id"]
 
 
 def withdrawable_subject(w: World) -> Subject:
