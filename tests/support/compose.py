@@ -185,8 +185,11 @@ def compose_stack(
         stack.compose("up", "-d", "--no-deps")  # podman 4.3: see the header of docker/compose.yaml
         yield stack
     finally:
-        for name in stack.run_containers():
-            podman("rm", "--force", "--volumes", name, check=False)
-        stack.compose("down", "-v", "--timeout", "5", check=False)
+        # run containers first (they hold the network), then the services with their anonymous /tmp volumes
+        project_label = f"label=io.podman.compose.project={project}"
+        services = podman("ps", "--all", "--filter", project_label, "--format", "{{.Names}}", check=False)
+        for name in [*stack.run_containers(), *services.stdout.split()]:
+            podman("rm", "--force", "--volumes", "--time", "3", name, check=False)
+        stack.compose("down", "-v", "--timeout", "3", check=False)
         podman("network", "rm", "--force", project, check=False)
         engine.stop()
