@@ -136,7 +136,9 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(
         1 << 30, ge=1, description="Largest data file an upload may carry, in bytes."
     )
-    job_runner: Literal["local", "ecs"] = Field("local", description="Where evaluation runs execute.")
+    job_runner: Literal["local", "ecs", "container"] = Field(
+        "local", description="Where evaluation runs execute."
+    )
     job_workers: int = Field(2, ge=1, le=64, description="Evaluation runs at once with the local runner.")
     job_standby: bool = Field(
         True,
@@ -147,6 +149,14 @@ class Settings(BaseSettings):
     ecs_subnets: str = Field("", description="Subnets for run tasks (comma list; job runner `ecs`).")
     ecs_security_groups: str = Field("", description="Security groups for run tasks (comma list).")
     ecs_container: str = Field("api", description="Container in the task definition that runs the command.")
+    container_engine_socket: str = Field(
+        "/var/run/docker.sock",
+        description="Unix socket of the Docker-compatible Engine API (runner `container`).",
+    )
+    container_image: str | None = Field(None, description="Image of the run containers (runner `container`).")
+    container_network: str | None = Field(
+        None, description="Network the run containers join (runner `container`)."
+    )
     # evaluation pipeline and attestations (issue 4)
     signer_key: SecretStr | None = Field(
         None, description="Hex secp256k1 private key that signs attestations (Secrets Manager in AWS)."
@@ -402,6 +412,8 @@ class Settings(BaseSettings):
                 "job runner 'ecs' needs HOKUSAI_ECS_CLUSTER, HOKUSAI_ECS_TASK_DEFINITION "
                 "and HOKUSAI_ECS_SUBNETS"
             )
+        if self.job_runner == "container" and not self.container_image:
+            raise ValueError("job runner 'container' needs HOKUSAI_CONTAINER_IMAGE")
         if self.public_domain is None:
             self.public_domain = self.api_url.removeprefix("http://")
         if self.signer_key_file is None:

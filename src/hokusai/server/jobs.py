@@ -4,7 +4,8 @@
 the run: each slot keeps one worker waiting (``hokusai worker standby``) that has already imported what a run
 needs, and hands it the run id and token on its stdin (a fresh process per run all the same: no state
 carries over from one run to the next);
-``EcsRunner`` starts it as an ECS Fargate task of the same image. Both can tell whether a worker
+``EcsRunner`` starts it as an ECS Fargate task of the same image; ``ContainerRunner`` as a container of the
+same image through a Docker-compatible Engine API (the containerised stack). Each can tell whether a worker
 is still alive, so runs orphaned by a dead process are marked failed instead of left running.
 
 A local worker never outlives the API: it is started with the API's pid (``hokusai.lifeline``) and asks
@@ -22,14 +23,16 @@ import json
 import logging
 import os
 import queue
+import secrets
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
+import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from hokusai import lifeline
@@ -62,6 +65,16 @@ STANDBY_DELAY_SECONDS = 10.0
 _WORKER_WITHHELD = ("HOKUSAI_SIGNER_KEY", "HOKUSAI_SIGNER_KEY_FILE")
 # What a local worker's environment gets unless the operator set it: output straight to the run log, and
 # MLflow retries (immediately, then after 2, 4, 8 and 16 s) that outlast a restart of the MLflow child.
+WORKER_ENV_DEFAULTS = {
+    "PYTHONUNBUFFERED": "1",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "5",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
+# A run container's name, in its environment: the worker records ``container:<name>`` as its identity.
+WORKER_CONTAINER_ENV = "HOKUSAI_WORKER_CONTAINER"
+RUN_LABEL = "org.hokusai.run"  # on each run container: the id of its run
+# Set by the engine for each container, not copied from the API's: its own host name and home.
+_CONTAINER_OWN = ("HOSTNAME", "HOME", lifeline.PARENT_ENV)
 WORKER_ENV_DEFAULTS = {
     "PYTHONUNBUFFERED": "1",
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "5",
@@ -259,9 +272,170 @@ class EcsRunner:
         """Nothing to stop: ECS tasks outlive the API process by design."""
 
 
+class _WorkerPool:
+    """At most ``max_workers`` runs at a time, each executed by ``_execute`` on a long-lived thread of the
+    pool; ``on_exit(run_id, returncode)`` after each."""
+
+    def __init__(self, on_exit: ExitCallback, *, max_workers: int, log_dir: Path | None) -> None:
+        self._on_exit, self._log_dir = on_exit, log_dir
+        self.stopping = False  # set by shutdown: workers that exit now were terminated by it
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"run-worker-{i}", daemon=True)
+            for i in range(max_workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, run_id: str, token: str) -> None:
+        """Queue ``run_id``; it starts as soon as a worker slot is free, with ``token`` in its environment."""
+        self._queue.put((run_id, token))
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            run_id, token = item
+            output = None
+            if self._log_dir is not None:
+                self._log_dir.mkdir(parents=True, exist_ok=True)
+                output = (self._log_dir / f"{run_id}.log").open("ab")
+            try:
+                code = self._execute(run_id, token, output)
+            finally:
+                if output is not None:
+                    output.close()
+            self._on_exit(run_id, code)
+
+    def _execute(self, run_id: str, token: str, output: BinaryIO | None) -> int:
+        """Run the worker of ``run_id`` to its end, its output to ``output``; its exit code (-1: not run)."""
+        raise NotImplementedError
+
+    def _stop_threads(self) -> None:
+        self.stopping = True
+        for _ in self._threads:
+            self._queue.put(None)
+
+
+class ContainerRunner(_WorkerPool):
+    """Runs each evaluation as a one-off container of the API's image, the way ``EcsRunner`` runs a Fargate
+    task: through a Docker-compatible Engine API on a unix socket (Docker's, or podman's ``podman system
+    service``), with the worker command, the API's environment (``env``: never the signing key) plus the run's
+    token, on ``network``, with a read-only root and a ``/tmp`` tmpfs. The container outlives the API (as a
+    task does): it records its own result, and a restarted API finds it alive by its name. At most
+    ``max_workers`` run at a time; the pool thread waits for each, copies its output to the run log and
+    removes it."""
+
+    API_VERSION = "v1.41"  # the Docker Engine API version podman's compatibility layer answers
+
+    def __init__(
+        self,
+        on_exit: ExitCallback,
+        *,
+        socket_path: str,
+        image: str,
+        network: str | None = None,
+        env: dict[str, str] | None = None,
+        max_workers: int = 2,
+        log_dir: Path | None = None,
+        command: Callable[[str], list[str]] = lambda run_id: ["hokusai", "worker", "run", run_id],
+    ) -> None:
+        self.image, self.network, self._env, self._command = image, network, dict(env or {}), command
+        self._http = httpx.Client(
+            transport=httpx.HTTPTransport(uds=socket_path),
+            base_url=f"http://engine/{self.API_VERSION}",
+            timeout=httpx.Timeout(30.0, read=None),  # /wait blocks until the run's container exits
+        )
+        self._remove_exited()
+        super().__init__(on_exit, max_workers=max_workers, log_dir=log_dir)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One Engine API call; an engine that cannot be reached or refuses is ``ServiceUnavailable``."""
+        try:
+            answer = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(f"the container engine is not reachable: {exc}") from None
+        if answer.status_code >= 400 and answer.status_code != 404:
+            raise ServiceUnavailable(f"the container engine refused {method} {path}: {answer.text[:500]}")
+        return answer
+
+    def _execute(self, run_id: str, token: str, output: BinaryIO | None) -> int:
+        name = f"hokusai-run-{run_id}-{secrets.token_hex(3)}"
+        env = {**self._env, TOKEN_ENV: token, WORKER_CONTAINER_ENV: name}
+        spec = {
+            "Image": self.image,
+            "Cmd": self._command(run_id),
+            "Env": [f"{key}={value}" for key, value in env.items()],
+            "Labels": {RUN_LABEL: run_id},
+            "HostConfig": {
+                "NetworkMode": self.network or "bridge",
+                "ReadonlyRootfs": True,  # as on Fargate: only /tmp is writable
+                "Tmpfs": {"/tmp": "rw,mode=1777"},
+            },
+        }
+        code = -1
+        try:
+            created = self._call("POST", "/containers/create", params={"name": name}, json=spec)
+            if created.status_code == 404:
+                raise ServiceUnavailable(f"the run image {self.image} is not in the container engine")
+            self._call("POST", f"/containers/{name}/start")
+            code = int(self._call("POST", f"/containers/{name}/wait").json().get("StatusCode", -1))
+            logs = self._call("GET", f"/containers/{name}/logs", params={"stdout": 1, "stderr": 1})
+            if output is not None:
+                output.write(_demultiplex(logs.content))
+        except (ServiceUnavailable, ValueError) as exc:  # ValueError: an answer that is not JSON
+            log.warning("run %s: its container failed to run: %s", run_id, exc)
+            if output is not None:
+                output.write(f"run {run_id}: its container failed to run: {exc}\n".encode())
+        self._remove(name)
+        return code
+
+    def _remove(self, name: str) -> None:
+        try:
+            self._call("DELETE", f"/containers/{name}", params={"force": 1, "v": 1})
+        except ServiceUnavailable as exc:
+            log.warning("could not remove the run container %s: %s", name, exc.message)
+
+    def _remove_exited(self) -> None:
+        """Remove run containers that ended while no API waited for them (it restarted meanwhile)."""
+        try:
+            listed = self._call("GET", "/containers/json", params={
+                "all": 1, "filters": json.dumps({"label": [RUN_LABEL], "status": ["exited"]}),
+            }).json()  # fmt: skip
+        except (ServiceUnavailable, ValueError) as exc:
+            log.warning("could not list finished run containers: %s", exc)
+            return
+        for container in listed:
+            self._remove(container["Id"])
+
+    def is_alive(self, worker: str) -> bool:
+        """Whether ``container:<name>`` has not stopped (an engine that cannot tell: alive, not failed)."""
+        kind, _, name = worker.partition(":")
+        if kind != "container" or not name:
+            return False
+        try:
+            answer = self._call("GET", f"/containers/{name}/json")
+        except ServiceUnavailable as exc:
+            log.warning("could not ask the container engine about %s: %s", name, exc.message)
+            return True
+        return answer.status_code == 200 and answer.json()["State"].get("Status") in ("created", "running")
+
+    def shutdown(self) -> None:
+        """Stop taking work; running containers go on (they record their own result, like ECS tasks)."""
+        self._stop_threads()
+
+
+def _demultiplex(stream: bytes) -> bytes:
+    """The payload of a Docker log stream (8-byte frame headers: stream, 3 zero bytes, big-endian size)."""
+    out, at = bytearray(), 0
+    while at + 8 <= len(stream):
+        size = int.from_bytes(stream[at + 4 : at + 8], "big")
+        out += stream[at + 8 : at + 8 + size]
+        at += 8 + size
+    return bytes(out)
+
+
 def make_runner(settings: Settings, on_exit: ExitCallback) -> JobRunner:
-    """The runner the settings ask for; local workers get the API's settings in their environment, except
-    the signing key (``_WORKER_WITHHELD``)."""
+    """The runner the settings ask for; local workers and run containers get the API's settings in their
+    environment, except the signing key (``_WORKER_WITHHELD``)."""
     if settings.job_runner == "ecs":
         return EcsRunner(
             cluster=str(settings.ecs_cluster),
@@ -272,8 +446,15 @@ def make_runner(settings: Settings, on_exit: ExitCallback) -> JobRunner:
         )
     env = {k: v for k, v in {**os.environ, **settings_env(settings)}.items() if k not in _WORKER_WITHHELD}
     env = {**WORKER_ENV_DEFAULTS, **env}
+    log_dir = settings.data_dir / "logs" / "runs"
+    if settings.job_runner == "container":
+        return ContainerRunner(
+            on_exit, socket_path=settings.container_engine_socket, image=str(settings.container_image),
+            network=settings.container_network, max_workers=settings.job_workers, log_dir=log_dir,
+            env={k: v for k, v in env.items() if k not in _CONTAINER_OWN},
+        )  # fmt: skip
     return LocalRunner(
-        on_exit, max_workers=settings.job_workers, env=env, log_dir=settings.data_dir / "logs" / "runs",
+        on_exit, max_workers=settings.job_workers, env=env, log_dir=log_dir,
         standby_delay=STANDBY_DELAY_SECONDS if settings.job_standby else None,
     )  # fmt: skip
 

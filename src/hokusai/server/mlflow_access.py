@@ -67,7 +67,7 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", r"", "read", "open"),
     _r("GET", r"static-files/.+", "read", "open"),
     _r("GET", r"(?:favicon\.ico|version|health)", "read", "open"),
-    _r("GET", r"3\.0/mlflow/server-info", "read", "open"),
+    _r("GET", r"3\.0/mlflow/server-info", "read", "server_info"),
     _r("GET", r"3\.0/mlflow/ui-telemetry", "read", "open"),
     # experiments
     _r("POST", M + r"experiments/create", "update", "create_experiment"),
@@ -280,7 +280,7 @@ class Decision:
 
     route: Route | None
     after: str | None = None  # "filter_experiments" | "filter_registered_models" | "filter_model_versions"
-    # | "check_experiment" | "grant_experiment" | "grant_registered_model"
+    # | "check_experiment" | "grant_experiment" | "grant_registered_model" | "proxied_artifacts" (server-info)
     resources: list[tuple[str, str]] = field(default_factory=list)
     named: list[tuple[str, str]] = field(default_factory=list)  # what MLflow acts on, as the request names it
     hidden: str = ""  # an answer of MLflow's "does not exist" is this refusal (a by-name look-up)
@@ -372,6 +372,8 @@ class MlflowAccess:
         kind = route.kind
         if kind == "open":
             return Decision(route)
+        if kind == "server_info":
+            return Decision(route, after="proxied_artifacts")
         fields = request.fields
         for resource_type, name in _names_given(route, request):
             await self._name_allowed(principal, resource_type, name)
@@ -569,6 +571,12 @@ class MlflowAccess:
                     )
                 except Forbidden:
                     raise unseen(decision.hidden) from None
+        elif after == "proxied_artifacts":
+            # Artifacts travel through this proxy, where they are checked: a client told that the store
+            # offers presigned URLs asks for one per download (admins only here) and would then fetch from
+            # the store's own address (an internal one: s3:9000 in the compose stack), past the proxy.
+            answer.update(multipart_uploads_enabled=False, multipart_downloads_enabled=False)
+            return json.dumps(answer).encode()
         elif after == "filter_experiments":
             answer["experiments"] = await self._readable(
                 principal, "experiment", answer.get("experiments", []), lambda e: e.get("experiment_id")

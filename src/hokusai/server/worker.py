@@ -49,7 +49,7 @@ from hokusai.errors import HokusaiError, ServiceUnavailable
 from hokusai.server.db import create_db_engine, session_factory
 from hokusai.server.db.models import Dataset, Model, Run, utcnow
 from hokusai.server.db.models import Principal as PrincipalRow
-from hokusai.server.jobs import local_worker_id
+from hokusai.server.jobs import WORKER_CONTAINER_ENV, local_worker_id
 from hokusai.server.services import attestations, benchmarks, runs, webhooks
 from hokusai.server.services.audit import record_event
 from hokusai.server.services.contributions import sole_holder
@@ -111,7 +111,11 @@ def remote_sealer(signer_url: str, run_id: str, token: str) -> Sealer:
 
 
 def worker_identity() -> str:
-    """``ecs:<task arn>`` in an ECS task (task metadata endpoint), else ``local:<host>:<pid>``."""
+    """``ecs:<task arn>`` in an ECS task (task metadata endpoint), ``container:<name>`` in a run container
+    (``ContainerRunner``), else ``local:<host>:<pid>``."""
+    container = os.environ.get(WORKER_CONTAINER_ENV)
+    if container:
+        return f"container:{container}"
     metadata = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
     if metadata:
         try:
