@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from tests.support.containers import API_IMAGE, MLFLOW_IMAGE, REPO, TAG, podman, podman_env
+from tests.support.net import stop_process
 
 COMPOSE_FILE = REPO / "docker" / "compose.yaml"
 POSTGRES_STAND_IN = "localhost/hokusai-stand-in-postgres:15"
@@ -77,11 +78,7 @@ class EngineService:
         )  # owner root, group root: the API container joins group 0 (ENGINE_SOCKET_GID)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process)
         self.socket.unlink(missing_ok=True)
         self.dir.rmdir()
 

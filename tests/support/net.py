@@ -1,9 +1,11 @@
-"""Free loopback ports and waiting for HTTP endpoints."""
+"""Free loopback ports, waiting for HTTP endpoints, and stopping the servers tests start."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
+from typing import Any
 
 import httpx
 
@@ -27,3 +29,12 @@ def wait_http(url: str, timeout: float = 60.0, status: int = 200) -> float:
                 pass
             time.sleep(0.05)
     raise TimeoutError(f"{url} did not answer {status} within {timeout:g}s")
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if ``process`` has not ended within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()

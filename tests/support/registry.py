@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.net import free_port, wait_http
+from tests.support.net import free_port, stop_process, wait_http
 
 BINARY = "docker-registry"
 MANIFEST_TYPES = (
@@ -55,10 +55,6 @@ class OciRegistry:
         return response.headers["Docker-Content-Digest"]
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process)
         self._log.close()
         shutil.rmtree(self.root, ignore_errors=True)
