@@ -87,3 +87,34 @@ def test_an_untyped_answer_is_caught_by_the_walk() -> None:
     assert _untyped(document, {"$ref": "#/components/schemas/Bare"}) == "an object with no properties"
     assert _untyped(document, {"type": "array", "items": {}}) == "the empty schema {}"
     assert _untyped(document, {"type": "object", "properties": {"id": {"type": "string"}}}) is None
+
+
+def _integers(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every integer schema under ``node`` with where it sits."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        kind = node.get("type")
+        if kind == "integer" or (isinstance(kind, list) and "integer" in kind):
+            found.append((path, node))
+        for key, value in node.items():
+            found += _integers(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            found += _integers(item, f"{path}/{index}")
+    return found
+
+
+def test_every_integer_the_api_takes_is_one_canonical_json_can_hash(tmp_path: Path) -> None:
+    """What the platform stores is hashed as RFC 8785 JSON, which refuses integers beyond ±(2^53 - 1): one
+    rule bounds every integer of the document (schemathesis once stored 28881133995382669312 as a spec's
+    ``max_label_classes``, and every model listing then answered 500), and the body check enforces it."""
+    from hokusai.hashing import canonical_hash
+    from hokusai.server.body_schema import SAFE_INTEGER
+
+    document = create_app(Settings(data_dir=tmp_path)).openapi()
+    integers = _integers(document)
+    assert integers, "the document declares no integer"
+    loose = [path for path, schema in integers if not -SAFE_INTEGER <= schema.get("minimum", -(2**64))]
+    loose += [path for path, schema in integers if not schema.get("maximum", 2**64) <= SAFE_INTEGER]
+    assert not loose, f"integers without the safe bound: {loose[:5]}"
+    canonical_hash({"largest": SAFE_INTEGER, "smallest": -SAFE_INTEGER})  # the bound itself hashes

@@ -22,6 +22,7 @@ from hokusai.attestation.attesters import AttesterSet
 from hokusai.config import Settings, load_settings
 from hokusai.server import ui
 from hokusai.server.auth.authenticator import Authenticator
+from hokusai.server.body_schema import bound_integers
 from hokusai.server.db import create_db_engine, session_factory
 from hokusai.server.db.engine import forget_after_commits
 from hokusai.server.deps import require_checked_routes
@@ -173,8 +174,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from fastapi.openapi.utils import get_openapi
 
             app.openapi_schema = document_errors(
-                get_openapi(
-                    title=app.title, version=app.version, description=app.description, routes=app.routes
+                bound_integers(
+                    get_openapi(
+                        title=app.title, version=app.version, description=app.description, routes=app.routes
+                    )
                 )
             )
         return app.openapi_schema

@@ -20,6 +20,25 @@ from starlette.requests import Request
 
 _VALIDATORS: dict[int, Draft202012Validator | None] = {}
 _MAX_REPORTED = 5
+# The integers every JSON reader holds exactly, ±(2^53 - 1): what the platform stores is hashed as RFC 8785
+# canonical JSON, which refuses any other (and JavaScript clients would round them).
+SAFE_INTEGER = 2**53 - 1
+
+
+def bound_integers(schema: Any) -> Any:
+    """``schema`` (in place) with every integer kept within ±``SAFE_INTEGER`` unless it states a tighter
+    bound: one rule for every body, published in the document and enforced by the body check alike."""
+    if isinstance(schema, dict):
+        kind = schema.get("type")
+        if kind == "integer" or (isinstance(kind, list) and "integer" in kind):
+            schema["maximum"] = min(schema.get("maximum", SAFE_INTEGER), SAFE_INTEGER)
+            schema["minimum"] = max(schema.get("minimum", -SAFE_INTEGER), -SAFE_INTEGER)
+        for value in schema.values():
+            bound_integers(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            bound_integers(item)
+    return schema
 
 
 def compile_schema(schema: dict[str, Any]) -> Draft202012Validator:
@@ -32,9 +51,8 @@ def _validator(route: APIRoute) -> Draft202012Validator | None:
     key = id(route)
     if key not in _VALIDATORS:
         annotation = route.body_field.field_info.annotation if route.body_field is not None else None
-        _VALIDATORS[key] = (
-            None if annotation is None else compile_schema(TypeAdapter(annotation).json_schema())
-        )
+        schema = None if annotation is None else bound_integers(TypeAdapter(annotation).json_schema())
+        _VALIDATORS[key] = None if schema is None else compile_schema(schema)
     return _VALIDATORS[key]
 
 
