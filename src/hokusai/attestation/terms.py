@@ -15,7 +15,10 @@ the API stores and what each run's evaluation report records per contribution, s
 attestation and the signed terms recomputes it (:func:`terms_hash`) and recovers the wallet that signed it.
 
 :class:`TermsRequirement` is what a model's benchmark spec requires of every offer; :func:`shortfalls`
-names what an offer lacks. :func:`check_offer` is the whole admission rule, one error code per reason.
+names what an offer lacks. :data:`LICENCE_FAMILIES` says what known SPDX licence families imply of the
+rights, and :func:`contradictions` names where an offer's flags deny its own licence (a non-commercial
+licence offered for commercial use, say). :func:`check_offer` is the whole admission rule, one error code
+per reason.
 """
 
 from __future__ import annotations
@@ -47,6 +50,21 @@ TYPES: dict[str, list[dict[str, str]]] = {
 LICENSE_PATTERN = r"^(?:[A-Za-z0-9][A-Za-z0-9.+-]{0,63}|sha256:[0-9a-f]{64})$"
 DEADLINE_MAX = 2**53 - 1  # canonical JSON (the report) holds integers up to here
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
+# Known SPDX licence families and the right each fixes: (pattern of the id, the Terms field, the value the
+# licence implies, why). SPDX ids match case-insensitively; LicenseRef-/DocumentRef- ids and terms by hash
+# are the parties' own and imply nothing. CC0-1.0 is in no family: a contributor may still ask attribution.
+LICENCE_FAMILIES: tuple[tuple[re.Pattern[str], str, bool, str], ...] = (
+    (re.compile(r"^CC-BY(?:-|$)", re.I), "attribution", True,
+     "Creative Commons BY licences require attribution"),
+    (re.compile(r"^ODC-By-", re.I), "attribution", True,
+     "the Open Data Commons Attribution licence requires it"),
+    (re.compile(r"^CC-BY(?:-[A-Z]+)*-NC(?:-|$)", re.I), "commercial_use", False,
+     "non-commercial (NC) licences forbid commercial use"),
+    (re.compile(r"^PolyForm-Noncommercial-", re.I), "commercial_use", False,
+     "the PolyForm Noncommercial licence forbids commercial use"),
+    (re.compile(r"^CC-BY(?:-[A-Z]+)*-ND(?:-|$)", re.I), "derivatives", False,
+     "no-derivatives (ND) licences forbid derived works"),
+)  # fmt: skip
 
 
 License = Annotated[str, Field(pattern=LICENSE_PATTERN)]
@@ -205,6 +223,16 @@ def shortfalls(terms: Terms, required: TermsRequirement) -> list[str]:
     return missing
 
 
+def contradictions(terms: Terms) -> list[str]:
+    """Where the offer's flags contradict its own licence, by :data:`LICENCE_FAMILIES` (empty: none)."""
+    found = []
+    for pattern, field, implied, why in LICENCE_FAMILIES:
+        offered = getattr(terms, field)
+        if pattern.search(terms.license) and offered != implied:
+            found.append(f"licence {terms.license} with {field} {str(offered).lower()}: {why}")
+    return found
+
+
 def signed_terms(typed_data: Mapping[str, Any], signature: str) -> dict[str, Any]:
     """The stored (and downloadable) form of signed terms: what the bare-machine check reads."""
     return {"typed_data": dict(typed_data), "signature": signature, "hash": terms_hash(typed_data)}
@@ -255,6 +283,13 @@ def check_offer(
         )
     if terms.deadline < now:
         raise InvalidInput(f"the terms' offer expired at {terms.deadline} (unix time)", code="terms_expired")
+    contradicted = contradictions(terms)
+    if contradicted:
+        raise InvalidInput(
+            f"the terms contradict their licence: {'; '.join(contradicted)}",
+            code="terms_invalid",
+            details={"contradictions": contradicted},
+        )
     missing = shortfalls(terms, required)
     if missing:
         raise InvalidData(

@@ -6,8 +6,10 @@ dry run and sweep."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,11 +27,15 @@ from hokusai.api_keys import generate_key
 from hokusai.config import Settings, env_name
 from hokusai.errors import Conflict, Forbidden, NotFound
 from hokusai.pipeline.demo import TARGET, prepare_demo
+from tests.integration.authorization.conftest import sign_in
 from tests.support.net import free_port
 from tests.support.stack import UpProcess
 
 pytestmark = pytest.mark.realparts
 MARKERS = ("987.654321123", "876.543211234", "765.432112345")  # one per contribution, in its first row
+DATA_CELL = re.compile(
+    r'<td class="data" data-contribution="(\w+)" data-state="(\w+)"(?: data-reason="(\w+)")?>(.*?)</td>', re.S
+)
 
 
 @dataclass
@@ -61,6 +67,22 @@ class Rights:
             if path.is_file() and needle in path.read_bytes():
                 found.append(str(path))
         return found
+
+
+def shown(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")  # the pages' format of a time
+
+
+def page_data(rights: Rights, who: str = "A") -> dict[str, tuple[str, str | None, str]]:
+    """The contributor page's raw-data cells (what the wallet sees), by contribution: state, reason, text."""
+    wallet = rights.wallets[who]
+    answer = httpx.get(
+        f"{rights.url}/ui/contributors/{wallet.address}", headers=sign_in(rights.url, wallet), timeout=30
+    ).raise_for_status()
+    return {
+        cid: (state, reason or None, " ".join(html.unescape(re.sub(r"<[^>]+>", "", body)).split()))
+        for cid, state, reason, body in DATA_CELL.findall(answer.text)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +213,27 @@ def test_withdrawal_after_an_accepted_run_keeps_the_proof_and_names_the_versions
     assert ("contribution_withdrawn", f"contribution:{rights.ids['used']}") in events
 
 
+def test_the_contributor_page_shows_where_each_raw_file_is_what_was_kept_and_why(rights: Rights) -> None:
+    cells = page_data(rights)
+    with rights.sdk("A") as wallet:
+        views = {name: wallet.contributions.get(rights.ids[name]) for name in ("unused", "used", "kept")}
+    for name in ("unused", "used"):  # withdrawn: when, and what stays with the reasons the API gives
+        data, (state, reason, text) = views[name].data, cells[rights.ids[name]]
+        assert data is not None and data.kept is not None and data.deleted_at is not None
+        assert (state, reason) == ("deleted", "withdrawn")
+        assert (
+            f"withdrawn on {shown(views[name].withdrawn_at)}: raw data deleted on {shown(data.deleted_at)}"
+            in text
+        )
+        assert data.kept.reasons and all(why in text for why in data.kept.reasons), text
+    used = cells[rights.ids["used"]][2]
+    assert rights.ids["attestation"] in used and f"models:/rights/{rights.ids['version']}" in used
+    stored = views["kept"].data
+    assert stored is not None and stored.delete_after is not None
+    assert cells[rights.ids["kept"]][:2] == ("stored", None)
+    assert f"retention deletes it after {shown(stored.delete_after)}" in cells[rights.ids["kept"]][2]
+
+
 def test_retention_dry_run_lists_without_deleting_then_the_sweep_deletes(rights: Rights) -> None:
     with rights.sdk("owner") as owner:
         owner.request("PATCH", "/api/v1/models/rights", json={"retention_days": 0})
@@ -204,3 +247,8 @@ def test_retention_dry_run_lists_without_deleting_then_the_sweep_deletes(rights:
     with rights.sdk("A") as wallet:
         data = wallet.contributions.get(rights.ids["kept"]).data
     assert data is not None and data.reason == "retention" and data.kept is not None and data.kept.reasons
+    state, reason, text = page_data(rights)[rights.ids["kept"]]  # and the contributor's page says so
+    assert data.deleted_at is not None and (state, reason) == ("deleted", "retention")
+    assert f"deleted by retention: raw data deleted on {shown(data.deleted_at)}" in text
+    assert f"({data.retention_days} days after its last evaluation)" in text
+    assert all(why in text for why in data.kept.reasons), text

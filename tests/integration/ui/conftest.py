@@ -113,13 +113,16 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         rows.iloc[: len(rows) // 2 + 40].to_csv(half_a, index=False)
         rows.iloc[len(rows) // 2 + 40 :].to_csv(half_b, index=False)
         with hokusai.Client(url=world.url, api_key=world.keys["walletA"]) as wallet_a:
-            contribution = wallet_a.contributions.submit("m1", half_a)
+            # an API key minted under a wallet sign-in holds no private key: the wallet signs the terms
+            terms = wallet_a.contributions.terms("m1", half_a, world.wallets["walletA"])
+            contribution = wallet_a.contributions.submit("m1", half_a, signed_terms=terms)
             run = wallet_a.runs.wait(
                 wallet_a.runs.submit("m1", [contribution.id]).id, timeout=600, interval=0.5
             )
             assert run.state == "succeeded" and run.outcome == "accepted", run.error
         with hokusai.Client(url=world.url, api_key=world.keys["walletB"]) as wallet_b:
-            world.ids["contribution_b"] = wallet_b.contributions.submit("m1", half_b).id
+            terms = wallet_b.contributions.terms("m1", half_b, world.wallets["walletB"])
+            world.ids["contribution_b"] = wallet_b.contributions.submit("m1", half_b, signed_terms=terms).id
         world.ids.update(contribution=contribution.id, run=run.id, attestation=run.attestation_id)
         yield world
     finally:

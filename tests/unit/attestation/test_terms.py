@@ -86,3 +86,56 @@ def _values() -> dict[str, Any]:
         "dataset_hash": DATA, "model": "m1", "license": "CC-BY-4.0", "commercial_use": True,
         "derivatives": True, "attribution": True, "deadline": NOW + 60,
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("license", "change", "named"),
+    [
+        ("CC-BY-NC-4.0", {"commercial_use": True, "derivatives": True}, ["commercial_use true"]),
+        ("cc-by-nc-sa-4.0", {"commercial_use": True, "derivatives": True}, ["commercial_use true"]),
+        ("CC-BY-ND-4.0", {"commercial_use": True, "derivatives": True}, ["derivatives true"]),
+        ("CC-BY-NC-ND-4.0", {"derivatives": True}, ["commercial_use true", "derivatives true"]),
+        ("CC-BY-4.0", {"attribution": False}, ["attribution false"]),
+        ("CC-BY-SA-4.0", {"attribution": False}, ["attribution false"]),
+        ("PolyForm-Noncommercial-1.0.0", {}, ["commercial_use true"]),
+    ],
+)
+def test_flags_that_contradict_the_licence_are_refused_naming_the_contradiction(
+    license: str, change: dict[str, Any], named: list[str]
+) -> None:
+    with pytest.raises(HokusaiError) as refused:
+        _check(_offer(license=license, **change))
+    assert refused.value.code == "terms_invalid"
+    contradictions = refused.value.details["contradictions"]
+    assert [c.split(": ")[0] for c in contradictions] == [f"licence {license} with {n}" for n in named]
+    assert all(c in refused.value.message for c in contradictions)
+
+
+@pytest.mark.parametrize(
+    ("license", "change"),
+    [
+        ("CC-BY-4.0", {}),  # the SDK's and the CLI's default offer
+        ("CC0-1.0", {"attribution": True}),  # attribution may be asked of public-domain data
+        ("CC0-1.0", {"attribution": False}),
+        ("CC-BY-NC-ND-4.0", {"commercial_use": False, "derivatives": False}),
+        ("CC-BY-NC-SA-4.0", {"commercial_use": False}),
+        ("LicenseRef-NC-ND", {}),  # the parties' own licence: nothing implied
+        ("sha256:" + "ab" * 32, {"attribution": False}),
+    ],
+)
+def test_flags_consistent_with_the_licence_are_admitted(license: str, change: dict[str, Any]) -> None:
+    terms, _ = _check(_offer(license=license, **change))
+    assert terms.license == license
+
+
+def test_the_sdk_default_offer_is_consistent_with_its_licence() -> None:
+    import inspect
+
+    from hokusai.attestation.terms import contradictions
+    from hokusai.client import Contributions
+
+    defaults = {
+        name: p.default for name, p in inspect.signature(Contributions.terms).parameters.items()
+        if name in ("license", "commercial_use", "derivatives", "attribution")
+    }  # fmt: skip
+    assert contradictions(Terms(**{**_values(), **defaults})) == []

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,7 @@ from hokusai import schemas
 from hokusai.attestation.terms import check_offer
 from hokusai.errors import Conflict, Forbidden, InvalidInput, NotFound, found
 from hokusai.hashing import file_sha256
+from hokusai.server.db.engine import changed_rows
 from hokusai.server.db.models import Contribution, Dataset, Model, utcnow
 from hokusai.server.principal import Principal
 from hokusai.server.services import benchmarks
@@ -166,6 +167,31 @@ def ensure_usable(contribution: Contribution) -> None:
             f"contribution {contribution.id!r} {why}: its raw data is gone, so no run can use it",
             code="contribution_withdrawn" if contribution.withdrawn_at else "contribution_data_deleted",
         )
+
+
+def hold_usable(session: Session, contributions: list[Contribution]) -> None:
+    """Re-check, under a row lock held to the end of the transaction, that every contribution is still
+    usable (409 as ``ensure_usable`` otherwise): a conditional no-op UPDATE of the rows that are neither
+    withdrawn nor deleted. It waits for a withdrawal or retention deletion in flight (their row lock on
+    PostgreSQL; SQLite's one writer) and then sees its outcome, and a withdrawal that starts later waits for
+    this transaction and then finds what it queued: a run and a withdrawal never both commit unaware of
+    each other."""
+    ids = sorted(c.id for c in contributions)
+    held = session.execute(
+        update(Contribution)
+        .where(
+            Contribution.id.in_(ids),
+            Contribution.withdrawn_at.is_(None),
+            Contribution.data_deleted_at.is_(None),
+        )
+        .values(withdrawn_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if changed_rows(held) == len(ids):
+        return
+    for contribution in contributions:
+        session.refresh(contribution)
+        ensure_usable(contribution)
 
 
 def _find(session: Session, model_id: str, sha256: str) -> Contribution | None:

@@ -182,12 +182,21 @@ def erase(
     )
 
 
+def lock(session: Session, contribution: Contribution) -> None:
+    """Take the contribution's row lock for this transaction and re-read it (``SELECT … FOR UPDATE`` on
+    PostgreSQL; on SQLite the erasure's first write takes the one writer's lock): a run submission in
+    flight (``contributions.hold_usable``) commits first and its run is then found and cancelled, and one
+    submitted later finds the contribution gone."""
+    session.refresh(contribution, with_for_update=True)
+
+
 def withdraw(
     session: Session, copies: Copies, principal: Principal, contribution: Contribution, model: Model
 ) -> schemas.Withdrawal:
     """The contributor (its wallet, its submitter, or an admin) withdraws it: its raw data is erased; the
     second call changes nothing and answers the same (the caller commits)."""
     policy.require(principal, "contribution.withdraw", contribution_subject(contribution, model))
+    lock(session, contribution)
     if contribution.withdrawn_at is None:
         contribution.withdrawn_at = utcnow()
         record_event(
@@ -261,6 +270,10 @@ def sweep(session: Session, copies: Copies, now: datetime, *, dry_run: bool) -> 
         dataset = session.get(Dataset, contribution.dataset_id)
         assert dataset is not None
         if not dry_run:
+            lock(session, contribution)  # a run submitted meanwhile keeps its data
+            again = delete_after(session, contribution, model, copies.settings)
+            if contribution.data_deleted_at is not None or again is None or again > now:
+                continue
             erase(session, copies, contribution, model, RETENTION)
         items.append(
             schemas.RetentionItem(

@@ -34,7 +34,7 @@ from hokusai.server.principal import Principal
 from hokusai.server.services import benchmarks
 from hokusai.server.services.access import contribution_subject, model_subject
 from hokusai.server.services.audit import record_event
-from hokusai.server.services.contributions import ensure_usable
+from hokusai.server.services.contributions import ensure_usable, hold_usable
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 FINISHED = (SUCCEEDED, FAILED)
@@ -180,6 +180,7 @@ def _authorised_contributions(
         policy.require(principal, "run.submit", contribution_subject(contribution, model))
         ensure_usable(contribution)
         found.append(contribution)
+    hold_usable(session, found)  # to the end of the transaction: a withdrawal waits for the run, or wins
     return found
 
 

@@ -45,14 +45,10 @@ from hokusai.server.services.attestations import (
     verify_document,
 )
 from hokusai.server.services.audit import record_event
-from hokusai.server.services.contributions import (
-    contribution_view,
-    contributions_of,
-    list_contributions,
-    terms_view,
-)
+from hokusai.server.services.contributions import contributions_of, list_contributions, terms_view
 from hokusai.server.services.mint import mint_request_for_run
 from hokusai.server.services.models import get_model, get_model_by_id, lineage, list_models, model_view
+from hokusai.server.services.rights import contribution_view
 from hokusai.server.services.runs import FINISHED, get_run, list_runs, run_contributions, run_view
 from hokusai.server.state import AppState
 from hokusai.server.ui import session as ui_session
@@ -203,7 +199,7 @@ def model_page(
         "chart": lineage_chart(history),
         "spec": next((s for s in specs if s["current"]), None),
         "specs": specs,
-        "contributions": [_json(contribution_view(session, c, model.name)) for c in contributions],
+        "contributions": [_json(contribution_view(session, c, model, settings)) for c in contributions],
         "runs": [_json(run_view(session, r)) for r in runs],
     })  # fmt: skip
 
@@ -356,15 +352,19 @@ def download_report(attestation_id: str, principal: OptionalCaller, session: Ses
 
 
 @router.get("/contributors/{address}", response_class=HTMLResponse)
-def contributor_page(request: Request, address: str, principal: Caller, session: SessionDep) -> HTMLResponse:
-    """A wallet's contributions, runs and impact (the wallet itself and admins, as in the API)."""
+def contributor_page(
+    request: Request, address: str, principal: Caller, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
+    """A wallet's contributions (with where their raw data is: stored until when, or withdrawn or deleted
+    by retention, and what was kept and why), runs and impact (the wallet itself and admins, as in the
+    API)."""
     wallet = checksum_address(address)
     policy.require(principal, "impact.read", contributor_subject(wallet))
     contributions = []
     for contribution in contributions_of(session, wallet):
         model = get_model_by_id(session, contribution.model_id)
         if policy.allows(principal, "contribution.read", contribution_subject(contribution, model)):
-            contributions.append(_json(contribution_view(session, contribution, model.name)))
+            contributions.append(_json(contribution_view(session, contribution, model, settings)))
     return render(request, "contributor.html", principal, {
         "address": wallet, "impact": _json(contributor_impact(session, wallet)),
         "contributions": contributions,
