@@ -163,6 +163,7 @@ def _extra() -> list[Endpoint]:
         _endpoint("POST", "2.0/mlflow/experiments/search-datasets", SearchDatasets, body="message"),
         _endpoint("PUT", "2.0/mlflow-artifacts/artifacts/<path:artifact_path>", body="stream"),
         _endpoint("POST", "graphql", body="graphql"),
+        _endpoint("GET", "3.0/mlflow/server-info"),  # answered with presigned URLs off (mlflow_access)
     ]  # fmt: skip
 
 

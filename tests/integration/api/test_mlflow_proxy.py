@@ -120,6 +120,18 @@ def test_a_read_key_can_read_but_not_write(proxied: Api) -> None:
     assert created.json()["error"]["code"] == "insufficient_scope"
 
 
+def test_server_info_tells_the_stock_client_to_fetch_artifacts_through_the_proxy(proxied: Api) -> None:
+    """Told that the store offers presigned URLs, the stock client asks for one per download (admins only
+    here) and would fetch from the store's own address, past the proxy: the proxy says they are off."""
+    key = proxied.create_key(name="info", scopes=["read"])["key"]
+    with proxied.client(Authorization=f"Bearer {key}") as client:
+        answer = client.get("/mlflow/api/3.0/mlflow/server-info")
+        assert answer.status_code == 200, answer.text
+        info = answer.json()
+        assert info["multipart_downloads_enabled"] is False and info["multipart_uploads_enabled"] is False
+        assert client.get("/mlflow/api/3.0/mlflow/server-info?x=1").status_code == 400  # read as MLflow would
+
+
 def test_the_ui_opens_in_a_browser_with_basic_credentials(proxied: Api) -> None:
     key = proxied.create_key(name="browser", scopes=["read"])["key"]
     basic = base64.b64encode(f"me:{key}".encode()).decode()

@@ -109,10 +109,10 @@ def test_malformed_signature_is_signature_malformed(signature: str) -> None:
 
 def test_the_worked_example_in_the_api_guide_verifies() -> None:
     guide = (Path(__file__).resolve().parents[3] / "docs" / "api.md").read_text()
-    text = guide.split("```text\n", 1)[1].split("\n```", 1)[0]
-    headers = dict(
-        line.split(": ", 1) for line in guide.split("```text\n")[2].split("\n```", 1)[0].splitlines()
-    )
+    fences = [part.split("\n```", 1)[0] for part in guide.split("```text\n")[1:]]
+    (text,) = [fence for fence in fences if "wants you to sign in with your Ethereum account" in fence]
+    (signed,) = [fence for fence in fences if fence.startswith("X-ETH-")]
+    headers = dict(line.split(": ", 1) for line in signed.splitlines())
     assert base64.b64decode(headers["X-ETH-Message"]).decode() == text
     assert parse_siwe(text).domain == "api.hokusai.example"
     assert recover_signer(text, headers["X-ETH-Signature"]) == headers["X-ETH-Address"]
