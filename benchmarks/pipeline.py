@@ -117,21 +117,23 @@ def bare_near_copies(
     return time.perf_counter() - started
 
 
-def run_args(root: Path) -> list[str]:
+def run_args(root: Path, contribution: Path | None = None) -> list[str]:
+    """The command's arguments on P1's files (``contribution``: another contribution file)."""
+    contribution = contribution or root / "contribution.parquet"
     return [
         "pipeline", "run", "--baseline", str(root / "baseline"), "--model-name", "p1-benchmark",
         "--train", str(root / "base.parquet"), "--benchmark", str(root / "benchmark.parquet"),
-        "--contribution", str(root / "contribution.parquet"), "--contributor", WALLET,
+        "--contribution", str(contribution), "--contributor", WALLET,
         "--target", "label", "--out", str(root / "out"),
     ]  # fmt: skip
 
 
-def in_process_run(root: Path) -> float:
+def in_process_run(root: Path, contribution: Path | None = None) -> float:
     """Wall time of ``hokusai pipeline run`` through its entry point, in this process."""
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         try:
-            hokusai_main(run_args(root))
+            hokusai_main(run_args(root, contribution))
         except SystemExit as exc:  # 1: completed, DeltaOne not accepted
             if exc.code not in (0, 1, None):
                 raise

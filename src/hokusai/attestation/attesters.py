@@ -17,16 +17,17 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_typing import Hash32
 
 from hokusai.attestation.eip712 import canonical_signature
 from hokusai.config import Settings, env_name
 from hokusai.errors import ConfigError
 from hokusai.files import create_secret_file, read_secret_file
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 DEPLOYED = ("staging", "production")
 
@@ -105,6 +106,8 @@ class AttesterSet:
 
 
 def _account(text: str, where: str) -> LocalAccount:
+    from eth_account import Account  # imported when a key is read (~0.45 s: eth-keyfile, py_ecc)
+
     value = text.strip().removeprefix("0x")
     try:
         if len(value) != 64:
@@ -116,6 +119,8 @@ def _account(text: str, where: str) -> LocalAccount:
 
 def create_key_file(path: Path) -> None:
     """Write a fresh key to ``path`` unless a key is already there (no clobbering, no half files)."""
+    from eth_account import Account
+
     key = Account.from_key(secrets.token_bytes(32)).key.hex().removeprefix("0x")
     create_secret_file(path, f"0x{key}\n")
 

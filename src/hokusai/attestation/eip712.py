@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from eth_account.messages import _hash_eip191_message, encode_typed_data
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature
 from eth_utils.exceptions import ValidationError as EthValidationError
@@ -39,7 +38,10 @@ def typed_data_digest(full_message: Mapping[str, Any]) -> bytes:
     """The 32-byte EIP-712 digest of an ``eth_signTypedData_v4`` message (eth-account's encoding); a
     message it cannot encode (e.g. a domain with a field its type does not list, from a document being
     verified) is ``InvalidInput``, not eth-utils' own exception."""
-    # _hash_eip191_message is eth-account's own keccak256(0x19 ‖ version ‖ header ‖ body).
+    # _hash_eip191_message is eth-account's own keccak256(0x19 ‖ version ‖ header ‖ body). Imported here:
+    # eth-account's import (~0.45 s: eth-keyfile, py_ecc) is paid by what signs or verifies, when it does.
+    from eth_account.messages import _hash_eip191_message, encode_typed_data
+
     try:
         return bytes(_hash_eip191_message(encode_typed_data(full_message=dict(full_message))))
     except (EthValidationError, ValueError, TypeError, KeyError) as exc:

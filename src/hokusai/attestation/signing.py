@@ -21,14 +21,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from eth_account.signers.local import LocalAccount
+from typing import TYPE_CHECKING, Any
 
 from hokusai.attestation.attesters import Attester, LocalAttester, load_attesters
 from hokusai.attestation.eip712 import domain_type, recover, typed_data_digest
 from hokusai.config import Settings
 from hokusai.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 DOMAIN_NAME = "Hokusai Attestation"
 DOMAIN_VERSION = "1"
@@ -123,7 +124,7 @@ class Signer:
     """Signs attestations under one domain; exposes only its address."""
 
     def __init__(self, key: LocalAccount | Attester, domain: Mapping[str, Any] | None = None) -> None:
-        self._attester: Attester = LocalAttester(key) if isinstance(key, LocalAccount) else key
+        self._attester: Attester = key if hasattr(key, "sign_digest") else LocalAttester(key)
         self.domain: dict[str, Any] = dict(domain) if domain is not None else attestation_domain()
 
     @property

@@ -12,6 +12,8 @@ A validation verdict depends only on the file's bytes, the schema, the label and
 so it is cached under exactly that key (``<data dir>/cache/validation``): evaluating the next
 contribution against the same base data and benchmark does not validate those again. The schema
 inferred from the base data is cached the same way (by the base file's hash, the label, the version).
+The platform's upload endpoint keeps its verdict there too (``remember_verdict``): a worker that shares
+the API's data directory (the local runner) does not validate a contribution's bytes a second time.
 """
 
 from __future__ import annotations
@@ -66,12 +68,33 @@ def _cached(cache: Path | None, name: str, compute: Callable[[], dict[str, Any]]
     return value
 
 
-def _validated(path: Path, digest: str, schema: Any, target: str, cache: Path | None) -> dict[str, Any]:
-    """``{"errors": [finding dicts], "manifest": data_manifest}`` of one file (SHA-256 ``digest``),
-    cached by content."""
+def verdict_cache(data_dir: Path) -> Path:
+    """Where validation verdicts are kept under a data directory."""
+    return data_dir / "cache" / "validation"
+
+
+def _verdict_name(digest: str, schema: Any, target: str) -> str:
     key = canonical_hash(
         {"data_hash": digest, "schema": schema.to_dict(), "label": target, "tool": __version__}
     )
+    return f"{key}.json"
+
+
+def _verdict(report: Any) -> dict[str, Any]:
+    """What is kept of a one-file ``ValidationReport``: its errors and the file's data manifest."""
+    return {"errors": [f.to_dict() for f in report.errors], "manifest": report.files[0].data_manifest}
+
+
+def remember_verdict(cache: Path, report: Any, schema: Any, target: str) -> None:
+    """Keep ``report`` (one file validated against ``schema`` with label ``target``, as the upload endpoint
+    does) under the key ``load_inputs`` looks up, so a run does not validate those bytes again."""
+    verdict = _verdict(report)
+    atomic_write_json(cache / _verdict_name(verdict["manifest"]["data_hash"], schema, target), verdict)
+
+
+def _validated(path: Path, digest: str, schema: Any, target: str, cache: Path | None) -> dict[str, Any]:
+    """``{"errors": [finding dicts], "manifest": data_manifest}`` of one file (SHA-256 ``digest``),
+    cached by content."""
 
     def validate() -> dict[str, Any]:
         try:
@@ -85,9 +108,9 @@ def _validated(path: Path, digest: str, schema: Any, target: str, cache: Path | 
                 "errors": [unreadable],
                 "manifest": {"data_hash": digest, "row_count": 0, "column_count": 0},
             }
-        return {"errors": [f.to_dict() for f in report.errors], "manifest": report.files[0].data_manifest}
+        return _verdict(report)
 
-    return _cached(cache, f"{key}.json", validate)
+    return _cached(cache, _verdict_name(digest, schema, target), validate)
 
 
 def _inferred_schema(path: Path, digest: str, target: str, cache: Path | None) -> data.Schema:

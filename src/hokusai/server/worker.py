@@ -65,12 +65,14 @@ log = logging.getLogger("hokusai.worker")
 PROGRESS_INTERVAL_SECONDS = 0.5
 TOKEN_ENV = "HOKUSAI_RUN_TOKEN"
 # What a standby worker imports before it is handed a run: the modules a run loads (benchmarks/startup.py
-# --part platform measures what is left).
+# --part platform measures what is left; tests/integration/pipeline/test_startup_imports.py checks that a run
+# imports no installed distribution's package for the first time).
 STANDBY_PRELOAD = (
     "hokusai.pipeline.run", "hokusai.pipeline.options", "hokusai.pipeline.spec", "hokusai.pipeline.steps",
     "hokusai.tracking.models", "hokusai.tracking.model_files", "hokusai.tracking.registry",
     "hokusai.evaluation.plots", "mlflow.sklearn", "mlflow.tracking", "skops.io", "sklearn.ensemble",
-    "sklearn.linear_model", "sklearn.neighbors", "matplotlib.pyplot",
+    "sklearn.linear_model", "sklearn.neighbors", "matplotlib.pyplot", "PIL.PngImagePlugin",
+    "eth_account.messages", "coincurve", "mlflow.tracking.request_header.registry", "httpcore", "h11",
 )  # fmt: skip
 SIGN_TIMEOUT_SECONDS = 60.0
 ORPHANED_EXIT_CODE = 3

@@ -12,8 +12,14 @@ import pytest
 from eth_account import Account
 from sqlalchemy import func, select
 
-from hokusai.server.db.models import Attestation, Run, utcnow
+from hokusai.pipeline import inputs
+from hokusai.pipeline.inputs import load_inputs, verdict_cache
+from hokusai.pipeline.spec import Contribution, PipelineSpec
+from hokusai.server.db.models import Attestation, Dataset, Run, utcnow
+from hokusai.server.db.models import Contribution as ContributionRow
 from hokusai.server.jobs import local_worker_id
+from hokusai.server.services import benchmarks
+from hokusai.server.services.models import get_model
 from tests.integration.resources.conftest import DemoFiles
 from tests.support.mlflow import mlflow_settings
 from tests.support.net import free_port
@@ -49,6 +55,45 @@ def test_a_failed_run_says_why_and_leaves_no_attestation(platform: Platform, dem
     assert run.error and run.error.message and "benchmark" in run.error.message.lower(), run.error
     assert run.attestation_id is None
     assert attestation_count(platform) == before
+
+
+def test_a_contribution_validated_at_upload_is_not_validated_again_by_the_run(
+    platform: Platform, demo_files: DemoFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload's verdict is kept where the run's ``load_inputs`` looks (the local runner's worker shares
+    the API's data directory): the worker reads the contribution once, for its rows, not a second time to
+    check it. A cache without that verdict validates it (the spy sees the call)."""
+    register(platform, demo_files, "verdicts")
+    with platform.client() as admin:
+        submitted = admin.contributions.submit("verdicts", demo_files.contribution, signer=Account.create())
+    state = platform.app.state.hokusai
+    with state.sessions() as session:
+        model = get_model(session, "verdicts")
+        contract = benchmarks.load(benchmarks.current(session, model))
+        row = session.get(ContributionRow, submitted.id)
+        assert row is not None
+        dataset = session.get(Dataset, row.dataset_id)
+        assert dataset is not None
+        stored = state.store.local_path(dataset.storage_key)
+    spec = PipelineSpec(
+        baseline=str(demo_files.model_dir), train=demo_files.base, benchmark=demo_files.benchmark,
+        contributions=(Contribution(stored, row.contributor_address),), target=contract.target_column,
+        benchmark_spec=contract,
+    )  # fmt: skip
+    validated: list[Path] = []
+    validate = inputs.data.validate
+
+    def spy(path: Path, **options: object) -> object:
+        validated.append(Path(path))
+        return validate(path, **options)
+
+    monkeypatch.setattr(inputs.data, "validate", spy)
+    loaded = load_inputs(spec, cache=verdict_cache(platform.settings.data_dir))
+    assert stored not in validated
+    assert loaded.contributions[0].data_hash == dataset.sha256 and not loaded.contributions[0].excluded
+    assert len(loaded.contributions[0].frame) == submitted.dataset.manifest["row_count"]
+    load_inputs(spec, cache=platform.settings.data_dir / "another-cache")
+    assert stored in validated
 
 
 def test_a_run_left_running_by_a_dead_worker_is_failed_when_the_api_starts(

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hokusai import schemas
 from hokusai.attestation.terms import terms_domain
+from hokusai.pipeline.inputs import verdict_cache
 from hokusai.server import policy
 from hokusai.server.body_schema import CHECKSUM, DATA_RULES, semantic_rules
 from hokusai.server.deps import Caller, SessionDep, SettingsDep, StateDep
@@ -82,6 +83,7 @@ async def contribute(name: str, request: Request, principal: Caller, state: Stat
                 terms=upload.fields.get("terms"),
                 terms_signature=upload.fields.get("terms_signature"),
                 sha256=upload.sha256,
+                verdicts=verdict_cache(state.settings.data_dir),  # the local runner's worker reads it
             )
             session.commit()
             return contribution_view(session, contribution, model, state.settings), ingested.created

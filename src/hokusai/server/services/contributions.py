@@ -61,10 +61,12 @@ def submit(
     terms: str | None = None,
     terms_signature: str | None = None,
     sha256: str | None = None,
+    verdicts: Path | None = None,
 ) -> tuple[Contribution, Ingested]:
     """Validate and store ``path`` for ``model`` under ``terms`` (the ContributionTerms typed-data JSON)
     signed by the credited wallet (``terms_signature``) for ``terms_domain``; the same bytes again return
-    the same contribution (with the terms it was first given)."""
+    the same contribution (with the terms it was first given). The verdict is kept in ``verdicts`` (see
+    ``hokusai.pipeline.inputs.remember_verdict``) when given."""
     contributor = contributor_for(principal, requested_contributor)
     if not model.accepts_contributions:
         raise Forbidden(
@@ -92,6 +94,7 @@ def submit(
         sha256=sha256,
         label=model.target_column,
         schema=schema,
+        verdicts=verdicts,
     )
     existing = _find(session, model.id, ingested.dataset.sha256)
     if existing is None:

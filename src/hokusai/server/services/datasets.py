@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from hokusai import schemas
 from hokusai.errors import HokusaiError, InvalidData, NotFound, PayloadTooLarge, found
 from hokusai.hashing import file_sha256
+from hokusai.pipeline.inputs import remember_verdict
 from hokusai.server.db.models import Dataset, utcnow
 from hokusai.server.services.audit import record_event
 from hokusai.server.uploads import upload_suffix
@@ -87,10 +88,14 @@ def ingest(
     sha256: str | None = None,
     label: str | None = None,
     schema: Any = None,
+    verdicts: Path | None = None,
 ) -> Ingested:
     """Validate ``path`` (an upload named ``name``, of SHA-256 ``sha256`` when known), store it by content
-    and record it for ``principal_id`` (idempotent); 413 ``storage_quota_exceeded`` past ``quota_bytes``."""
+    and record it for ``principal_id`` (idempotent); 413 ``storage_quota_exceeded`` past ``quota_bytes``.
+    With ``verdicts`` (and a schema and label), the verdict is kept where a run looks it up."""
     report = check_file(path, name, label=label, schema=schema)
+    if verdicts is not None and schema is not None and label is not None:
+        remember_verdict(verdicts, report, schema, label)
     result = report.files[0]
     summary = validation_summary(report)
     key = content_key(sha256 or file_sha256(path), upload_suffix(name))
