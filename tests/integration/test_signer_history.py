@@ -24,10 +24,8 @@ import hokusai
 from hokusai.api_keys import generate_key
 from hokusai.attestation.attesters import create_key_file, read_key_file
 from hokusai.attestation.signing import Signer, attestation_domain
-from hokusai.config import Settings, env_name
 from hokusai.wallet import checksum_address
-from tests.support.net import free_port
-from tests.support.stack import UpProcess
+from tests.support.stack import UpProcess, up_env
 from tests.unit.attestation.conftest import Sealed, make_sealed
 
 pytestmark = pytest.mark.realparts
@@ -49,20 +47,15 @@ class Restarted:
 
 
 def _up(workdir: Path, name: str, admin_hash: str, key_file: Path, verifier: str | None) -> UpProcess:
-    env = {env_name(f): "" for f in Settings.model_fields if f != "data_dir"}
-    env.update(
-        {
-            "HOKUSAI_DATA_DIR": str(workdir / "state"),
-            "HOKUSAI_API_PORT": str(free_port()),
-            "HOKUSAI_MLFLOW_PORT": str(free_port()),
-            "HOKUSAI_ENVIRONMENT": "test",
-            "HOKUSAI_JOB_WORKERS": "1",
-            "HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH": admin_hash,
-            "HOKUSAI_SIGNER_KEY_FILE": str(key_file),
-            "HOKUSAI_DELTA_VERIFIER_ADDRESS": verifier or "",
-        }
+    env = up_env(
+        workdir,
+        HOKUSAI_ENVIRONMENT="test",
+        HOKUSAI_JOB_WORKERS="1",
+        HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH=admin_hash,
+        HOKUSAI_SIGNER_KEY_FILE=str(key_file),
+        HOKUSAI_DELTA_VERIFIER_ADDRESS=verifier or "",
     )
-    up = UpProcess(workdir / name, {k: v for k, v in env.items() if v})
+    up = UpProcess(workdir / name, env)
     up.wait_ready(180)
     return up
 

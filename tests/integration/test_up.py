@@ -23,29 +23,22 @@ from eth_account import Account
 
 from hokusai.api_keys import generate_key
 from hokusai.client import Client
-from hokusai.config import Settings, env_name
+from hokusai.config import env_name
 from hokusai.pipeline.demo import TARGET as DEMO_TARGET
 from hokusai.pipeline.demo import prepare_demo
 from hokusai.pipeline.spec import PipelineSpec
 from hokusai.stack import port_in_use
 from tests.support.mlflow import log_run
-from tests.support.net import free_port
 from tests.support.stack import UpProcess
+from tests.support.stack import up_env as stack_env
 
 pytestmark = pytest.mark.realparts
 
 
 @pytest.fixture
 def up_env(tmp_path: Path) -> dict[str, str]:
-    env = {env_name(field): "" for field in Settings.model_fields if field != "data_dir"}
-    env.update({
-        "HOKUSAI_DATA_DIR": str(tmp_path / "state"),
-        "HOKUSAI_API_PORT": str(free_port()),
-        "HOKUSAI_MLFLOW_PORT": str(free_port()),
-        "HOKUSAI_ENVIRONMENT": "test",
-        "HOKUSAI_RATE_LIMIT_PER_MINUTE": "100000",  # these tests poll a run ten times a second
-    })  # fmt: skip
-    return {k: v for k, v in env.items() if v}
+    # these tests poll a run ten times a second
+    return stack_env(tmp_path, HOKUSAI_ENVIRONMENT="test", HOKUSAI_RATE_LIMIT_PER_MINUTE="100000")
 
 
 @pytest.fixture

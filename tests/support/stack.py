@@ -8,9 +8,26 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.net import wait_http
+from hokusai.config import Settings, env_name
+from tests.support.net import free_port, wait_http
 
 LISTEN = "0A"  # TCP state in /proc/net/tcp
+SETTINGS_ENV = frozenset(env_name(field) for field in Settings.model_fields)
+"""The environment variables that configure the platform (``HOKUSAI_<FIELD>``)."""
+
+
+def up_env(workdir: Path, **settings: str) -> dict[str, str]:
+    """A test's ``hokusai up`` configuration: its state in ``workdir/state``, free API and MLflow ports, then
+    ``settings`` (``HOKUSAI_`` names; an empty value is left out, so the default applies)."""
+    unknown = set(settings) - SETTINGS_ENV
+    assert not unknown, f"not platform settings: {sorted(unknown)}"
+    env = {
+        "HOKUSAI_DATA_DIR": str(workdir / "state"),
+        "HOKUSAI_API_PORT": str(free_port()),
+        "HOKUSAI_MLFLOW_PORT": str(free_port()),
+        **settings,
+    }
+    return {name: value for name, value in env.items() if value}
 
 
 def cmdline(pid: int) -> bytes:
@@ -63,7 +80,9 @@ def listener_pid(port: int, candidates: list[int]) -> int | None:
 
 
 class UpProcess:
-    """Runs ``hokusai up`` (or ``serve``) with ``env`` added to the environment; output kept in files."""
+    """Runs ``hokusai up`` (or ``serve``) configured by ``env`` alone: the platform settings of the shell
+    that runs the tests (``HOKUSAI_DATABASE_URL``, ``HOKUSAI_SIGNER_KEY``, ...) are not inherited. Output
+    kept in files."""
 
     def __init__(
         self, workdir: Path, env: dict[str, str], args: tuple[str, ...] = (), command: str = "up"
@@ -77,7 +96,11 @@ class UpProcess:
                 [str(hokusai), command, *args],
                 cwd=workdir,
                 # no run worker started ahead unless a test asks (each holds ~360 MB and imports for seconds)
-                env={**os.environ, "HOKUSAI_JOB_STANDBY": "false", **env},
+                env={
+                    **{name: value for name, value in os.environ.items() if name not in SETTINGS_ENV},
+                    "HOKUSAI_JOB_STANDBY": "false",
+                    **env,
+                },
                 stdout=out,
                 stderr=err,
                 stdin=subprocess.DEVNULL,

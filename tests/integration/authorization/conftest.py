@@ -27,12 +27,10 @@ from sklearn.linear_model import LogisticRegression
 
 import hokusai
 from hokusai.api_keys import generate_key
-from hokusai.config import Settings, env_name
 from hokusai.pipeline.demo import TARGET, prepare_demo
 from hokusai.server.principal import Principal
 from hokusai.siwe import SiweMessage
-from tests.support.net import free_port
-from tests.support.stack import UpProcess
+from tests.support.stack import UpProcess, up_env
 
 DOMAIN = "127.0.0.1"  # hokusai up signs in for its own address
 
@@ -140,23 +138,17 @@ VERIFIER = "0x" + "de" * 20
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("authz")
     admin = generate_key(live=False)
-    port = free_port()
-    env = {env_name(f): "" for f in Settings.model_fields if f != "data_dir"}
-    env.update(
-        {
-            "HOKUSAI_DATA_DIR": str(workdir / "state"),
-            "HOKUSAI_API_PORT": str(port),
-            "HOKUSAI_MLFLOW_PORT": str(free_port()),
-            "HOKUSAI_ENVIRONMENT": "test",
-            "HOKUSAI_JOB_WORKERS": "2",
-            "HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH": f"{admin.key_id}:{admin.key_hash}",
-            "HOKUSAI_RATE_LIMIT_PER_MINUTE": "100000",
-            "HOKUSAI_AUTH_CACHE_SECONDS": "0",
-            "HOKUSAI_DELTA_VERIFIER_ADDRESS": VERIFIER,  # mint requests are signed; no chain is needed
-            "HOKUSAI_WEBHOOK_ALLOW_PRIVATE": "true",  # the webhook cases point at a closed loopback port
-        }
+    env = up_env(
+        workdir,
+        HOKUSAI_ENVIRONMENT="test",
+        HOKUSAI_JOB_WORKERS="2",
+        HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH=f"{admin.key_id}:{admin.key_hash}",
+        HOKUSAI_RATE_LIMIT_PER_MINUTE="100000",
+        HOKUSAI_AUTH_CACHE_SECONDS="0",
+        HOKUSAI_DELTA_VERIFIER_ADDRESS=VERIFIER,  # mint requests are signed; no chain is needed
+        HOKUSAI_WEBHOOK_ALLOW_PRIVATE="true",  # the webhook cases point at a closed loopback port
     )
-    up = UpProcess(workdir / "up", {k: v for k, v in env.items() if v})
+    up = UpProcess(workdir / "up", env)
     try:
         up.wait_ready(180)
         url = up.api_url

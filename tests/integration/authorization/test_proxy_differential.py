@@ -24,11 +24,9 @@ import httpx
 import pytest
 
 from hokusai.api_keys import generate_key
-from hokusai.config import Settings, env_name
 from hokusai.server.mlflow_access import ROUTES, match
 from hokusai.server.mlflow_messages import ALIASES, endpoints
-from tests.support.net import free_port
-from tests.support.stack import UpProcess
+from tests.support.stack import UpProcess, up_env
 
 pytestmark = pytest.mark.realparts
 SECRET = "bsecret"  # in B's tags, params, descriptions and files; never in A's
@@ -102,15 +100,13 @@ def _seed(api: httpx.Client, who: str, secret: str) -> dict[str, str]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("differential")
     admin = generate_key(live=False)
-    mlflow_port = free_port()
-    env = {env_name(f): "" for f in Settings.model_fields if f != "data_dir"}
-    env.update({
-        "HOKUSAI_DATA_DIR": str(workdir / "state"), "HOKUSAI_API_PORT": str(free_port()),
-        "HOKUSAI_MLFLOW_PORT": str(mlflow_port), "HOKUSAI_ENVIRONMENT": "test", "HOKUSAI_JOB_WORKERS": "1",
-        "HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH": f"{admin.key_id}:{admin.key_hash}",
-        "HOKUSAI_RATE_LIMIT_PER_MINUTE": "100000", "HOKUSAI_AUTH_CACHE_SECONDS": "0",
-    })  # fmt: skip
-    up = UpProcess(workdir / "up", {k: v for k, v in env.items() if v})
+    env = up_env(
+        workdir, HOKUSAI_ENVIRONMENT="test", HOKUSAI_JOB_WORKERS="1",
+        HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH=f"{admin.key_id}:{admin.key_hash}",
+        HOKUSAI_RATE_LIMIT_PER_MINUTE="100000", HOKUSAI_AUTH_CACHE_SECONDS="0",
+    )  # fmt: skip
+    mlflow_port = int(env["HOKUSAI_MLFLOW_PORT"])
+    up = UpProcess(workdir / "up", env)
     try:
         up.wait_ready(180)
         with httpx.Client(base_url=up.api_url, headers={"Authorization": f"Bearer {admin.key}"}) as root:

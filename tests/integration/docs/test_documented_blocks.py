@@ -33,10 +33,8 @@ import pytest
 
 import hokusai
 from hokusai.api_keys import generate_key
-from hokusai.config import Settings, env_name
 from tests.support.docs import REPO, Block, blocks, pages
-from tests.support.net import free_port
-from tests.support.stack import UpProcess
+from tests.support.stack import UpProcess, up_env
 
 pytestmark = pytest.mark.realparts
 
@@ -71,18 +69,13 @@ class Platform:
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     workdir = tmp_path_factory.mktemp("docs")
     admin = generate_key(live=False)
-    env = {env_name(f): "" for f in Settings.model_fields if f != "data_dir"}
-    env.update(
-        {
-            "HOKUSAI_DATA_DIR": str(workdir / "state"),
-            "HOKUSAI_API_PORT": str(free_port()),
-            "HOKUSAI_MLFLOW_PORT": str(free_port()),
-            "HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH": f"{admin.key_id}:{admin.key_hash}",
-            "HOKUSAI_RATE_LIMIT_PER_MINUTE": "100000",
-            "HOKUSAI_DELTA_VERIFIER_ADDRESS": VERIFIER,
-        }
+    env = up_env(
+        workdir,
+        HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH=f"{admin.key_id}:{admin.key_hash}",
+        HOKUSAI_RATE_LIMIT_PER_MINUTE="100000",
+        HOKUSAI_DELTA_VERIFIER_ADDRESS=VERIFIER,
     )
-    up = UpProcess(workdir / "up", {k: v for k, v in env.items() if v})
+    up = UpProcess(workdir / "up", env)
     try:
         up.wait_ready(180)
         yield Platform(up.api_url, admin.key, workdir)

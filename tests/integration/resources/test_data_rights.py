@@ -24,12 +24,10 @@ from eth_account import Account
 
 import hokusai
 from hokusai.api_keys import generate_key
-from hokusai.config import Settings, env_name
 from hokusai.errors import Conflict, Forbidden, NotFound
 from hokusai.pipeline.demo import TARGET, prepare_demo
 from tests.integration.authorization.conftest import sign_in
-from tests.support.net import free_port
-from tests.support.stack import UpProcess
+from tests.support.stack import UpProcess, up_env
 
 pytestmark = pytest.mark.realparts
 MARKERS = ("987.654321123", "876.543211234", "765.432112345")  # one per contribution, in its first row
@@ -94,23 +92,18 @@ def rights(tmp_path_factory: pytest.TempPathFactory, moto_server) -> Iterator[Ri
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     admin = generate_key(live=False)
     state = workdir / "state"
-    env = {env_name(f): "" for f in Settings.model_fields if f != "data_dir"}
-    env.update(
-        {
-            "HOKUSAI_DATA_DIR": str(state),
-            "HOKUSAI_API_PORT": str(free_port()),
-            "HOKUSAI_MLFLOW_PORT": str(free_port()),
-            "HOKUSAI_ENVIRONMENT": "test",
-            "HOKUSAI_JOB_WORKERS": "1",
-            "HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH": f"{admin.key_id}:{admin.key_hash}",
-            "HOKUSAI_RATE_LIMIT_PER_MINUTE": "100000",
-            "HOKUSAI_AUTH_CACHE_SECONDS": "0",
-            "HOKUSAI_PIPELINE_DATA_ROOT": f"s3://{bucket}/contributions",
-            "HOKUSAI_S3_ENDPOINT_URL": moto_server.endpoint,
-            "HOKUSAI_RETENTION_SWEEP_SECONDS": "0",  # the test sweeps through the admin endpoint
-        }
+    env = up_env(
+        workdir,
+        HOKUSAI_ENVIRONMENT="test",
+        HOKUSAI_JOB_WORKERS="1",
+        HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH=f"{admin.key_id}:{admin.key_hash}",
+        HOKUSAI_RATE_LIMIT_PER_MINUTE="100000",
+        HOKUSAI_AUTH_CACHE_SECONDS="0",
+        HOKUSAI_PIPELINE_DATA_ROOT=f"s3://{bucket}/contributions",
+        HOKUSAI_S3_ENDPOINT_URL=moto_server.endpoint,
+        HOKUSAI_RETENTION_SWEEP_SECONDS="0",  # the test sweeps through the admin endpoint
     )
-    up = UpProcess(workdir / "up", {k: v for k, v in env.items() if v})
+    up = UpProcess(workdir / "up", env)
     try:
         up.wait_ready(180)
         spec = prepare_demo(workdir / "demo")

@@ -27,11 +27,9 @@ from eth_account import Account
 
 import hokusai
 from hokusai.api_keys import generate_key
-from hokusai.config import Settings, env_name
 from hokusai.pipeline.demo import TARGET, prepare_demo
 from tests.integration.authorization.conftest import sign_in
-from tests.support.net import free_port
-from tests.support.stack import UpProcess
+from tests.support.stack import UpProcess, up_env
 
 REPO = Path(__file__).resolve().parents[3]
 SCREENSHOTS = REPO / "artifacts" / "ui-screenshots"
@@ -71,20 +69,15 @@ class Platform:
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     workdir = tmp_path_factory.mktemp("ui")
     admin = generate_key(live=False)
-    env = {env_name(f): "" for f in Settings.model_fields if f != "data_dir"}
-    env.update(
-        {
-            "HOKUSAI_DATA_DIR": str(workdir / "state"),
-            "HOKUSAI_API_PORT": str(free_port()),
-            "HOKUSAI_MLFLOW_PORT": str(free_port()),
-            "HOKUSAI_ENVIRONMENT": "test",
-            "HOKUSAI_JOB_WORKERS": "2",
-            "HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH": f"{admin.key_id}:{admin.key_hash}",
-            "HOKUSAI_RATE_LIMIT_PER_MINUTE": "100000",
-            "HOKUSAI_DELTA_VERIFIER_ADDRESS": VERIFIER,  # mint requests are signed; no chain is needed
-        }
+    env = up_env(
+        workdir,
+        HOKUSAI_ENVIRONMENT="test",
+        HOKUSAI_JOB_WORKERS="2",
+        HOKUSAI_BOOTSTRAP_ADMIN_KEY_HASH=f"{admin.key_id}:{admin.key_hash}",
+        HOKUSAI_RATE_LIMIT_PER_MINUTE="100000",
+        HOKUSAI_DELTA_VERIFIER_ADDRESS=VERIFIER,  # mint requests are signed; no chain is needed
     )
-    up = UpProcess(workdir / "up", {k: v for k, v in env.items() if v})
+    up = UpProcess(workdir / "up", env)
     try:
         up.wait_ready(180)
         world = Platform(url=up.api_url, keys={"admin": admin.key})
