@@ -1,17 +1,19 @@
-"""A run submitted at the moment its contribution is withdrawn, on PostgreSQL, with two sessions in two
-threads: whichever transaction takes the contribution's row first wins and the other waits for it, then
-sees its outcome. Never a queued run on a withdrawn contribution."""
+"""A run submitted at the moment its contribution is withdrawn, or deleted by a retention sweep, on
+PostgreSQL, with two sessions in two threads: whichever transaction takes the contribution's row first wins
+and the other waits for it, then sees its outcome. Never a queued run on a withdrawn or deleted
+contribution, never a sweep that deletes the data of a run queued meanwhile."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hokusai.config import Settings
@@ -174,3 +176,41 @@ def test_a_run_that_commits_first_is_cancelled_by_the_withdrawal_that_waited_for
             runs.FAILED,
             "contribution_withdrawn",
         )
+
+
+def _age(sessions: sessionmaker[Session], days: int) -> None:
+    """Make the contribution ``days`` old: past any retention period the tests use."""
+    with sessions() as session:
+        session.execute(
+            update(Contribution)
+            .where(Contribution.id == "c")
+            .values(created_at=utcnow() - timedelta(days=days))
+        )
+        session.commit()
+
+
+def _sweep(session: Session, copies: rights.Copies) -> Any:
+    return rights.sweep(session, copies, utcnow(), dry_run=False)
+
+
+def test_a_retention_sweep_that_commits_first_refuses_the_run_submitted_meanwhile(world: Any) -> None:
+    sessions, copies = world
+    _age(sessions, copies.settings.retention_days + 1)
+    swept, submission = _race(sessions, lambda s: _sweep(s, copies), _submit)
+    assert [item.contribution_id for item in swept.items] == ["c"] and swept.items[0].deleted
+    assert isinstance(submission, Conflict) and submission.code == "contribution_data_deleted", submission
+    with sessions() as session:
+        assert session.scalars(select(Run)).all() == []
+
+
+def test_a_run_that_commits_first_keeps_its_data_from_the_sweep_that_waited_for_it(world: Any) -> None:
+    sessions, copies = world
+    _age(sessions, copies.settings.retention_days + 1)
+    run, swept = _race(sessions, _submit, lambda s: _sweep(s, copies))
+    assert not isinstance(swept, Exception), swept
+    assert swept.items == []  # it re-read the row after the lock: a queued run uses it
+    with sessions() as session:
+        contribution = session.get(Contribution, "c")
+        assert contribution is not None and contribution.data_deleted_at is None
+        stored = session.get(Run, run.id)
+        assert stored is not None and stored.state == runs.QUEUED
