@@ -3,6 +3,7 @@ and the production storage path (PostgreSQL + S3) runs an evaluation end to end.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -92,8 +93,21 @@ def test_a_contribution_validated_at_upload_is_not_validated_again_by_the_run(
     assert stored not in validated
     assert loaded.contributions[0].data_hash == dataset.sha256 and not loaded.contributions[0].excluded
     assert len(loaded.contributions[0].frame) == submitted.dataset.manifest["row_count"]
-    load_inputs(spec, cache=platform.settings.data_dir / "another-cache")
+    fresh = platform.settings.data_dir / "another-cache"
+    load_inputs(spec, cache=fresh)
     assert stored in validated
+    # what the upload kept is what the run computes itself from the stored bytes (the path aside)
+    digest = loaded.contributions[0].data_hash
+    (name,) = [
+        p.name for p in fresh.glob("*.json") if json.loads(p.read_text())["manifest"]["data_hash"] == digest
+    ]
+    kept, computed = (
+        json.loads((folder / name).read_text())
+        for folder in (verdict_cache(platform.settings.data_dir), fresh)
+    )
+    for verdict in (kept, computed):
+        verdict["manifest"].pop("source_path")
+    assert kept == computed
 
 
 def test_a_run_left_running_by_a_dead_worker_is_failed_when_the_api_starts(
